@@ -1,0 +1,242 @@
+//! Connecting to PostgreSQL or SQLite from one URL.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use tokio::sync::watch;
+
+use crate::{DbError, Result};
+
+/// Which engine a [`Database`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL, for production and several processes.
+    Postgres,
+    /// An embedded SQLite file in WAL mode.
+    Sqlite,
+}
+
+/// How to open the database.
+#[derive(Debug, Clone)]
+pub struct DatabaseOptions {
+    /// Connections in the PostgreSQL pool, or readers in the SQLite reader pool.
+    pub max_connections: u32,
+    /// `synchronous=FULL` on SQLite: every commit is fsynced, surviving power loss, at a
+    /// large throughput cost. The default (`NORMAL` in WAL mode) survives a killed process.
+    pub sqlite_sync_full: bool,
+    /// Run Herald's migrations after connecting.
+    pub migrate: bool,
+}
+
+impl Default for DatabaseOptions {
+    fn default() -> Self {
+        Self { max_connections: 8, sqlite_sync_full: false, migrate: true }
+    }
+}
+
+/// An embedded SQLite database: SQLite allows one writer at a time, so writes go through a
+/// one-connection pool (callers queue fairly instead of sleeping in SQLite's busy handler)
+/// and reads through a pool of readers.
+#[derive(Debug, Clone)]
+pub struct SqliteDb {
+    /// The single-connection pool for every write transaction.
+    pub writer: SqlitePool,
+    /// Pool for read-only queries; WAL lets them run beside the writer.
+    pub reader: SqlitePool,
+    /// In-process wake-ups (SQLite has no LISTEN/NOTIFY).
+    pub wakeup: Wakeup,
+}
+
+/// In-process wake-up signals for one database: a counter per topic that waiters watch,
+/// so a signal sent while nobody waits is never lost.
+#[derive(Debug, Clone)]
+pub struct Wakeup {
+    outbox: Arc<watch::Sender<u64>>,
+    log: Arc<watch::Sender<u64>>,
+}
+
+impl Default for Wakeup {
+    fn default() -> Self {
+        Self { outbox: Arc::new(watch::channel(0).0), log: Arc::new(watch::channel(0).0) }
+    }
+}
+
+impl Wakeup {
+    /// Signals that outbox rows were committed.
+    pub fn outbox_committed(&self) {
+        self.outbox.send_modify(|n| *n = n.wrapping_add(1));
+    }
+    /// Signals that log entries were appended.
+    pub fn log_appended(&self) {
+        self.log.send_modify(|n| *n = n.wrapping_add(1));
+    }
+    /// A receiver that changes whenever [`Wakeup::outbox_committed`] is called.
+    pub fn watch_outbox(&self) -> watch::Receiver<u64> {
+        self.outbox.subscribe()
+    }
+    /// A receiver that changes whenever [`Wakeup::log_appended`] is called.
+    pub fn watch_log(&self) -> watch::Receiver<u64> {
+        self.log.subscribe()
+    }
+}
+
+/// A connected Herald database.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// PostgreSQL.
+    Postgres(PgPool),
+    /// Embedded SQLite.
+    Sqlite(SqliteDb),
+}
+
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+impl Database {
+    /// Connects to the database a URL names (and migrates it, unless told not to).
+    ///
+    /// A URL that is not `postgres://`, `postgresql://` or `sqlite:` is refused with
+    /// [`DbError::InvalidUrl`] before any connection is tried.
+    pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database> {
+        let database = match parse_backend(url)? {
+            Backend::Postgres => Database::Postgres(connect_postgres(url, options).await?),
+            Backend::Sqlite => Database::Sqlite(connect_sqlite(url, options).await?),
+        };
+        if options.migrate {
+            database.migrate().await?;
+        }
+        Ok(database)
+    }
+
+    /// Applies Herald's migrations; safe to run concurrently from several processes.
+    pub async fn migrate(&self) -> Result<()> {
+        match self {
+            Database::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
+            Database::Sqlite(db) => SQLITE_MIGRATOR.run(&db.writer).await?,
+        }
+        Ok(())
+    }
+
+    /// Which engine this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Database::Postgres(_) => Backend::Postgres,
+            Database::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Closes every pool.
+    pub async fn close(&self) {
+        match self {
+            Database::Postgres(pool) => pool.close().await,
+            Database::Sqlite(db) => {
+                db.writer.close().await;
+                db.reader.close().await;
+            }
+        }
+    }
+}
+
+fn parse_backend(url: &str) -> Result<Backend> {
+    let invalid = |reason: &str| DbError::InvalidUrl { url: redact_url(url), reason: reason.into() };
+    let (scheme, rest) = url.split_once(':').ok_or_else(|| invalid("it has no scheme"))?;
+    let backend = match scheme {
+        "postgres" | "postgresql" => Backend::Postgres,
+        "sqlite" => Backend::Sqlite,
+        "" => return Err(invalid("it has no scheme")),
+        other => return Err(invalid(&format!("unsupported scheme `{other}`"))),
+    };
+    if backend == Backend::Postgres && !rest.starts_with("//") {
+        return Err(invalid("a PostgreSQL URL must start with `postgres://`"));
+    }
+    if backend == Backend::Sqlite && rest.trim_start_matches('/').is_empty() {
+        return Err(invalid("it names no database file"));
+    }
+    Ok(backend)
+}
+
+async fn connect_postgres(url: &str, options: &DatabaseOptions) -> Result<PgPool> {
+    let connect_options = PgConnectOptions::from_str(url).map_err(|error| DbError::InvalidUrl {
+        url: redact_url(url),
+        reason: error.to_string(),
+    })?;
+    PgPoolOptions::new()
+        .max_connections(options.max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(connect_options)
+        .await
+        .map_err(|source| DbError::Connect { url: redact_url(url), source })
+}
+
+async fn connect_sqlite(url: &str, options: &DatabaseOptions) -> Result<SqliteDb> {
+    let synchronous =
+        if options.sqlite_sync_full { SqliteSynchronous::Full } else { SqliteSynchronous::Normal };
+    let connect_options = SqliteConnectOptions::from_str(url)
+        .map_err(|error| DbError::InvalidUrl { url: redact_url(url), reason: error.to_string() })?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(synchronous)
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("cache_size", "-65536")
+        .pragma("temp_store", "memory");
+    let connect = |max: u32| {
+        SqlitePoolOptions::new()
+            .max_connections(max)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(connect_options.clone())
+    };
+    let error = |source| DbError::Connect { url: redact_url(url), source };
+    // The writer comes first: it creates the file and switches it to WAL.
+    let writer = connect(1).await.map_err(error)?;
+    let reader = connect(options.max_connections.max(1)).await.map_err(error)?;
+    Ok(SqliteDb { writer, reader, wakeup: Wakeup::default() })
+}
+
+/// Replaces the password of a URL's user info with `***`, so URLs can be logged.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some((user_info, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    let Some((user, _password)) = user_info.split_once(':') else {
+        return url.to_owned();
+    };
+    format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_hides_only_the_password() {
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn parse_backend_names_the_problem() {
+        let check = |url: &str, needle: &str| {
+            let error = parse_backend(url).expect_err(url).to_string();
+            assert!(error.contains(needle), "{url}: {error}");
+        };
+        check("mysql://localhost/db", "unsupported scheme `mysql`");
+        check("localhost", "no scheme");
+        check("postgres:localhost", "must start with `postgres://`");
+        check("sqlite://", "names no database file");
+        check("http://u:pw@x/", "u:***@x");
+        assert_eq!(parse_backend("sqlite://a.db").ok(), Some(Backend::Sqlite));
+        assert_eq!(parse_backend("postgresql://h/d").ok(), Some(Backend::Postgres));
+    }
+}

@@ -1,0 +1,22 @@
+//! Herald's database: one handle for PostgreSQL (production) or an embedded SQLite file
+//! (the default, nothing to install), the migrations of every Herald table, and the
+//! partition leases through which relays and consumer-group members share work.
+//!
+//! # Layout
+//!
+//! - [`Database`]: connect from a URL (`postgres://…` or `sqlite://…`), migrate, wake-ups.
+//! - [`listen`]: wake-ups on commit (LISTEN/NOTIFY, or an in-process signal on SQLite).
+//! - [`lease`]: partition leases with a time to live; a dead owner's partitions are taken
+//!   over once its leases expire.
+//! - [`DbError`]: every failure of this crate, with the URL redacted of passwords.
+//!
+//! Architecture invariant: this crate owns the schema (`migrations/`); the crates that use
+//! a table own its queries.
+
+mod database;
+mod error;
+pub mod lease;
+pub mod listen;
+
+pub use database::{Backend, Database, DatabaseOptions, SqliteDb, Wakeup, redact_url};
+pub use error::{DbError, Result};

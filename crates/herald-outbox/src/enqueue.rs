@@ -1,0 +1,182 @@
+//! The producer side: enqueue events into the caller's transaction.
+
+use std::future::Future;
+
+use herald_db::Wakeup;
+use herald_envelope::{Envelope, Event, Limits};
+use sqlx::{Postgres, Sqlite, Transaction};
+
+use crate::{OutboxError, Result};
+
+/// The id of an outbox row (its commit-ordering key within a partition).
+pub type OutboxId = i64;
+
+/// Settings shared by every producer and relay of one outbox.
+#[derive(Debug, Clone, Copy)]
+pub struct OutboxConfig {
+    /// Number of partitions; every relay and producer must agree. Default 16.
+    pub partitions: u32,
+    /// Size limit of an encoded event.
+    pub limits: Limits,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self { partitions: 16, limits: Limits::default() }
+    }
+}
+
+impl OutboxConfig {
+    /// Checks the configuration, naming the setting that is wrong.
+    pub fn validate(&self) -> Result<()> {
+        if self.partitions == 0 || self.partitions > 4096 {
+            return Err(OutboxError::Config(format!(
+                "partitions must be between 1 and 4096, got {}",
+                self.partitions
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The producer's handle on the outbox.
+#[derive(Debug, Clone, Default)]
+pub struct Outbox {
+    config: OutboxConfig,
+    wakeup: Option<Wakeup>,
+}
+
+/// A row ready to insert; built once, written by the backend.
+#[derive(Debug)]
+pub struct NewRow<'a> {
+    event_id: uuid::Uuid,
+    partition: i32,
+    partition_key: &'a str,
+    event_type: &'a str,
+    kind: &'static str,
+    routing_key: String,
+    payload: Vec<u8>,
+}
+
+impl Outbox {
+    /// An outbox with this configuration.
+    pub fn new(config: OutboxConfig) -> Result<Outbox> {
+        config.validate()?;
+        Ok(Outbox { config, wakeup: None })
+    }
+
+    /// Wakes an in-process relay from [`Outbox::commit`] (SQLite has no LISTEN/NOTIFY).
+    pub fn with_wakeup(mut self, wakeup: Wakeup) -> Outbox {
+        self.wakeup = Some(wakeup);
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &OutboxConfig {
+        &self.config
+    }
+
+    /// Validates and encodes the event, then inserts it into the outbox through the
+    /// caller's transaction. It becomes visible to the relay when, and only if, that
+    /// transaction commits. An invalid or oversize event is refused and nothing is written.
+    pub async fn enqueue<DB: OutboxBackend>(
+        &self,
+        tx: &mut Transaction<'_, DB>,
+        envelope: &Envelope,
+    ) -> Result<OutboxId> {
+        let payload = envelope.encode(&self.config.limits)?;
+        let partition = envelope.partition(self.config.partitions);
+        let row = NewRow {
+            event_id: *envelope.id.as_uuid(),
+            partition: i32::try_from(partition).unwrap_or(i32::MAX),
+            partition_key: &envelope.partition_key,
+            event_type: &envelope.event_type,
+            kind: envelope.kind.as_str(),
+            routing_key: envelope.routing_key(),
+            payload,
+        };
+        DB::insert(tx, &row).await
+    }
+
+    /// Builds the envelope of a typed event and enqueues it; returns the envelope.
+    pub async fn enqueue_event<DB: OutboxBackend, E: Event>(
+        &self,
+        tx: &mut Transaction<'_, DB>,
+        source: &str,
+        event: &E,
+    ) -> Result<Envelope> {
+        let envelope = Envelope::from_event(source, event)?;
+        self.enqueue(tx, &envelope).await?;
+        Ok(envelope)
+    }
+
+    /// Commits the caller's transaction and wakes an in-process relay at once. A plain
+    /// `tx.commit()` is just as safe; the relay then notices at its next poll.
+    pub async fn commit<DB: OutboxBackend>(&self, tx: Transaction<'_, DB>) -> Result<()> {
+        tx.commit().await?;
+        if let Some(wakeup) = &self.wakeup {
+            wakeup.outbox_committed();
+        }
+        Ok(())
+    }
+}
+
+/// A database the outbox can be written to: PostgreSQL or SQLite.
+pub trait OutboxBackend: sqlx::Database {
+    /// Inserts one row and returns its id.
+    fn insert<'t>(
+        tx: &'t mut Transaction<'_, Self>,
+        row: &'t NewRow<'_>,
+    ) -> impl Future<Output = Result<OutboxId>> + Send + 't;
+}
+
+impl OutboxBackend for Postgres {
+    fn insert<'t>(
+        tx: &'t mut Transaction<'_, Self>,
+        row: &'t NewRow<'_>,
+    ) -> impl Future<Output = Result<OutboxId>> + Send + 't {
+        async move {
+            let id = sqlx::query_scalar(
+                "INSERT INTO herald_outbox \
+                 (event_id, partition, partition_key, event_type, kind, routing_key, payload) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            )
+            .bind(row.event_id)
+            .bind(row.partition)
+            .bind(row.partition_key)
+            .bind(row.event_type)
+            .bind(row.kind)
+            .bind(&row.routing_key)
+            .bind(&row.payload)
+            .fetch_one(&mut **tx)
+            .await?;
+            Ok(id)
+        }
+    }
+}
+
+impl OutboxBackend for Sqlite {
+    fn insert<'t>(
+        tx: &'t mut Transaction<'_, Self>,
+        row: &'t NewRow<'_>,
+    ) -> impl Future<Output = Result<OutboxId>> + Send + 't {
+        async move {
+            let id = sqlx::query_scalar(
+                "INSERT INTO herald_outbox \
+                 (event_id, partition, partition_key, event_type, kind, routing_key, payload) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+            )
+            .bind(row.event_id)
+            .bind(row.partition)
+            .bind(row.partition_key)
+            .bind(row.event_type)
+            .bind(row.kind)
+            .bind(&row.routing_key)
+            .bind(&row.payload)
+            .fetch_one(&mut **tx)
+            .await?;
+            Ok(id)
+        }
+    }
+}
+

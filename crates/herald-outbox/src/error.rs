@@ -1,0 +1,21 @@
+//! Errors of the outbox.
+
+use herald_envelope::EnvelopeError;
+
+/// Everything that can go wrong in the outbox.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// The event was refused before anything was written.
+    #[error("event refused: {0}")]
+    Envelope(#[from] EnvelopeError),
+    /// The configuration is unusable.
+    #[error("invalid outbox configuration: {0}")]
+    Config(String),
+    /// A query failed.
+    #[error("outbox query failed: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// The result type of this crate.
+pub type Result<T, E = OutboxError> = std::result::Result<T, E>;

@@ -1,0 +1,280 @@
+//! The relay side: fetch unsent rows, mark them sent, purge old ones.
+
+use std::time::Duration;
+
+use herald_db::Database;
+use sqlx::Row;
+
+use crate::Result;
+
+/// What happens to rows once the transport confirmed them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    /// Delete a row as soon as it is sent: the table holds only unsent rows.
+    DeleteOnSend,
+    /// Keep sent rows this long (for inspection), then purge them in bounded batches.
+    Keep(Duration),
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention::Keep(Duration::from_secs(3600))
+    }
+}
+
+/// One unsent row as the relay sees it.
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    /// The row id; commit order within a partition.
+    pub id: i64,
+    /// The event's id.
+    pub event_id: uuid::Uuid,
+    /// The partition the row belongs to.
+    pub partition: u32,
+    /// The event's partition key.
+    pub partition_key: String,
+    /// The routing key `<kind>.<type>.v<version>`.
+    pub routing_key: String,
+    /// The encoded event (CloudEvents structured JSON).
+    pub payload: Vec<u8>,
+}
+
+/// Unsent rows and the age of the oldest, for one partition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionStatus {
+    /// The partition.
+    pub partition: u32,
+    /// Rows not yet confirmed by the transport.
+    pub pending: i64,
+    /// Age of the oldest unsent row.
+    pub oldest_age: Duration,
+}
+
+/// The relay's access to the outbox table.
+#[derive(Debug, Clone)]
+pub struct OutboxStore {
+    db: Database,
+    retention: Retention,
+}
+
+impl OutboxStore {
+    /// A store over `db` with a retention policy for sent rows.
+    pub fn new(db: Database, retention: Retention) -> OutboxStore {
+        OutboxStore { db, retention }
+    }
+
+    /// The database.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Reads the oldest unsent rows of the given partitions, at most `limit_per_partition`
+    /// of each, in id order. Rows are selected by `sent_at IS NULL`, never by "id above the
+    /// last one seen", so a row whose transaction commits late is still found.
+    pub async fn fetch_unsent(
+        &self,
+        partitions: &[u32],
+        limit_per_partition: usize,
+    ) -> Result<Vec<OutboxRow>> {
+        let partitions: Vec<i32> = partitions.iter().map(|p| *p as i32).collect();
+        let limit = i64::try_from(limit_per_partition).unwrap_or(i64::MAX);
+        let rows = match &self.db {
+            Database::Postgres(pool) => {
+                sqlx::query(
+                    "SELECT o.id, o.event_id, o.partition, o.partition_key, o.routing_key, o.payload \
+                     FROM unnest($1::int[]) AS p(partition) CROSS JOIN LATERAL ( \
+                         SELECT id, event_id, partition, partition_key, routing_key, payload \
+                         FROM herald_outbox WHERE partition = p.partition AND sent_at IS NULL \
+                         ORDER BY id LIMIT $2) AS o \
+                     ORDER BY o.id",
+                )
+                .bind(&partitions)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|row| row_from_pg(row))
+                .collect::<Result<_, sqlx::Error>>()?
+            }
+            Database::Sqlite(sqlite) => {
+                let total = limit.saturating_mul(partitions.len() as i64);
+                sqlx::query(
+                    "SELECT id, event_id, partition, partition_key, routing_key, payload \
+                     FROM herald_outbox \
+                     WHERE sent_at IS NULL AND partition IN (SELECT value FROM json_each(?1)) \
+                     ORDER BY id LIMIT ?2",
+                )
+                .bind(json_array(&partitions))
+                .bind(total)
+                .fetch_all(&sqlite.reader)
+                .await?
+                .iter()
+                .map(|row| row_from_sqlite(row))
+                .collect::<Result<_, sqlx::Error>>()?
+            }
+        };
+        Ok(rows)
+    }
+
+    /// Marks rows sent (or deletes them, under [`Retention::DeleteOnSend`]). Call only
+    /// after the transport confirmed every one of them.
+    pub async fn mark_sent(&self, ids: &[i64]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let delete = self.retention == Retention::DeleteOnSend;
+        match &self.db {
+            Database::Postgres(pool) => {
+                let sql = if delete {
+                    "DELETE FROM herald_outbox WHERE id = ANY($1)"
+                } else {
+                    "UPDATE herald_outbox SET sent_at = clock_timestamp(), attempts = attempts + 1 \
+                     WHERE id = ANY($1)"
+                };
+                sqlx::query(sql).bind(ids).execute(pool).await?;
+            }
+            Database::Sqlite(sqlite) => {
+                let sql = if delete {
+                    "DELETE FROM herald_outbox WHERE id IN (SELECT value FROM json_each(?1))"
+                } else {
+                    "UPDATE herald_outbox \
+                     SET sent_at = CAST(unixepoch('subsec') * 1000000 AS INTEGER), attempts = attempts + 1 \
+                     WHERE id IN (SELECT value FROM json_each(?1))"
+                };
+                sqlx::query(sql).bind(json_array(ids)).execute(&sqlite.writer).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a failed publish of a row: one more attempt, and the error.
+    pub async fn record_failure(&self, id: i64, error: &str) -> Result<()> {
+        match &self.db {
+            Database::Postgres(pool) => {
+                sqlx::query(
+                    "UPDATE herald_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(error)
+                .execute(pool)
+                .await?;
+            }
+            Database::Sqlite(sqlite) => {
+                sqlx::query(
+                    "UPDATE herald_outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                )
+                .bind(id)
+                .bind(error)
+                .execute(&sqlite.writer)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes at most `max_rows` of the oldest rows sent longer ago than the retention
+    /// period, through the index on `sent_at`: the cost of one call depends on `max_rows`,
+    /// not on the size of the table. Returns how many rows were deleted.
+    pub async fn purge_sent(&self, max_rows: i64) -> Result<u64> {
+        let Retention::Keep(keep) = self.retention else {
+            return Ok(0);
+        };
+        let keep_micros = i64::try_from(keep.as_micros()).unwrap_or(i64::MAX);
+        let deleted = match &self.db {
+            Database::Postgres(pool) => sqlx::query(
+                "DELETE FROM herald_outbox WHERE id IN ( \
+                     SELECT id FROM herald_outbox \
+                     WHERE sent_at IS NOT NULL \
+                       AND sent_at < clock_timestamp() - make_interval(secs => $1::float8 / 1000000) \
+                     ORDER BY sent_at LIMIT $2)",
+            )
+            .bind(keep_micros)
+            .bind(max_rows)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+            Database::Sqlite(sqlite) => sqlx::query(
+                "DELETE FROM herald_outbox WHERE id IN ( \
+                     SELECT id FROM herald_outbox \
+                     WHERE sent_at IS NOT NULL \
+                       AND sent_at < CAST(unixepoch('subsec') * 1000000 AS INTEGER) - ?1 \
+                     ORDER BY sent_at LIMIT ?2)",
+            )
+            .bind(keep_micros)
+            .bind(max_rows)
+            .execute(&sqlite.writer)
+            .await?
+            .rows_affected(),
+        };
+        Ok(deleted)
+    }
+
+    /// Unsent rows per partition (partitions with none are left out).
+    pub async fn status(&self) -> Result<Vec<PartitionStatus>> {
+        let rows: Vec<(i32, i64, i64)> = match &self.db {
+            Database::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT partition, count(*), \
+                     (extract(epoch FROM clock_timestamp() - min(created_at)) * 1000000)::bigint \
+                     FROM herald_outbox WHERE sent_at IS NULL GROUP BY partition ORDER BY partition",
+                )
+                .fetch_all(pool)
+                .await?
+            }
+            Database::Sqlite(sqlite) => {
+                sqlx::query_as(
+                    "SELECT partition, count(*), \
+                     CAST(unixepoch('subsec') * 1000000 AS INTEGER) - min(created_at) \
+                     FROM herald_outbox WHERE sent_at IS NULL GROUP BY partition ORDER BY partition",
+                )
+                .fetch_all(&sqlite.reader)
+                .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(partition, pending, age_micros)| PartitionStatus {
+                partition: u32::try_from(partition).unwrap_or(0),
+                pending,
+                oldest_age: Duration::from_micros(u64::try_from(age_micros).unwrap_or(0)),
+            })
+            .collect())
+    }
+}
+
+fn row_from_pg(row: &sqlx::postgres::PgRow) -> Result<OutboxRow, sqlx::Error> {
+    Ok(OutboxRow {
+        id: row.try_get(0)?,
+        event_id: row.try_get(1)?,
+        partition: u32::try_from(row.try_get::<i32, _>(2)?).unwrap_or(0),
+        partition_key: row.try_get(3)?,
+        routing_key: row.try_get(4)?,
+        payload: row.try_get(5)?,
+    })
+}
+
+fn row_from_sqlite(row: &sqlx::sqlite::SqliteRow) -> Result<OutboxRow, sqlx::Error> {
+    Ok(OutboxRow {
+        id: row.try_get(0)?,
+        event_id: row.try_get(1)?,
+        partition: u32::try_from(row.try_get::<i32, _>(2)?).unwrap_or(0),
+        partition_key: row.try_get(3)?,
+        routing_key: row.try_get(4)?,
+        payload: row.try_get(5)?,
+    })
+}
+
+/// Renders integers as a JSON array for SQLite's `json_each`, which stands in for
+/// PostgreSQL's array parameters.
+fn json_array<T: std::fmt::Display>(values: &[T]) -> String {
+    let mut out = String::with_capacity(values.len() * 8 + 2);
+    out.push('[');
+    for (index, value) in values.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str(&value.to_string());
+    }
+    out.push(']');
+    out
+}

@@ -1,0 +1,302 @@
+//! The relay loop.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use herald_db::lease::{LeaseConfig, Leases};
+use herald_db::listen::{Listener, Topic};
+use herald_outbox::{OutboxRow, OutboxStore};
+use herald_transport::{Backoff, Message, Publisher};
+use tokio::time::Instant;
+
+
+/// Settings of one relay process.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// This relay's unique name among the relays of the outbox.
+    pub relay_id: String,
+    /// Outbox partitions; must equal the producers' `OutboxConfig::partitions`.
+    pub partitions: u32,
+    /// Most rows read from one partition per batch.
+    pub batch_per_partition: usize,
+    /// Longest wait between polls when no wake-up comes.
+    pub poll_interval: Duration,
+    /// Lease time to live: a dead relay's partitions move within this plus a third of it.
+    pub lease_ttl: Duration,
+    /// A publish not confirmed within this time counts as failed.
+    pub publish_timeout: Duration,
+    /// Backoff of a partition whose publish failed.
+    pub backoff: Backoff,
+    /// How often sent rows past retention are purged (in bounded batches).
+    pub purge_interval: Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            relay_id: format!("relay-{}", uuid::Uuid::now_v7().simple()),
+            partitions: 16,
+            batch_per_partition: 512,
+            poll_interval: Duration::from_millis(500),
+            lease_ttl: Duration::from_secs(3),
+            publish_timeout: Duration::from_secs(1),
+            backoff: Backoff::default(),
+            purge_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What went wrong in a way the relay cannot ride out.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// Setting up leases or the listener failed.
+    #[error(transparent)]
+    Db(#[from] herald_db::DbError),
+}
+
+/// Counters of a running relay.
+#[derive(Debug, Default)]
+pub struct RelayStats {
+    /// Rows confirmed by the transport and marked sent.
+    pub published: AtomicU64,
+    /// Failed publishes (each stops its partition for a backoff).
+    pub publish_failures: AtomicU64,
+    /// Batches published.
+    pub batches: AtomicU64,
+    /// Partitions currently held.
+    pub partitions_held: AtomicU64,
+}
+
+/// A relay process's loop.
+pub struct Relay {
+    store: OutboxStore,
+    publisher: Arc<dyn Publisher>,
+    config: RelayConfig,
+    stats: Arc<RelayStats>,
+}
+
+/// A partition whose publish failed, waiting for its retry.
+#[derive(Debug, Clone, Copy)]
+struct Blocked {
+    until: Instant,
+    attempts: u32,
+}
+
+impl Relay {
+    /// A relay from the outbox in `store` to `publisher`.
+    pub fn new(store: OutboxStore, publisher: Arc<dyn Publisher>, config: RelayConfig) -> Relay {
+        Relay { store, publisher, config, stats: Arc::default() }
+    }
+
+    /// The relay's counters, to read while it runs.
+    pub fn stats(&self) -> Arc<RelayStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// Runs until `shutdown` completes, then releases its leases so that other relays take
+    /// over at once. Database outages are ridden out (logged, retried); only a failure to
+    /// start returns an error.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), RelayError> {
+        let db = self.store.database().clone();
+        let mut leases = Leases::new(
+            db.clone(),
+            LeaseConfig {
+                scope: "relay".into(),
+                owner: self.config.relay_id.clone(),
+                partitions: self.config.partitions,
+                ttl: self.config.lease_ttl,
+            },
+        )
+        .await?;
+        let mut listener = Listener::new(&db, Topic::Outbox).await?;
+        let mut state = LoopState::default();
+        tokio::pin!(shutdown);
+        tracing::info!(relay_id = %self.config.relay_id, "Relay started.");
+        loop {
+            let idle = tokio::select! {
+                () = &mut shutdown => break,
+                idle = self.step(&mut leases, &mut state) => idle,
+            };
+            if let Some(until) = idle {
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    _ = listener.wait(until.saturating_duration_since(Instant::now())) => {}
+                }
+            }
+        }
+        if let Err(error) = leases.release_all().await {
+            tracing::warn!(%error, "Releasing leases failed; they expire on their own.");
+        }
+        tracing::info!(relay_id = %self.config.relay_id, "Relay stopped.");
+        Ok(())
+    }
+
+    /// One round: leases, purge, one batch. Returns `Some(deadline)` when there was
+    /// nothing to do, telling the caller how long it may wait for a wake-up.
+    async fn step(&self, leases: &mut Leases, state: &mut LoopState) -> Option<Instant> {
+        if leases.tick_due() {
+            match leases.tick().await {
+                Ok(owned) => self.stats.partitions_held.store(owned.len() as u64, Ordering::Relaxed),
+                Err(error) => tracing::warn!(%error, "Lease renewal failed."),
+            }
+        }
+        self.purge_if_due(state).await;
+        let now = Instant::now();
+        let ready: Vec<u32> = leases
+            .owned()
+            .into_iter()
+            .filter(|partition| state.blocked.get(partition).is_none_or(|b| b.until <= now))
+            .collect();
+        let published = if ready.is_empty() { 0 } else { self.publish_batch(&ready, state).await };
+        if published > 0 {
+            return None;
+        }
+        let mut wake = now + self.config.poll_interval;
+        wake = wake.min(leases.next_tick());
+        if let Some(retry) = state.blocked.values().map(|b| b.until).filter(|u| *u > now).min() {
+            wake = wake.min(retry);
+        }
+        Some(wake)
+    }
+
+    /// Reads, publishes and marks one batch; returns how many rows were marked sent.
+    async fn publish_batch(&self, partitions: &[u32], state: &mut LoopState) -> usize {
+        let rows = match self.store.fetch_unsent(partitions, self.config.batch_per_partition).await {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::warn!(%error, "Reading the outbox failed.");
+                return 0;
+            }
+        };
+        if rows.is_empty() {
+            return 0;
+        }
+        let (positions, messages): (Vec<RowPosition>, Vec<Message>) =
+            rows.into_iter().map(split_row).unzip();
+        let results = match tokio::time::timeout(
+            self.config.publish_timeout,
+            self.publisher.publish(&messages),
+        )
+        .await
+        {
+            Ok(results) => results.into_iter().map(|r| r.map_err(|e| e.to_string())).collect(),
+            Err(_) => vec![Err("publish timed out".to_owned()); positions.len()],
+        };
+        let (confirmed, failed) = split_confirmed(&positions, &results);
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        if let Err(error) = self.store.mark_sent(&confirmed).await {
+            // Published but not marked: they go out again, and consumers' inboxes drop them.
+            tracing::warn!(%error, rows = confirmed.len(), "Marking rows sent failed.");
+            return 0;
+        }
+        self.stats.published.fetch_add(confirmed.len() as u64, Ordering::Relaxed);
+        for (partition, (row_id, error)) in &failed {
+            self.block(*partition, *row_id, error, state).await;
+        }
+        let recovered: BTreeSet<u32> = positions
+            .iter()
+            .filter(|row| !failed.contains_key(&row.partition))
+            .map(|row| row.partition)
+            .collect();
+        for partition in recovered {
+            state.blocked.remove(&partition);
+        }
+        confirmed.len()
+    }
+
+    async fn block(&self, partition: u32, row_id: i64, error: &str, state: &mut LoopState) {
+        self.stats.publish_failures.fetch_add(1, Ordering::Relaxed);
+        let attempts = state.blocked.get(&partition).map_or(0, |b| b.attempts) + 1;
+        let delay = self.config.backoff.delay(attempts, rand::random::<f64>());
+        tracing::warn!(partition, row_id, attempts, ?delay, error, "Publish failed; partition paused.");
+        state.blocked.insert(partition, Blocked { until: Instant::now() + delay, attempts });
+        if let Err(error) = self.store.record_failure(row_id, error).await {
+            tracing::warn!(%error, "Recording the failure failed.");
+        }
+    }
+
+    async fn purge_if_due(&self, state: &mut LoopState) {
+        let now = Instant::now();
+        if state.next_purge.is_some_and(|next| now < next) {
+            return;
+        }
+        state.next_purge = Some(now + self.config.purge_interval);
+        match self.store.purge_sent(10_000).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "Purged sent rows past retention."),
+            Err(error) => tracing::warn!(%error, "Purging sent rows failed."),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct LoopState {
+    blocked: BTreeMap<u32, Blocked>,
+    next_purge: Option<Instant>,
+}
+
+/// Where a published row sits in the outbox.
+#[derive(Debug, Clone, Copy)]
+struct RowPosition {
+    id: i64,
+    partition: u32,
+}
+
+fn split_row(row: OutboxRow) -> (RowPosition, Message) {
+    let position = RowPosition { id: row.id, partition: row.partition };
+    let message = Message {
+        event_id: row.event_id,
+        routing_key: row.routing_key,
+        partition_key: row.partition_key,
+        payload: row.payload,
+    };
+    (position, message)
+}
+
+/// Splits a batch into the ids to mark sent and, per partition, the first failure. A row
+/// after its partition's first failure is not marked even if confirmed: it goes out again
+/// after the failed one, so no event overtakes an earlier one of its partition.
+fn split_confirmed(
+    rows: &[RowPosition],
+    results: &[Result<(), String>],
+) -> (Vec<i64>, BTreeMap<u32, (i64, String)>) {
+    let mut confirmed = Vec::with_capacity(rows.len());
+    let mut failed: BTreeMap<u32, (i64, String)> = BTreeMap::new();
+    let mut stopped = BTreeSet::new();
+    for (row, result) in rows.iter().zip(results) {
+        if stopped.contains(&row.partition) {
+            continue;
+        }
+        match result {
+            Ok(()) => confirmed.push(row.id),
+            Err(error) => {
+                stopped.insert(row.partition);
+                failed.insert(row.partition, (row.id, error.clone()));
+            }
+        }
+    }
+    (confirmed, failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, partition: u32) -> RowPosition {
+        RowPosition { id, partition }
+    }
+
+    #[test]
+    fn a_failure_stops_its_partition_but_not_the_others() {
+        let rows = [row(1, 0), row(2, 1), row(3, 0), row(4, 1), row(5, 0)];
+        let results = [Ok(()), Ok(()), Err("nope".to_owned()), Ok(()), Ok(())];
+        let (confirmed, failed) = split_confirmed(&rows, &results);
+        assert_eq!(confirmed, vec![1, 2, 4], "row 5 must wait behind row 3");
+        assert_eq!(failed.get(&0), Some(&(3, "nope".to_owned())));
+        assert!(!failed.contains_key(&1));
+    }
+}

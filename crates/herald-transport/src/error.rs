@@ -1,0 +1,38 @@
+//! Errors of the transport seam.
+
+/// Everything a transport can fail with.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// A subscription pattern is malformed.
+    #[error("invalid subscription pattern `{pattern}`: {reason}")]
+    InvalidPattern {
+        /// The pattern as given.
+        pattern: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The transport did not confirm a publish.
+    #[error("publish not confirmed: {0}")]
+    NotConfirmed(String),
+    /// The transport's database failed.
+    #[error("transport database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Connecting or coordinating failed.
+    #[error(transparent)]
+    Db(#[from] herald_db::DbError),
+}
+
+impl Clone for TransportError {
+    fn clone(&self) -> Self {
+        match self {
+            TransportError::InvalidPattern { pattern, reason } => {
+                TransportError::InvalidPattern { pattern: pattern.clone(), reason: reason.clone() }
+            }
+            other => TransportError::NotConfirmed(other.to_string()),
+        }
+    }
+}
+
+/// The result type of this crate.
+pub type Result<T, E = TransportError> = std::result::Result<T, E>;

@@ -1,0 +1,425 @@
+//! The embedded transport: a partitioned log table with consumer-group offsets.
+//!
+//! Publishing appends to `herald_log` in one transaction (the commit is the
+//! confirmation). Each log partition has a single writer at a time, the relay holding its
+//! lease, and offsets are `max + 1` under the primary key `(partition, log_offset)`, so a
+//! stray second writer fails instead of interleaving, and offsets become visible in order:
+//! a reader that saw offset `n` has seen every offset below it. Consumer groups keep a
+//! committed offset per partition and share partitions through leases.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use herald_db::lease::{LeaseConfig, Leases};
+use herald_db::listen::{Listener, Topic};
+use herald_db::Database;
+use herald_envelope::partition_of;
+use sqlx::Row;
+
+use crate::{
+    Delivery, DeliveryTag, Message, Publisher, Result, Subscriber, Subscription, SubscriptionSpec,
+};
+
+/// Settings of the log.
+#[derive(Debug, Clone)]
+pub struct SqlLogConfig {
+    /// Number of log partitions (the relay's outbox partitions, so each has one writer).
+    pub partitions: u32,
+    /// How long a consumer waits between polls when no wake-up comes.
+    pub poll_interval: Duration,
+    /// Lease time to live of consumer-group members.
+    pub lease_ttl: Duration,
+}
+
+impl Default for SqlLogConfig {
+    fn default() -> Self {
+        Self {
+            partitions: 16,
+            poll_interval: Duration::from_millis(100),
+            lease_ttl: Duration::from_secs(3),
+        }
+    }
+}
+
+/// The log transport over one database.
+#[derive(Debug, Clone)]
+pub struct SqlLog {
+    db: Database,
+    config: SqlLogConfig,
+}
+
+impl SqlLog {
+    /// A log in `db` (migrated by `herald-db`).
+    pub fn new(db: Database, config: SqlLogConfig) -> SqlLog {
+        SqlLog { db, config }
+    }
+
+    async fn append(&self, messages: &[Message]) -> Result<()> {
+        let mut by_partition: BTreeMap<u32, Vec<&Message>> = BTreeMap::new();
+        for message in messages {
+            let partition = partition_of(&message.partition_key, self.config.partitions);
+            by_partition.entry(partition).or_default().push(message);
+        }
+        match &self.db {
+            Database::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                for (partition, batch) in by_partition {
+                    append_postgres(&mut tx, partition, &batch).await?;
+                }
+                tx.commit().await?;
+            }
+            Database::Sqlite(sqlite) => {
+                let mut tx = sqlite.writer.begin().await?;
+                for (partition, batch) in by_partition {
+                    append_sqlite(&mut tx, partition, &batch).await?;
+                }
+                tx.commit().await?;
+                sqlite.wakeup.log_appended();
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn append_postgres(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    partition: u32,
+    batch: &[&Message],
+) -> Result<()> {
+    let ids: Vec<uuid::Uuid> = batch.iter().map(|m| m.event_id).collect();
+    let keys: Vec<&str> = batch.iter().map(|m| m.routing_key.as_str()).collect();
+    let partition_keys: Vec<&str> = batch.iter().map(|m| m.partition_key.as_str()).collect();
+    let payloads: Vec<&[u8]> = batch.iter().map(|m| m.payload.as_slice()).collect();
+    sqlx::query(
+        "INSERT INTO herald_log (partition, log_offset, event_id, routing_key, partition_key, payload) \
+         SELECT $1, base.last + m.n, m.event_id, m.routing_key, m.partition_key, m.payload \
+         FROM (SELECT COALESCE(MAX(log_offset), 0) AS last FROM herald_log WHERE partition = $1) AS base, \
+              unnest($2::uuid[], $3::text[], $4::text[], $5::bytea[]) \
+                  WITH ORDINALITY AS m(event_id, routing_key, partition_key, payload, n)",
+    )
+    .bind(partition as i32)
+    .bind(&ids)
+    .bind(&keys)
+    .bind(&partition_keys)
+    .bind(&payloads)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn append_sqlite(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    partition: u32,
+    batch: &[&Message],
+) -> Result<()> {
+    let last: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(log_offset), 0) FROM herald_log WHERE partition = ?1",
+    )
+    .bind(partition as i32)
+    .fetch_one(&mut **tx)
+    .await?;
+    // 6 parameters a row; SQLite allows 32766 parameters a statement.
+    for (chunk_index, chunk) in batch.chunks(5000).enumerate() {
+        let first = last + 1 + (chunk_index * 5000) as i64;
+        let mut builder = sqlx::QueryBuilder::new(
+            "INSERT INTO herald_log (partition, log_offset, event_id, routing_key, partition_key, payload) ",
+        );
+        builder.push_values(chunk.iter().enumerate(), |mut row, (index, message)| {
+            row.push_bind(partition as i32)
+                .push_bind(first + index as i64)
+                .push_bind(message.event_id)
+                .push_bind(&message.routing_key)
+                .push_bind(&message.partition_key)
+                .push_bind(&message.payload);
+        });
+        builder.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Publisher for SqlLog {
+    async fn publish(&self, messages: &[Message]) -> Vec<Result<()>> {
+        match self.append(messages).await {
+            Ok(()) => messages.iter().map(|_| Ok(())).collect(),
+            Err(error) => messages.iter().map(|_| Err(error.clone())).collect(),
+        }
+    }
+}
+
+#[async_trait]
+impl Subscriber for SqlLog {
+    async fn subscribe(&self, spec: SubscriptionSpec) -> Result<Box<dyn Subscription>> {
+        let leases = Leases::new(
+            self.db.clone(),
+            LeaseConfig {
+                scope: format!("group:{}", spec.group),
+                owner: spec.member.clone(),
+                partitions: self.config.partitions,
+                ttl: self.config.lease_ttl,
+            },
+        )
+        .await?;
+        let listener = Listener::new(&self.db, Topic::Log).await?;
+        Ok(Box::new(LogSubscription {
+            db: self.db.clone(),
+            spec,
+            config: self.config.clone(),
+            leases,
+            listener,
+            positions: BTreeMap::new(),
+            uncommitted: BTreeMap::new(),
+            outstanding: BTreeMap::new(),
+        }))
+    }
+}
+
+/// One member of a consumer group reading the log.
+struct LogSubscription {
+    db: Database,
+    spec: SubscriptionSpec,
+    config: SqlLogConfig,
+    leases: Leases,
+    listener: Listener,
+    /// Per owned partition: the last offset handed out (or skipped).
+    positions: BTreeMap<u32, i64>,
+    /// Per partition: the highest offset acknowledged or skipped but not yet committed.
+    uncommitted: BTreeMap<u32, i64>,
+    /// Per partition: the last wanted delivery handed out and not yet acknowledged.
+    outstanding: BTreeMap<u32, i64>,
+}
+
+impl LogSubscription {
+    /// Renews leases when due and aligns positions with the partitions held.
+    async fn refresh_partitions(&mut self) -> Result<()> {
+        if self.leases.tick_due() {
+            if let Err(error) = self.leases.tick().await {
+                tracing::warn!(%error, group = %self.spec.group, "Lease renewal failed.");
+            }
+        }
+        let owned = self.leases.owned();
+        self.positions.retain(|partition, _| owned.contains(partition));
+        self.uncommitted.retain(|partition, _| owned.contains(partition));
+        self.outstanding.retain(|partition, _| owned.contains(partition));
+        let missing: Vec<u32> =
+            owned.iter().copied().filter(|p| !self.positions.contains_key(p)).collect();
+        if !missing.is_empty() {
+            let committed = self.load_committed(&missing).await?;
+            for partition in missing {
+                self.positions.insert(partition, committed.get(&partition).copied().unwrap_or(0));
+            }
+        }
+        Ok(())
+    }
+
+    async fn load_committed(&self, partitions: &[u32]) -> Result<BTreeMap<u32, i64>> {
+        let group = &self.spec.group;
+        let rows = match &self.db {
+            Database::Postgres(pool) => {
+                sqlx::query("SELECT partition, committed FROM herald_log_offsets WHERE consumer_group = $1")
+                    .bind(group)
+                    .fetch_all(pool)
+                    .await?
+                    .iter()
+                    .map(|row| Ok((row.try_get::<i32, _>(0)?, row.try_get::<i64, _>(1)?)))
+                    .collect::<Result<Vec<_>, sqlx::Error>>()?
+            }
+            Database::Sqlite(sqlite) => {
+                sqlx::query("SELECT partition, committed FROM herald_log_offsets WHERE consumer_group = ?1")
+                    .bind(group)
+                    .fetch_all(&sqlite.reader)
+                    .await?
+                    .iter()
+                    .map(|row| Ok((row.try_get::<i32, _>(0)?, row.try_get::<i64, _>(1)?)))
+                    .collect::<Result<Vec<_>, sqlx::Error>>()?
+            }
+        };
+        let wanted: BTreeSet<u32> = partitions.iter().copied().collect();
+        Ok(rows
+            .into_iter()
+            .filter_map(|(partition, committed)| {
+                let partition = u32::try_from(partition).ok()?;
+                wanted.contains(&partition).then_some((partition, committed))
+            })
+            .collect())
+    }
+
+    async fn read(&self, partition: u32, after: i64, limit: i64) -> Result<Vec<Delivery>> {
+        const COLUMNS: &str = "log_offset, event_id, routing_key, partition_key, payload";
+        let deliveries = match &self.db {
+            Database::Postgres(pool) => sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM herald_log WHERE partition = $1 AND log_offset > $2 \
+                 ORDER BY log_offset LIMIT $3"
+            ))
+            .bind(partition as i32)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|row| delivery_from_row(partition, row))
+            .collect::<Result<Vec<_>, sqlx::Error>>()?,
+            Database::Sqlite(sqlite) => sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM herald_log WHERE partition = ?1 AND log_offset > ?2 \
+                 ORDER BY log_offset LIMIT ?3"
+            ))
+            .bind(partition as i32)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&sqlite.reader)
+            .await?
+            .iter()
+            .map(|row| delivery_from_row(partition, row))
+            .collect::<Result<Vec<_>, sqlx::Error>>()?,
+        };
+        Ok(deliveries)
+    }
+
+    /// Reads what the owned partitions hold past their positions, keeping the wanted
+    /// deliveries; unwanted ones are done as soon as nothing wanted is outstanding before them.
+    async fn read_owned(&mut self, max: usize) -> Result<Vec<Delivery>> {
+        let partitions: Vec<(u32, i64)> = self.positions.iter().map(|(p, o)| (*p, *o)).collect();
+        if partitions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let per_partition = (max / partitions.len()).max(16) as i64;
+        let mut wanted = Vec::new();
+        for (partition, after) in partitions {
+            let read = self.read(partition, after, per_partition).await?;
+            let Some(last) = read.last().map(|d| d.tag.offset) else {
+                continue;
+            };
+            self.positions.insert(partition, last);
+            let before = wanted.len();
+            wanted.extend(read.into_iter().filter(|d| self.spec.wants(&d.message.routing_key)));
+            match wanted[before..].last() {
+                Some(last_wanted) => {
+                    self.outstanding.insert(partition, last_wanted.tag.offset);
+                }
+                None if !self.outstanding.contains_key(&partition) => {
+                    self.uncommitted.insert(partition, last);
+                }
+                None => {}
+            }
+        }
+        Ok(wanted)
+    }
+
+    async fn commit(&mut self) -> Result<()> {
+        if self.uncommitted.is_empty() {
+            return Ok(());
+        }
+        let group = &self.spec.group;
+        match &self.db {
+            Database::Postgres(pool) => {
+                let partitions: Vec<i32> = self.uncommitted.keys().map(|p| *p as i32).collect();
+                let offsets: Vec<i64> = self.uncommitted.values().copied().collect();
+                sqlx::query(
+                    "INSERT INTO herald_log_offsets (consumer_group, partition, committed) \
+                     SELECT $1, p, o FROM unnest($2::int[], $3::bigint[]) AS u(p, o) \
+                     ON CONFLICT (consumer_group, partition) \
+                     DO UPDATE SET committed = GREATEST(herald_log_offsets.committed, EXCLUDED.committed)",
+                )
+                .bind(group)
+                .bind(&partitions)
+                .bind(&offsets)
+                .execute(pool)
+                .await?;
+            }
+            Database::Sqlite(sqlite) => {
+                let mut builder = sqlx::QueryBuilder::new(
+                    "INSERT INTO herald_log_offsets (consumer_group, partition, committed) ",
+                );
+                builder.push_values(&self.uncommitted, |mut row, (partition, offset)| {
+                    row.push_bind(group).push_bind(*partition as i32).push_bind(*offset);
+                });
+                builder.push(
+                    " ON CONFLICT (consumer_group, partition) \
+                     DO UPDATE SET committed = max(committed, excluded.committed)",
+                );
+                builder.build().execute(&sqlite.writer).await?;
+            }
+        }
+        self.uncommitted.clear();
+        Ok(())
+    }
+}
+
+fn delivery_from_row<R>(partition: u32, row: &R) -> Result<Delivery, sqlx::Error>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    uuid::Uuid: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Vec<u8>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(Delivery {
+        tag: DeliveryTag { partition, offset: row.try_get(0)? },
+        message: Message {
+            event_id: row.try_get(1)?,
+            routing_key: row.try_get(2)?,
+            partition_key: row.try_get(3)?,
+            payload: row.try_get(4)?,
+        },
+    })
+}
+
+#[async_trait]
+impl Subscription for LogSubscription {
+    async fn receive(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            self.refresh_partitions().await?;
+            let deliveries = self.read_owned(max).await?;
+            if !deliveries.is_empty() {
+                return Ok(deliveries);
+            }
+            // Unwanted entries read past still need their offsets committed.
+            self.commit().await?;
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(Vec::new());
+            }
+            let until = deadline.min(self.leases.next_tick()).max(now);
+            let nap = (until - now).min(self.config.poll_interval);
+            self.listener.wait(nap).await;
+        }
+    }
+
+    async fn ack(&mut self, tags: &[DeliveryTag]) -> Result<()> {
+        for tag in tags {
+            let Some(position) = self.positions.get(&tag.partition).copied() else {
+                continue; // The partition moved to another member, which will redeliver.
+            };
+            let done = if self.outstanding.get(&tag.partition) == Some(&tag.offset) {
+                // The last wanted one: the unwanted entries read after it are done too.
+                self.outstanding.remove(&tag.partition);
+                position
+            } else {
+                tag.offset
+            };
+            let entry = self.uncommitted.entry(tag.partition).or_insert(done);
+            *entry = (*entry).max(done);
+        }
+        self.commit().await
+    }
+
+    async fn nack(&mut self, tag: DeliveryTag) -> Result<()> {
+        if let Some(position) = self.positions.get_mut(&tag.partition) {
+            *position = (*position).min(tag.offset - 1);
+        }
+        self.outstanding.remove(&tag.partition);
+        if self.uncommitted.get(&tag.partition).is_some_and(|pending| *pending >= tag.offset) {
+            self.uncommitted.insert(tag.partition, tag.offset - 1);
+        }
+        Ok(())
+    }
+
+    async fn close(&mut self) -> Result<()> {
+        self.commit().await?;
+        self.leases.release_all().await?;
+        Ok(())
+    }
+}
