@@ -1,0 +1,282 @@
+//! `herald bench` and `herald demo`: drive the whole path and report what happened.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::pipeline::{Pipeline, PipelineDatabases, PipelineOptions};
+use crate::workload::{self, ProducerPlan, Verification};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Orders to produce.
+    pub events: u64,
+    /// Orders per second; 0 = as fast as possible.
+    pub rate: u64,
+    /// Database URL; `None` = a fresh SQLite file in the temporary directory.
+    pub database: Option<String>,
+    /// Producer tasks; `None` = 1 on SQLite (one writer), 8 on PostgreSQL.
+    pub producers: Option<u64>,
+    /// Customers (partition keys).
+    pub customers: u64,
+    /// Outbox and log partitions.
+    pub partitions: u32,
+    /// Give up waiting for deliveries after this long without progress.
+    pub stall_timeout: Duration,
+    /// How the run shows itself while it goes.
+    pub view: View,
+}
+
+/// How a run shows progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// A progress line on stderr, refreshed every second.
+    Progress,
+    /// The demo's live view: what flows, in words.
+    Demo,
+    /// Nothing until the summary.
+    Quiet,
+}
+
+/// Commit-to-handler latency percentiles, in milliseconds.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct LatencyMs {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Worst.
+    pub max: f64,
+}
+
+/// The final summary (`--json` prints exactly this).
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Orders committed with their events.
+    pub produced: i64,
+    /// Distinct events whose effect the consumer committed.
+    pub delivered: i64,
+    /// Committed events never applied (must be 0).
+    pub lost: i64,
+    /// Redeliveries the consumer's inbox recognised and skipped.
+    pub duplicates_suppressed: u64,
+    /// Effects applied twice (must be 0).
+    pub applied_twice: i64,
+    /// Events of one customer applied out of commit order (must be 0).
+    pub order_violations: i64,
+    /// Delivered events per second, first commit to last delivery.
+    pub throughput_eps: f64,
+    /// Commit (as scheduled) to handler latency.
+    pub latency_ms: LatencyMs,
+    /// Requested rate (0 = as fast as possible).
+    pub rate: u64,
+    /// `sqlite` or `postgres`.
+    pub database: String,
+    /// Seconds from the first commit to the last delivery.
+    pub elapsed_s: f64,
+}
+
+impl Summary {
+    /// Whether the run kept every guarantee.
+    pub fn is_clean(&self) -> bool {
+        self.lost == 0 && self.applied_twice == 0 && self.order_violations == 0
+    }
+
+    /// The summary for a person.
+    pub fn render(&self) -> String {
+        let verdict = |n: i64| if n == 0 { "ok" } else { "VIOLATED" };
+        format!(
+            "Herald bench — {database}, rate {rate}\n\
+             \x20 produced               {produced}\n\
+             \x20 delivered              {delivered}\n\
+             \x20 lost                   {lost} ({lost_verdict})\n\
+             \x20 duplicates suppressed  {duplicates}\n\
+             \x20 applied twice          {twice} ({twice_verdict})\n\
+             \x20 order violations       {order} ({order_verdict})\n\
+             \x20 throughput             {throughput:.0} events/s over {elapsed:.2} s\n\
+             \x20 latency commit→handler p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms",
+            database = self.database,
+            rate = if self.rate == 0 { "unlimited".to_owned() } else { format!("{}/s", self.rate) },
+            produced = self.produced,
+            delivered = self.delivered,
+            lost = self.lost,
+            lost_verdict = verdict(self.lost),
+            duplicates = self.duplicates_suppressed,
+            twice = self.applied_twice,
+            twice_verdict = verdict(self.applied_twice),
+            order = self.order_violations,
+            order_verdict = verdict(self.order_violations),
+            throughput = self.throughput_eps,
+            elapsed = self.elapsed_s,
+            p50 = self.latency_ms.p50,
+            p99 = self.latency_ms.p99,
+            max = self.latency_ms.max,
+        )
+    }
+}
+
+/// A temporary SQLite file set, removed when dropped.
+struct TempFiles(Vec<std::path::PathBuf>);
+
+impl Drop for TempFiles {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+    }
+}
+
+/// Runs the benchmark and returns its summary.
+pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let (url, _temp) = match &options.database {
+        Some(url) => (url.clone(), None),
+        None => {
+            let path = std::env::temp_dir().join(format!("herald-bench-{run}.db"));
+            let consumer = std::env::temp_dir().join(format!("herald-bench-{run}-consumer.db"));
+            (format!("sqlite://{}", path.display()), Some(TempFiles(vec![path, consumer])))
+        }
+    };
+    let databases = PipelineDatabases::from_url(&url);
+    let pipeline = Pipeline::start(&PipelineOptions {
+        databases,
+        run: run.clone(),
+        partitions: options.partitions,
+    })
+    .await?;
+    let is_postgres = matches!(pipeline.producer_db, herald_db::Database::Postgres(_));
+    let producers = options.producers.unwrap_or(if is_postgres { 8 } else { 1 }).max(1);
+    let started = Instant::now();
+    let mut producer_tasks = Vec::new();
+    for producer in 0..producers {
+        let plan = ProducerPlan {
+            run: run.clone(),
+            events: options.events,
+            rate: options.rate,
+            customers: options.customers.max(1),
+            producers,
+            producer,
+        };
+        let (db, outbox, produced) =
+            (pipeline.producer_db.clone(), pipeline.outbox.clone(), Arc::clone(&pipeline.produced));
+        producer_tasks.push(tokio::spawn(async move {
+            workload::produce(db, outbox, plan, &produced).await
+        }));
+    }
+    let finished_at = watch_progress(&pipeline, options, started).await;
+    for task in producer_tasks {
+        task.await??;
+    }
+    let tracker = Arc::clone(&pipeline.tracker);
+    let duplicates = pipeline.consumer_stats.duplicates_suppressed.load(Ordering::Relaxed);
+    let (producer_db, consumer_db) = pipeline.stop().await?;
+    let verification = workload::verify(&producer_db, &consumer_db, &run).await?;
+    producer_db.close().await;
+    consumer_db.close().await;
+    Ok(summarize(options, is_postgres, verification, duplicates, &tracker, finished_at - started))
+}
+
+fn summarize(
+    options: &BenchOptions,
+    is_postgres: bool,
+    verification: Verification,
+    duplicates: u64,
+    tracker: &workload::Tracker,
+    elapsed: Duration,
+) -> Summary {
+    let elapsed_s = elapsed.as_secs_f64().max(1e-9);
+    Summary {
+        produced: verification.produced,
+        delivered: verification.delivered,
+        lost: verification.lost,
+        duplicates_suppressed: duplicates,
+        applied_twice: verification.applied_twice,
+        order_violations: verification.order_violations,
+        throughput_eps: verification.delivered as f64 / elapsed_s,
+        latency_ms: LatencyMs {
+            p50: tracker.latency_ms(0.50),
+            p99: tracker.latency_ms(0.99),
+            max: tracker.max_latency_ms(),
+        },
+        rate: options.rate,
+        database: if is_postgres { "postgres" } else { "sqlite" }.to_owned(),
+        elapsed_s,
+    }
+}
+
+/// Shows progress until every event was handled, or nothing moved for the stall timeout.
+/// Returns when the last event was handled.
+async fn watch_progress(pipeline: &Pipeline, options: &BenchOptions, started: Instant) -> Instant {
+    let interval = if options.view == View::Demo { Duration::from_millis(250) } else { Duration::from_secs(1) };
+    let mut last_progress = Instant::now();
+    let mut last_handled = 0;
+    let mut last_tick = (Instant::now(), 0_u64);
+    let mut ticker = tokio::time::interval(Duration::from_millis(5));
+    let mut next_report = Instant::now() + interval;
+    loop {
+        ticker.tick().await;
+        let handled = pipeline.tracker.handled.load(Ordering::Relaxed);
+        if handled != last_handled {
+            last_handled = handled;
+            last_progress = Instant::now();
+        }
+        if handled >= options.events {
+            break;
+        }
+        if last_progress.elapsed() > options.stall_timeout {
+            eprintln!("\nNo event was handled for {:?}; stopping.", options.stall_timeout);
+            break;
+        }
+        if Instant::now() >= next_report {
+            next_report += interval;
+            let rate = (handled - last_tick.1) as f64 / last_tick.0.elapsed().as_secs_f64();
+            last_tick = (Instant::now(), handled);
+            report(pipeline, options, started, handled, rate);
+        }
+    }
+    if options.view != View::Quiet {
+        report(pipeline, options, started, last_handled, 0.0);
+        eprintln!();
+    }
+    last_progress
+}
+
+fn report(pipeline: &Pipeline, options: &BenchOptions, started: Instant, handled: u64, rate: f64) {
+    let produced = pipeline.produced.load(Ordering::Relaxed);
+    let lag = produced.saturating_sub(handled);
+    let p99 = pipeline.tracker.latency_ms(0.99);
+    match options.view {
+        View::Quiet => {}
+        View::Progress => {
+            let line = format!(
+                "[{:>6.1}s] produced {produced:>9}  handled {handled:>9}  rate {rate:>8.0}/s  lag {lag:>7}  p99 {p99:>7.2} ms",
+                started.elapsed().as_secs_f64()
+            );
+            if std::io::stderr().is_terminal() {
+                eprint!("\r{line}");
+            } else {
+                eprintln!("{line}");
+            }
+        }
+        View::Demo => {
+            let last = pipeline.tracker.last.lock().ok().and_then(|last| last.clone());
+            let Some(order) = last else {
+                eprintln!("  waiting for the first order to travel…");
+                return;
+            };
+            let relayed = pipeline.relay_stats.published.load(Ordering::Relaxed);
+            eprintln!(
+                "  order #{:<6} {:<12} ({:>3}th of theirs) committed → relayed ({relayed} so far) → handled   \
+                 | {handled}/{} delivered, lag {lag}, p99 {p99:.1} ms",
+                order.order_id, order.customer, order.customer_seq, options.events
+            );
+        }
+    }
+    let _ = std::io::stderr().flush();
+}

@@ -1,0 +1,14 @@
+//! The `herald` command line: the benchmark and demo that drive the whole path on the
+//! embedded defaults, the relay as a process of its own, and operator commands.
+//!
+//! # Layout
+//!
+//! - `main.rs`: argument parsing (clap) and dispatch; the only place with `anyhow`-style
+//!   error reporting to a person.
+//! - [`pipeline`]: producers → outbox → relay → SQL log → consumer, wired in one process.
+//! - [`bench`]: `herald bench` and `herald demo`: progress, live view, summary.
+//! - [`workload`]: the shop workload and its verification, shared with the tests.
+
+pub mod bench;
+pub mod pipeline;
+pub mod workload;

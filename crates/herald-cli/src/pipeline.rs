@@ -1,0 +1,148 @@
+//! The whole path in one process: producers, a relay, the SQL log and a consumer.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use herald_consumer::{Consumer, ConsumerConfig, ConsumerStats, Router};
+use herald_db::{Database, DatabaseOptions};
+use herald_outbox::{Outbox, OutboxConfig, OutboxStore, Retention};
+use herald_relay::{Relay, RelayConfig, RelayStats};
+use herald_transport::{SqlLog, SqlLogConfig};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::workload::{self, RecordOrder, Tracker};
+
+/// Where the pipeline's two databases live.
+#[derive(Debug, Clone)]
+pub struct PipelineDatabases {
+    /// The producing service's database: business rows, outbox, and the log.
+    pub producer_url: String,
+    /// The consuming service's own database: its effects and inbox.
+    pub consumer_url: String,
+}
+
+impl PipelineDatabases {
+    /// For a `postgres://` URL both services share the database (in separate tables);
+    /// for SQLite the consumer gets a file of its own beside the producer's, as a separate
+    /// service would, and so that the two do not contend for one writer lock.
+    pub fn from_url(url: &str) -> PipelineDatabases {
+        let consumer_url = match url.strip_suffix(".db") {
+            Some(stem) if url.starts_with("sqlite:") => format!("{stem}-consumer.db"),
+            _ if url.starts_with("sqlite:") => format!("{url}-consumer"),
+            _ => url.to_owned(),
+        };
+        PipelineDatabases { producer_url: url.to_owned(), consumer_url }
+    }
+}
+
+/// A running relay and consumer, and what producers need.
+pub struct Pipeline {
+    /// The producer's database.
+    pub producer_db: Database,
+    /// The consumer's database.
+    pub consumer_db: Database,
+    /// The producers' outbox handle (wakes the in-process relay on commit).
+    pub outbox: Outbox,
+    /// What the consumer saw.
+    pub tracker: Arc<Tracker>,
+    /// Relay counters.
+    pub relay_stats: Arc<RelayStats>,
+    /// Consumer counters.
+    pub consumer_stats: Arc<ConsumerStats>,
+    /// Orders committed so far.
+    pub produced: Arc<AtomicU64>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Settings of an in-process pipeline.
+#[derive(Debug, Clone)]
+pub struct PipelineOptions {
+    /// The databases.
+    pub databases: PipelineDatabases,
+    /// The run id (the consumer group and the rows of this run).
+    pub run: String,
+    /// Outbox and log partitions.
+    pub partitions: u32,
+}
+
+impl Pipeline {
+    /// Connects, migrates, and starts the relay and the consumer.
+    pub async fn start(options: &PipelineOptions) -> anyhow::Result<Pipeline> {
+        let db_options = DatabaseOptions::default();
+        let producer_db = Database::connect(&options.databases.producer_url, &db_options).await?;
+        let consumer_db = if options.databases.consumer_url == options.databases.producer_url {
+            producer_db.clone()
+        } else {
+            Database::connect(&options.databases.consumer_url, &db_options).await?
+        };
+        workload::create_tables(&producer_db, &consumer_db).await?;
+        let outbox_config = OutboxConfig { partitions: options.partitions, ..OutboxConfig::default() };
+        let mut outbox = Outbox::new(outbox_config)?;
+        if let Database::Sqlite(sqlite) = &producer_db {
+            outbox = outbox.with_wakeup(sqlite.wakeup.clone());
+        }
+        let log = SqlLog::new(
+            producer_db.clone(),
+            SqlLogConfig { partitions: options.partitions, ..SqlLogConfig::default() },
+        );
+        let relay = Relay::new(
+            OutboxStore::new(producer_db.clone(), Retention::DeleteOnSend),
+            Arc::new(log.clone()),
+            RelayConfig { partitions: options.partitions, ..RelayConfig::default() },
+        );
+        let tracker = Arc::new(Tracker::new(&options.run));
+        let (shutdown, _) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let relay_stats = relay.stats();
+        let stop = stopped(&shutdown);
+        tasks.push(tokio::spawn(async move { Ok(relay.run(stop).await?) }));
+        let consumer_config = ConsumerConfig::new(format!("shop-{}", options.run));
+        let record = RecordOrder { tracker: Arc::clone(&tracker) };
+        let consumer_stats = match consumer_db.clone() {
+            Database::Postgres(pool) => {
+                let consumer = Consumer::new(consumer_config, pool, Router::new().on(record));
+                let stats = consumer.stats();
+                let stop = stopped(&shutdown);
+                tasks.push(tokio::spawn(async move { Ok(consumer.run(&log, stop).await?) }));
+                stats
+            }
+            Database::Sqlite(sqlite) => {
+                let consumer = Consumer::new(consumer_config, sqlite.writer, Router::new().on(record));
+                let stats = consumer.stats();
+                let stop = stopped(&shutdown);
+                tasks.push(tokio::spawn(async move { Ok(consumer.run(&log, stop).await?) }));
+                stats
+            }
+        };
+        Ok(Pipeline {
+            producer_db,
+            consumer_db,
+            outbox,
+            tracker,
+            relay_stats,
+            consumer_stats,
+            produced: Arc::default(),
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Stops the relay and the consumer (each finishes the batch in hand).
+    pub async fn stop(self) -> anyhow::Result<(Database, Database)> {
+        self.shutdown.send_replace(true);
+        for task in self.tasks {
+            tokio::time::timeout(Duration::from_secs(30), task).await???;
+        }
+        Ok((self.producer_db, self.consumer_db))
+    }
+}
+
+fn stopped(shutdown: &watch::Sender<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let mut receiver = shutdown.subscribe();
+    async move {
+        let _ = receiver.wait_for(|stop| *stop).await;
+    }
+}

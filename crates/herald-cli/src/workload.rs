@@ -1,0 +1,305 @@
+//! The benchmark's workload: a tiny shop whose producers commit an order row and an
+//! `OrderPlaced` event in one transaction, and whose consumer records each order it hears
+//! of. Used by `herald bench`, `herald demo` and the end-to-end tests, which all count the
+//! same things the same way.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use hdrhistogram::Histogram;
+use herald_consumer::{Handler, HandlerContext, HandlerError};
+use herald_db::Database;
+use herald_envelope::{Envelope, Event, EventKind};
+use herald_outbox::Outbox;
+use serde::{Deserialize, Serialize};
+
+/// The event: a customer placed an order.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct OrderPlaced {
+    /// The run this order belongs to (benchmarks may share a database).
+    pub run: String,
+    /// The order's number within the run.
+    pub order_id: i64,
+    /// The customer: the partition key.
+    pub customer: String,
+    /// The order's position among the customer's orders, from 1.
+    pub customer_seq: i64,
+    /// Amount in cents.
+    pub amount_cents: i64,
+    /// When the order was due to be committed (the schedule, for an open-loop
+    /// measurement without coordinated omission), in microseconds since the Unix epoch.
+    pub due_at_us: i64,
+}
+
+impl Event for OrderPlaced {
+    const TYPE: &'static str = "shop.order_placed";
+    const VERSION: u32 = 1;
+    const KIND: EventKind = EventKind::Integration;
+
+    fn partition_key(&self) -> String {
+        self.customer.clone()
+    }
+}
+
+/// Microseconds since the Unix epoch.
+pub fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// Creates the shop's own tables (the producer's orders, the consumer's effects).
+pub async fn create_tables(producer: &Database, consumer: &Database) -> Result<(), sqlx::Error> {
+    match producer {
+        Database::Postgres(pool) => {
+            sqlx::query(
+                "CREATE TABLE IF NOT EXISTS shop_orders (run TEXT NOT NULL, order_id BIGINT NOT NULL, \
+                 customer TEXT NOT NULL, amount_cents BIGINT NOT NULL, PRIMARY KEY (run, order_id))",
+            )
+            .execute(pool)
+            .await?;
+        }
+        Database::Sqlite(sqlite) => {
+            sqlx::query(
+                "CREATE TABLE IF NOT EXISTS shop_orders (run TEXT NOT NULL, order_id INTEGER NOT NULL, \
+                 customer TEXT NOT NULL, amount_cents INTEGER NOT NULL, PRIMARY KEY (run, order_id))",
+            )
+            .execute(&sqlite.writer)
+            .await?;
+        }
+    }
+    // No unique key on purpose: an event applied twice would show as two rows.
+    match consumer {
+        Database::Postgres(pool) => {
+            sqlx::query(
+                "CREATE TABLE IF NOT EXISTS shop_effects (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+                 run TEXT NOT NULL, event_id UUID NOT NULL, customer TEXT NOT NULL, customer_seq BIGINT NOT NULL)",
+            )
+            .execute(pool)
+            .await?;
+        }
+        Database::Sqlite(sqlite) => {
+            sqlx::query(
+                "CREATE TABLE IF NOT EXISTS shop_effects (id INTEGER PRIMARY KEY AUTOINCREMENT, \
+                 run TEXT NOT NULL, event_id BLOB NOT NULL, customer TEXT NOT NULL, customer_seq INTEGER NOT NULL)",
+            )
+            .execute(&sqlite.writer)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Which orders a producer task commits: its share of customers, in order.
+#[derive(Debug, Clone)]
+pub struct ProducerPlan {
+    /// The run id.
+    pub run: String,
+    /// Total orders of the run.
+    pub events: u64,
+    /// Orders per second over all producers; 0 = as fast as possible.
+    pub rate: u64,
+    /// Number of customers (partition keys).
+    pub customers: u64,
+    /// Number of producer tasks.
+    pub producers: u64,
+    /// Which producer this is.
+    pub producer: u64,
+}
+
+impl ProducerPlan {
+    /// Whether order `n` is this producer's: each customer belongs to one producer, so a
+    /// customer's orders are committed in order.
+    pub fn owns(&self, n: u64) -> bool {
+        (n % self.customers) % self.producers == self.producer
+    }
+}
+
+/// Commits one order and its event in one transaction.
+pub async fn place_order(
+    db: &Database,
+    outbox: &Outbox,
+    order: &OrderPlaced,
+) -> anyhow::Result<()> {
+    let envelope = Envelope::from_event("/shop/orders", order)?
+        .with_sequence(format!("{:020}", order.customer_seq));
+    match db {
+        Database::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("INSERT INTO shop_orders (run, order_id, customer, amount_cents) VALUES ($1, $2, $3, $4)")
+                .bind(&order.run).bind(order.order_id).bind(&order.customer).bind(order.amount_cents)
+                .execute(&mut *tx).await?;
+            outbox.enqueue(&mut tx, &envelope).await?;
+            outbox.commit(tx).await?;
+        }
+        Database::Sqlite(sqlite) => {
+            let mut tx = sqlite.writer.begin().await?;
+            sqlx::query("INSERT INTO shop_orders (run, order_id, customer, amount_cents) VALUES ($1, $2, $3, $4)")
+                .bind(&order.run).bind(order.order_id).bind(&order.customer).bind(order.amount_cents)
+                .execute(&mut *tx).await?;
+            outbox.enqueue(&mut tx, &envelope).await?;
+            outbox.commit(tx).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs one producer task's share of the plan; returns how many orders it committed.
+/// `produced` counts committed orders as they happen.
+pub async fn produce(
+    db: Database,
+    outbox: Outbox,
+    plan: ProducerPlan,
+    produced: &AtomicU64,
+) -> anyhow::Result<u64> {
+    let start_us = now_us();
+    let start = tokio::time::Instant::now();
+    let mut customer_seq: HashMap<u64, i64> = HashMap::new();
+    let mut committed = 0;
+    for n in (0..plan.events).filter(|n| plan.owns(*n)) {
+        let due_at_us = if plan.rate > 0 {
+            let offset_us = n.saturating_mul(1_000_000) / plan.rate;
+            tokio::time::sleep_until(start + std::time::Duration::from_micros(offset_us)).await;
+            start_us + i64::try_from(offset_us).unwrap_or(i64::MAX)
+        } else {
+            now_us()
+        };
+        let customer = n % plan.customers;
+        let seq = customer_seq.entry(customer).or_insert(0);
+        *seq += 1;
+        let order = OrderPlaced {
+            run: plan.run.clone(),
+            order_id: i64::try_from(n).unwrap_or(i64::MAX),
+            customer: format!("customer-{customer}"),
+            customer_seq: *seq,
+            amount_cents: 1000 + i64::try_from(n % 9000).unwrap_or(0),
+            due_at_us,
+        };
+        place_order(&db, &outbox, &order).await?;
+        committed += 1;
+        produced.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(committed)
+}
+
+/// What the consumer saw, live: deliveries, latency from commit to handler, order.
+#[derive(Debug)]
+pub struct Tracker {
+    run: String,
+    /// Orders of this run handled (including ones whose transaction later rolled back;
+    /// the verification counts from the database).
+    pub handled: AtomicU64,
+    latency_us: Mutex<Histogram<u64>>,
+    /// Latest event seen, to show in a live view.
+    pub last: Mutex<Option<OrderPlaced>>,
+}
+
+impl Tracker {
+    /// A tracker for `run`.
+    pub fn new(run: &str) -> Tracker {
+        let histogram = Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds");
+        Tracker { run: run.to_owned(), handled: AtomicU64::new(0), latency_us: Mutex::new(histogram), last: Mutex::new(None) }
+    }
+
+    fn observe(&self, order: &OrderPlaced) {
+        if order.run != self.run {
+            return;
+        }
+        let latency = u64::try_from(now_us() - order.due_at_us).unwrap_or(0).max(1);
+        if let Ok(mut histogram) = self.latency_us.lock() {
+            histogram.saturating_record(latency);
+        }
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(order.clone());
+        }
+        self.handled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Latency percentile in milliseconds.
+    pub fn latency_ms(&self, quantile: f64) -> f64 {
+        self.latency_us.lock().map_or(0.0, |h| h.value_at_quantile(quantile) as f64 / 1000.0)
+    }
+
+    /// Largest latency in milliseconds.
+    pub fn max_latency_ms(&self) -> f64 {
+        self.latency_us.lock().map_or(0.0, |h| h.max() as f64 / 1000.0)
+    }
+}
+
+/// The consumer's handler: records the order as an effect row, in the consumer's
+/// transaction.
+#[derive(Debug, Clone)]
+pub struct RecordOrder {
+    /// Where live observations go.
+    pub tracker: std::sync::Arc<Tracker>,
+}
+
+#[async_trait]
+impl Handler<OrderPlaced, sqlx::Postgres> for RecordOrder {
+    async fn handle(&self, order: OrderPlaced, ctx: HandlerContext<'_, sqlx::Postgres>) -> Result<(), HandlerError> {
+        sqlx::query("INSERT INTO shop_effects (run, event_id, customer, customer_seq) VALUES ($1, $2, $3, $4)")
+            .bind(&order.run).bind(ctx.envelope.id.as_uuid()).bind(&order.customer).bind(order.customer_seq)
+            .execute(&mut *ctx.tx).await?;
+        self.tracker.observe(&order);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Handler<OrderPlaced, sqlx::Sqlite> for RecordOrder {
+    async fn handle(&self, order: OrderPlaced, ctx: HandlerContext<'_, sqlx::Sqlite>) -> Result<(), HandlerError> {
+        sqlx::query("INSERT INTO shop_effects (run, event_id, customer, customer_seq) VALUES ($1, $2, $3, $4)")
+            .bind(&order.run).bind(ctx.envelope.id.as_uuid()).bind(&order.customer).bind(order.customer_seq)
+            .execute(&mut *ctx.tx).await?;
+        self.tracker.observe(&order);
+        Ok(())
+    }
+}
+
+/// The verdict of a run, counted from the databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    /// Orders committed by producers.
+    pub produced: i64,
+    /// Distinct orders whose effect the consumer committed.
+    pub delivered: i64,
+    /// Committed orders with no effect.
+    pub lost: i64,
+    /// Effects applied more than once (must be 0: the inbox prevents it).
+    pub applied_twice: i64,
+    /// Effects of a customer applied out of its commit order (must be 0).
+    pub order_violations: i64,
+}
+
+/// Counts, from the databases, what a run produced and what its consumer applied.
+pub async fn verify(producer: &Database, consumer: &Database, run: &str) -> Result<Verification, sqlx::Error> {
+    const PRODUCED: &str = "SELECT count(*) FROM shop_orders WHERE run = $1";
+    const EFFECTS: &str = "SELECT count(*), count(DISTINCT event_id) FROM shop_effects WHERE run = $1";
+    const VIOLATIONS: &str = "SELECT count(*) FROM (SELECT customer_seq, \
+        lag(customer_seq) OVER (PARTITION BY customer ORDER BY id) AS previous \
+        FROM shop_effects WHERE run = $1) AS t WHERE previous >= customer_seq";
+    let produced: i64 = match producer {
+        Database::Postgres(pool) => sqlx::query_scalar(PRODUCED).bind(run).fetch_one(pool).await?,
+        Database::Sqlite(sqlite) => sqlx::query_scalar(PRODUCED).bind(run).fetch_one(&sqlite.reader).await?,
+    };
+    let ((effects, distinct), violations): ((i64, i64), i64) = match consumer {
+        Database::Postgres(pool) => (
+            sqlx::query_as(EFFECTS).bind(run).fetch_one(pool).await?,
+            sqlx::query_scalar(VIOLATIONS).bind(run).fetch_one(pool).await?,
+        ),
+        Database::Sqlite(sqlite) => (
+            sqlx::query_as(EFFECTS).bind(run).fetch_one(&sqlite.reader).await?,
+            sqlx::query_scalar(VIOLATIONS).bind(run).fetch_one(&sqlite.reader).await?,
+        ),
+    };
+    Ok(Verification {
+        produced,
+        delivered: distinct,
+        lost: produced - distinct,
+        applied_twice: effects - distinct,
+        order_violations: violations,
+    })
+}
