@@ -254,8 +254,9 @@ fn report(pipeline: &Pipeline, options: &BenchOptions, started: Instant, handled
     match options.view {
         View::Quiet => {}
         View::Progress => {
+            let relayed = pipeline.relay_stats.published.load(Ordering::Relaxed);
             let line = format!(
-                "[{:>6.1}s] produced {produced:>9}  handled {handled:>9}  rate {rate:>8.0}/s  lag {lag:>7}  p99 {p99:>7.2} ms",
+                "[{:>6.1}s] produced {produced:>9}  relayed {relayed:>9}  handled {handled:>9}  rate {rate:>8.0}/s  lag {lag:>7}  p99 {p99:>7.2} ms",
                 started.elapsed().as_secs_f64()
             );
             if std::io::stderr().is_terminal() {

@@ -99,7 +99,9 @@ impl Pipeline {
         let relay_stats = relay.stats();
         let stop = stopped(&shutdown);
         tasks.push(tokio::spawn(async move { Ok(relay.run(stop).await?) }));
-        let consumer_config = ConsumerConfig::new(format!("shop-{}", options.run));
+        // One consumer service, `shipping`, across runs: a new group would start at the log's
+        // beginning and replay every earlier run first.
+        let consumer_config = ConsumerConfig::new("shipping");
         let record = RecordOrder { tracker: Arc::clone(&tracker) };
         let consumer_stats = match consumer_db.clone() {
             Database::Postgres(pool) => {

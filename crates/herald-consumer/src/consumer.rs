@@ -12,7 +12,7 @@ use herald_transport::{
 };
 use sqlx::Connection;
 
-use crate::handler::Router;
+use crate::handler::{ErasedHandler, Router};
 use crate::{HandlerContext, InboxBackend};
 
 /// Settings of one consumer.
@@ -178,9 +178,66 @@ where
         stats.handler_failures.fetch_add(outcome.nacks.len() as u64, Ordering::Relaxed);
     }
 
-    /// Runs a batch in one transaction, one savepoint per event. After a handler fails,
-    /// the rest of its partition waits (it is refused, and comes again in order).
+    /// Runs a batch in one transaction: first all at once (one inbox statement for the
+    /// batch, no savepoints); if a handler fails, the batch is rolled back and run again
+    /// event by event, so that only the failing event and its partition wait.
     async fn apply(&self, deliveries: &[Delivery]) -> Result<BatchOutcome, sqlx::Error> {
+        match self.apply_together(deliveries).await? {
+            Some(outcome) => Ok(outcome),
+            None => self.apply_one_by_one(deliveries).await,
+        }
+    }
+
+    /// Decodes a delivery and finds its handler.
+    fn classify<'d>(&self, delivery: &'d Delivery) -> Classified<'_, DB> {
+        match Envelope::from_json(&delivery.message.payload, &self.config.limits) {
+            Err(error) => {
+                tracing::warn!(%error, event_id = %delivery.message.event_id, "Undecodable event skipped.");
+                Classified::Undecodable
+            }
+            Ok(envelope) => match self.router.handler_for(&envelope) {
+                Some(handler) => Classified::Handle(Box::new(envelope), handler),
+                None => Classified::Unhandled,
+            },
+        }
+    }
+
+    /// The fast path; `None` when a handler failed (nothing was committed).
+    async fn apply_together(&self, deliveries: &[Delivery]) -> Result<Option<BatchOutcome>, sqlx::Error> {
+        let mut outcome = BatchOutcome::default();
+        let mut work = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            match self.classify(delivery) {
+                Classified::Undecodable => outcome.skip_undecodable(delivery.tag),
+                Classified::Unhandled => outcome.skip_unhandled(delivery.tag),
+                Classified::Handle(envelope, handler) => work.push((delivery.tag, envelope, handler)),
+            }
+        }
+        let ids: Vec<uuid::Uuid> = work.iter().map(|(_, envelope, _)| *envelope.id.as_uuid()).collect();
+        let mut tx = self.pool.begin().await?;
+        let mut fresh = DB::record_many(&mut *tx, &self.config.name, &ids).await?;
+        for (tag, envelope, handler) in work {
+            if !fresh.remove(envelope.id.as_uuid()) {
+                outcome.duplicates += 1;
+                outcome.acks.push(tag);
+                continue;
+            }
+            let ctx = HandlerContext { envelope: &envelope, tx: &mut *tx };
+            if let Err(error) = handler.call(ctx).await {
+                tracing::debug!(%error, event_id = %envelope.id, "Handler failed; rerunning the batch event by event.");
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            outcome.processed += 1;
+            outcome.acks.push(tag);
+        }
+        tx.commit().await?;
+        Ok(Some(outcome))
+    }
+
+    /// The careful path: one savepoint per event. After a handler fails, the rest of its
+    /// partition waits (it is refused, and comes again in order).
+    async fn apply_one_by_one(&self, deliveries: &[Delivery]) -> Result<BatchOutcome, sqlx::Error> {
         let mut outcome = BatchOutcome::default();
         let mut stopped = BTreeSet::new();
         let mut tx = self.pool.begin().await?;
@@ -188,19 +245,16 @@ where
             if stopped.contains(&delivery.tag.partition) {
                 continue;
             }
-            let envelope = match Envelope::from_json(&delivery.message.payload, &self.config.limits) {
-                Ok(envelope) => envelope,
-                Err(error) => {
-                    tracing::warn!(%error, event_id = %delivery.message.event_id, "Undecodable event skipped.");
-                    outcome.undecodable += 1;
-                    outcome.acks.push(delivery.tag);
+            let (envelope, handler) = match self.classify(delivery) {
+                Classified::Undecodable => {
+                    outcome.skip_undecodable(delivery.tag);
                     continue;
                 }
-            };
-            let Some(handler) = self.router.handler_for(&envelope) else {
-                outcome.unhandled += 1;
-                outcome.acks.push(delivery.tag);
-                continue;
+                Classified::Unhandled => {
+                    outcome.skip_unhandled(delivery.tag);
+                    continue;
+                }
+                Classified::Handle(envelope, handler) => (envelope, handler),
             };
             let mut savepoint = (*tx).begin().await?;
             if !DB::record(&mut *savepoint, &self.config.name, *envelope.id.as_uuid()).await? {
@@ -226,6 +280,25 @@ where
         }
         tx.commit().await?;
         Ok(outcome)
+    }
+}
+
+/// A delivery, decoded and matched with its handler (or not).
+enum Classified<'r, DB: sqlx::Database> {
+    Undecodable,
+    Unhandled,
+    Handle(Box<Envelope>, &'r Arc<dyn ErasedHandler<DB>>),
+}
+
+impl BatchOutcome {
+    fn skip_undecodable(&mut self, tag: DeliveryTag) {
+        self.undecodable += 1;
+        self.acks.push(tag);
+    }
+
+    fn skip_unhandled(&mut self, tag: DeliveryTag) {
+        self.unhandled += 1;
+        self.acks.push(tag);
     }
 }
 

@@ -1,5 +1,6 @@
 //! The inbox: `herald_inbox(consumer, event_id)`, written in the consumer's transaction.
 
+use std::collections::HashSet;
 use std::future::Future;
 
 use sqlx::{Postgres, Sqlite};
@@ -12,6 +13,13 @@ pub trait InboxBackend: sqlx::Database {
         consumer: &'c str,
         event_id: uuid::Uuid,
     ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send + 'c;
+
+    /// Records many event ids at once; returns those that were not there before.
+    fn record_many<'c>(
+        conn: &'c mut Self::Connection,
+        consumer: &'c str,
+        event_ids: &'c [uuid::Uuid],
+    ) -> impl Future<Output = Result<HashSet<uuid::Uuid>, sqlx::Error>> + Send + 'c;
 }
 
 impl InboxBackend for Postgres {
@@ -31,6 +39,24 @@ impl InboxBackend for Postgres {
             Ok(inserted.rows_affected() == 1)
         }
     }
+
+    fn record_many<'c>(
+        conn: &'c mut Self::Connection,
+        consumer: &'c str,
+        event_ids: &'c [uuid::Uuid],
+    ) -> impl Future<Output = Result<HashSet<uuid::Uuid>, sqlx::Error>> + Send + 'c {
+        async move {
+            let inserted: Vec<uuid::Uuid> = sqlx::query_scalar(
+                "INSERT INTO herald_inbox (consumer, event_id) SELECT $1, unnest($2::uuid[]) \
+                 ON CONFLICT DO NOTHING RETURNING event_id",
+            )
+            .bind(consumer)
+            .bind(event_ids)
+            .fetch_all(conn)
+            .await?;
+            Ok(inserted.into_iter().collect())
+        }
+    }
 }
 
 impl InboxBackend for Sqlite {
@@ -48,6 +74,29 @@ impl InboxBackend for Sqlite {
             .execute(conn)
             .await?;
             Ok(inserted.rows_affected() == 1)
+        }
+    }
+
+    fn record_many<'c>(
+        conn: &'c mut Self::Connection,
+        consumer: &'c str,
+        event_ids: &'c [uuid::Uuid],
+    ) -> impl Future<Output = Result<HashSet<uuid::Uuid>, sqlx::Error>> + Send + 'c {
+        async move {
+            let mut inserted = HashSet::with_capacity(event_ids.len());
+            // Two parameters a row; SQLite allows 32766 a statement.
+            for chunk in event_ids.chunks(10_000) {
+                let mut builder =
+                    sqlx::QueryBuilder::new("INSERT INTO herald_inbox (consumer, event_id) ");
+                builder.push_values(chunk, |mut row, event_id| {
+                    row.push_bind(consumer).push_bind(*event_id);
+                });
+                builder.push(" ON CONFLICT DO NOTHING RETURNING event_id");
+                let ids: Vec<uuid::Uuid> =
+                    builder.build_query_scalar().fetch_all(&mut *conn).await?;
+                inserted.extend(ids);
+            }
+            Ok(inserted)
         }
     }
 }

@@ -188,6 +188,9 @@ async fn connect_sqlite(url: &str, options: &DatabaseOptions) -> Result<SqliteDb
         SqlitePoolOptions::new()
             .max_connections(max)
             .min_connections(1)
+            // A local file cannot go stale the way a network connection can; a ping
+            // before every acquire would double the cost of small transactions.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(connect_options.clone())
     };

@@ -24,6 +24,10 @@ pub struct RelayConfig {
     pub batch_per_partition: usize,
     /// Longest wait between polls when no wake-up comes.
     pub poll_interval: Duration,
+    /// After a wake-up from an idle wait, how long to let more commits gather before
+    /// reading, so that a busy outbox goes out in batches rather than one row at a time
+    /// (Kafka's `linger.ms`). Adds at most this much latency.
+    pub linger: Duration,
     /// Lease time to live: a dead relay's partitions move within this plus a third of it.
     pub lease_ttl: Duration,
     /// A publish not confirmed within this time counts as failed.
@@ -41,6 +45,7 @@ impl Default for RelayConfig {
             partitions: 16,
             batch_per_partition: 512,
             poll_interval: Duration::from_millis(500),
+            linger: Duration::from_millis(1),
             lease_ttl: Duration::from_secs(3),
             publish_timeout: Duration::from_secs(1),
             backoff: Backoff::default(),
@@ -122,9 +127,12 @@ impl Relay {
                 idle = self.step(&mut leases, &mut state) => idle,
             };
             if let Some(until) = idle {
-                tokio::select! {
+                let woken = tokio::select! {
                     () = &mut shutdown => break,
-                    _ = listener.wait(until.saturating_duration_since(Instant::now())) => {}
+                    woken = listener.wait(until.saturating_duration_since(Instant::now())) => woken,
+                };
+                if woken && !self.config.linger.is_zero() {
+                    tokio::time::sleep(self.config.linger).await;
                 }
             }
         }
