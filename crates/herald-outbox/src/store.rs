@@ -185,7 +185,7 @@ impl OutboxStore {
                 "DELETE FROM herald_outbox WHERE id IN ( \
                      SELECT id FROM herald_outbox \
                      WHERE sent_at IS NOT NULL \
-                       AND sent_at < clock_timestamp() - make_interval(secs => $1::float8 / 1000000) \
+                       AND sent_at <= clock_timestamp() - make_interval(secs => $1::float8 / 1000000) \
                      ORDER BY sent_at LIMIT $2)",
             )
             .bind(keep_micros)
@@ -197,7 +197,7 @@ impl OutboxStore {
                 "DELETE FROM herald_outbox WHERE id IN ( \
                      SELECT id FROM herald_outbox \
                      WHERE sent_at IS NOT NULL \
-                       AND sent_at < CAST(unixepoch('subsec') * 1000000 AS INTEGER) - ?1 \
+                       AND sent_at <= CAST(unixepoch('subsec') * 1000000 AS INTEGER) - ?1 \
                      ORDER BY sent_at LIMIT ?2)",
             )
             .bind(keep_micros)
