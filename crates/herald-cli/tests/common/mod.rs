@@ -1,0 +1,101 @@
+//! Shared pieces of the end-to-end tests: relay processes, an in-test consumer, counting.
+
+#![allow(dead_code)]
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use herald_cli::workload::{self, ProducerPlan, RecordOrder, Tracker, Verification};
+use herald_consumer::{Consumer, ConsumerConfig, ConsumerStats, Router};
+use herald_db::Database;
+use herald_outbox::{Outbox, OutboxConfig};
+use herald_transport::{SqlLog, SqlLogConfig};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Starts `herald relay` as a child process.
+pub(crate) fn spawn_relay(url: &str, relay_id: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["relay", "--database", url, "--relay-id", relay_id, "--poll-interval-ms", "100", "--retention-secs", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start herald relay")
+}
+
+/// Kills a child with SIGKILL and reaps it.
+pub(crate) fn kill_hard(child: &mut Child) {
+    child.kill().expect("SIGKILL the relay");
+    child.wait().expect("reap the relay");
+}
+
+/// A consumer running in the test process.
+pub(crate) struct TestConsumer {
+    pub(crate) stats: Arc<ConsumerStats>,
+    pub(crate) tracker: Arc<Tracker>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl TestConsumer {
+    pub(crate) fn start(db: &Database, run: &str) -> TestConsumer {
+        let tracker = Arc::new(Tracker::new(run));
+        let log = SqlLog::new(db.clone(), SqlLogConfig { poll_interval: Duration::from_millis(20), ..SqlLogConfig::default() });
+        let (stop, mut stopped) = watch::channel(false);
+        let shutdown = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        let record = RecordOrder { tracker: Arc::clone(&tracker) };
+        let config = ConsumerConfig::new("shipping");
+        let (stats, task) = match db.clone() {
+            Database::Postgres(pool) => {
+                let consumer = Consumer::new(config, pool, Router::new().on(record));
+                let stats = consumer.stats();
+                (stats, tokio::spawn(async move { consumer.run(&log, shutdown).await.expect("consumer runs") }))
+            }
+            Database::Sqlite(sqlite) => {
+                let consumer = Consumer::new(config, sqlite.writer, Router::new().on(record));
+                let stats = consumer.stats();
+                (stats, tokio::spawn(async move { consumer.run(&log, shutdown).await.expect("consumer runs") }))
+            }
+        };
+        TestConsumer { stats, tracker, stop, task }
+    }
+
+    pub(crate) async fn stop(self) {
+        self.stop.send_replace(true);
+        self.task.await.expect("consumer task");
+    }
+}
+
+/// Produces `events` orders with `producers` tasks as fast as possible.
+pub(crate) fn produce(db: &Database, run: &str, events: u64, producers: u64, produced: Arc<AtomicU64>) -> JoinHandle<u64> {
+    let outbox = Outbox::new(OutboxConfig::default()).expect("outbox");
+    let mut tasks = Vec::new();
+    for producer in 0..producers {
+        let plan = ProducerPlan { run: run.into(), events, rate: 0, customers: 200, producers, producer };
+        let (db, outbox, produced) = (db.clone(), outbox.clone(), Arc::clone(&produced));
+        tasks.push(tokio::spawn(async move { workload::produce(db, outbox, plan, &produced).await.expect("produce") }));
+    }
+    tokio::spawn(async move {
+        let mut total = 0;
+        for task in tasks {
+            total += task.await.expect("producer task");
+        }
+        total
+    })
+}
+
+/// Waits until every produced order was applied (or `timeout`), then returns the verdict.
+pub(crate) async fn settle(db: &Database, run: &str, timeout: Duration) -> Verification {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let verification = workload::verify(db, db, run).await.expect("verify");
+        if verification.lost == 0 || tokio::time::Instant::now() >= deadline {
+            return verification;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
