@@ -1,1 +1,128 @@
-fn main() {}
+//! Project chores, in Rust so they run wherever cargo does (`cargo xtask <task>`).
+//!
+//! - `services`: make sure PostgreSQL, RabbitMQ and NATS answer on loopback, starting
+//!   any that is installed but stopped.
+//! - `test`: `services`, then the whole test suite (`cargo test --workspace`).
+//! - `lint`: `cargo fmt --check` and `cargo clippy --workspace --all-targets -D warnings`.
+//! - `ci`: `lint`, then `test` — what `.ci/run` does.
+//! - `bench`: the release-build benchmark runs recorded in BENCHMARKS.md.
+
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// A server the test suite talks to.
+struct Service {
+    name: &'static str,
+    port: u16,
+    start: &'static str,
+}
+
+const SERVICES: [Service; 3] = [
+    Service {
+        name: "PostgreSQL",
+        port: 5432,
+        start: "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    },
+    Service { name: "RabbitMQ", port: 5672, start: "rabbitmq-server -detached" },
+    Service {
+        name: "NATS",
+        port: 4222,
+        start: "start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+                -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log",
+    },
+];
+
+fn main() -> anyhow::Result<()> {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    match task.as_str() {
+        "services" => services(),
+        "test" => {
+            services()?;
+            test()
+        }
+        "lint" => lint(),
+        "ci" => {
+            lint()?;
+            services()?;
+            test()
+        }
+        "bench" => bench(),
+        _ => {
+            eprintln!("usage: cargo xtask <services|test|lint|ci|bench>");
+            bail!("unknown task `{task}`")
+        }
+    }
+}
+
+fn answers(port: u16) -> bool {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpStream::connect_timeout(&address, Duration::from_millis(500)).is_ok()
+}
+
+fn services() -> anyhow::Result<()> {
+    for service in &SERVICES {
+        if answers(service.port) {
+            eprintln!("{} answers on 127.0.0.1:{}.", service.name, service.port);
+            continue;
+        }
+        eprintln!(
+            "{} is not answering on port {}; starting it: {}",
+            service.name, service.port, service.start
+        );
+        let status = Command::new("sh").arg("-c").arg(service.start).status();
+        if let Err(error) = status {
+            bail!("cannot start {}: {error}", service.name);
+        }
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while !answers(service.port) {
+            if Instant::now() > deadline {
+                bail!(
+                    "{} did not come up on 127.0.0.1:{} within 90 s (tried `{}`)",
+                    service.name,
+                    service.port,
+                    service.start
+                );
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        eprintln!("{} is up.", service.name);
+    }
+    Ok(())
+}
+
+fn cargo(args: &[&str]) -> anyhow::Result<()> {
+    eprintln!("$ cargo {}", args.join(" "));
+    let status = Command::new(env!("CARGO")).args(args).status().context("running cargo")?;
+    if !status.success() {
+        bail!("`cargo {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn test() -> anyhow::Result<()> {
+    cargo(&["test", "--workspace", "--locked"])
+}
+
+fn lint() -> anyhow::Result<()> {
+    cargo(&["fmt", "--all", "--", "--check"])?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])
+}
+
+fn bench() -> anyhow::Result<()> {
+    cargo(&["build", "--release", "--locked", "-p", "herald-cli"])?;
+    let herald = "target/release/herald";
+    for args in [
+        vec!["bench", "--events", "100000", "--rate", "0"],
+        vec!["bench", "--events", "100000", "--rate", "10000"],
+    ] {
+        eprintln!("$ {herald} {}", args.join(" "));
+        let status = Command::new(herald).args(&args).status().context("running herald bench")?;
+        if !status.success() {
+            bail!("herald bench failed ({status})");
+        }
+    }
+    Ok(())
+}

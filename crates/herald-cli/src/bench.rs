@@ -213,7 +213,11 @@ fn summarize(
 /// Shows progress until every event was handled, or nothing moved for the stall timeout.
 /// Returns when the last event was handled.
 async fn watch_progress(pipeline: &Pipeline, options: &BenchOptions, started: Instant) -> Instant {
-    let interval = if options.view == View::Demo { Duration::from_millis(250) } else { Duration::from_secs(1) };
+    let interval = if options.view == View::Demo {
+        Duration::from_millis(250)
+    } else {
+        Duration::from_secs(1)
+    };
     let mut last_progress = Instant::now();
     let mut last_handled = 0;
     let mut last_tick = (Instant::now(), 0_u64);

@@ -143,7 +143,8 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Bench { events, rate, database, producers, customers, partitions, json } => {
             let view = if json { View::Quiet } else { View::Progress };
-            let options = bench_options(events, rate, database, producers, customers, partitions, view);
+            let options =
+                bench_options(events, rate, database, producers, customers, partitions, view);
             let summary = bench::run(&options).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -227,12 +228,10 @@ async fn run_relay(
 }
 
 async fn shutdown_signal() {
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
     };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

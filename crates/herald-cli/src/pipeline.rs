@@ -79,7 +79,8 @@ impl Pipeline {
             Database::connect(&options.databases.consumer_url, &db_options).await?
         };
         workload::create_tables(&producer_db, &consumer_db).await?;
-        let outbox_config = OutboxConfig { partitions: options.partitions, ..OutboxConfig::default() };
+        let outbox_config =
+            OutboxConfig { partitions: options.partitions, ..OutboxConfig::default() };
         let mut outbox = Outbox::new(outbox_config)?;
         if let Database::Sqlite(sqlite) = &producer_db {
             outbox = outbox.with_wakeup(sqlite.wakeup.clone());
@@ -112,7 +113,8 @@ impl Pipeline {
                 stats
             }
             Database::Sqlite(sqlite) => {
-                let consumer = Consumer::new(consumer_config, sqlite.writer, Router::new().on(record));
+                let consumer =
+                    Consumer::new(consumer_config, sqlite.writer, Router::new().on(record));
                 let stats = consumer.stats();
                 let stop = stopped(&shutdown);
                 tasks.push(tokio::spawn(async move { Ok(consumer.run(&log, stop).await?) }));
@@ -142,7 +144,9 @@ impl Pipeline {
     }
 }
 
-fn stopped(shutdown: &watch::Sender<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
+fn stopped(
+    shutdown: &watch::Sender<bool>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let mut receiver = shutdown.subscribe();
     async move {
         let _ = receiver.wait_for(|stop| *stop).await;

@@ -160,12 +160,12 @@ pub async fn produce(
     let mut customer_seq: HashMap<u64, i64> = HashMap::new();
     let mut committed = 0;
     for n in (0..plan.events).filter(|n| plan.owns(*n)) {
-        let due_at_us = if plan.rate > 0 {
-            let offset_us = n.saturating_mul(1_000_000) / plan.rate;
-            tokio::time::sleep_until(start + std::time::Duration::from_micros(offset_us)).await;
-            start_us + i64::try_from(offset_us).unwrap_or(i64::MAX)
-        } else {
-            now_us()
+        let due_at_us = match n.saturating_mul(1_000_000).checked_div(plan.rate) {
+            Some(offset_us) => {
+                tokio::time::sleep_until(start + std::time::Duration::from_micros(offset_us)).await;
+                start_us + i64::try_from(offset_us).unwrap_or(i64::MAX)
+            }
+            None => now_us(),
         };
         let customer = n % plan.customers;
         let seq = customer_seq.entry(customer).or_insert(0);
@@ -200,8 +200,14 @@ pub struct Tracker {
 impl Tracker {
     /// A tracker for `run`.
     pub fn new(run: &str) -> Tracker {
-        let histogram = Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds");
-        Tracker { run: run.to_owned(), handled: AtomicU64::new(0), latency_us: Mutex::new(histogram), last: Mutex::new(None) }
+        let histogram =
+            Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds");
+        Tracker {
+            run: run.to_owned(),
+            handled: AtomicU64::new(0),
+            latency_us: Mutex::new(histogram),
+            last: Mutex::new(None),
+        }
     }
 
     fn observe(&self, order: &OrderPlaced) {
@@ -239,7 +245,11 @@ pub struct RecordOrder {
 
 #[async_trait]
 impl Handler<OrderPlaced, sqlx::Postgres> for RecordOrder {
-    async fn handle(&self, order: OrderPlaced, ctx: HandlerContext<'_, sqlx::Postgres>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        order: OrderPlaced,
+        ctx: HandlerContext<'_, sqlx::Postgres>,
+    ) -> Result<(), HandlerError> {
         sqlx::query("INSERT INTO shop_effects (run, event_id, customer, customer_seq) VALUES ($1, $2, $3, $4)")
             .bind(&order.run).bind(ctx.envelope.id.as_uuid()).bind(&order.customer).bind(order.customer_seq)
             .execute(&mut *ctx.tx).await?;
@@ -250,7 +260,11 @@ impl Handler<OrderPlaced, sqlx::Postgres> for RecordOrder {
 
 #[async_trait]
 impl Handler<OrderPlaced, sqlx::Sqlite> for RecordOrder {
-    async fn handle(&self, order: OrderPlaced, ctx: HandlerContext<'_, sqlx::Sqlite>) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        order: OrderPlaced,
+        ctx: HandlerContext<'_, sqlx::Sqlite>,
+    ) -> Result<(), HandlerError> {
         sqlx::query("INSERT INTO shop_effects (run, event_id, customer, customer_seq) VALUES ($1, $2, $3, $4)")
             .bind(&order.run).bind(ctx.envelope.id.as_uuid()).bind(&order.customer).bind(order.customer_seq)
             .execute(&mut *ctx.tx).await?;
@@ -275,15 +289,22 @@ pub struct Verification {
 }
 
 /// Counts, from the databases, what a run produced and what its consumer applied.
-pub async fn verify(producer: &Database, consumer: &Database, run: &str) -> Result<Verification, sqlx::Error> {
+pub async fn verify(
+    producer: &Database,
+    consumer: &Database,
+    run: &str,
+) -> Result<Verification, sqlx::Error> {
     const PRODUCED: &str = "SELECT count(*) FROM shop_orders WHERE run = $1";
-    const EFFECTS: &str = "SELECT count(*), count(DISTINCT event_id) FROM shop_effects WHERE run = $1";
+    const EFFECTS: &str =
+        "SELECT count(*), count(DISTINCT event_id) FROM shop_effects WHERE run = $1";
     const VIOLATIONS: &str = "SELECT count(*) FROM (SELECT customer_seq, \
         lag(customer_seq) OVER (PARTITION BY customer ORDER BY id) AS previous \
         FROM shop_effects WHERE run = $1) AS t WHERE previous >= customer_seq";
     let produced: i64 = match producer {
         Database::Postgres(pool) => sqlx::query_scalar(PRODUCED).bind(run).fetch_one(pool).await?,
-        Database::Sqlite(sqlite) => sqlx::query_scalar(PRODUCED).bind(run).fetch_one(&sqlite.reader).await?,
+        Database::Sqlite(sqlite) => {
+            sqlx::query_scalar(PRODUCED).bind(run).fetch_one(&sqlite.reader).await?
+        }
     };
     let ((effects, distinct), violations): ((i64, i64), i64) = match consumer {
         Database::Postgres(pool) => (

@@ -23,14 +23,18 @@ async fn relay_killed_six_times_loses_nothing_and_applies_everything_once() {
     let consumer = TestConsumer::start(&db, run);
     let mut relay = spawn_relay(&test_db.url, "crash-relay");
     let produced = Arc::new(AtomicU64::new(0));
-    let producers = produce(&db, run, EVENTS, 4, Arc::clone(&produced));
+    let producers = produce(&db, run, EVENTS, 4, &produced);
 
     let mut kills = 0;
     for threshold in KILL_AT {
-        herald_testkit::wait_until(Duration::from_secs(120), "producers to reach the next kill point", || {
-            let produced = produced.load(Ordering::Relaxed);
-            async move { produced >= threshold }
-        })
+        herald_testkit::wait_until(
+            Duration::from_secs(120),
+            "producers to reach the next kill point",
+            || {
+                let produced = produced.load(Ordering::Relaxed);
+                async move { produced >= threshold }
+            },
+        )
         .await;
         kill_hard(&mut relay);
         kills += 1;
@@ -46,8 +50,13 @@ async fn relay_killed_six_times_loses_nothing_and_applies_everything_once() {
     assert_eq!(verification.produced, EVENTS as i64);
     assert_eq!(verification.delivered, EVENTS as i64, "{verification:?}");
     assert_eq!(verification.lost, 0, "{verification:?}");
-    assert_eq!(verification.applied_twice, 0, "the inbox applies each event once: {verification:?}");
+    assert_eq!(
+        verification.applied_twice, 0,
+        "the inbox applies each event once: {verification:?}"
+    );
     assert_eq!(verification.order_violations, 0, "{verification:?}");
-    eprintln!("crash test: {kills} kills, {duplicates} redeliveries suppressed by the inbox, {verification:?}");
+    eprintln!(
+        "crash test: {kills} kills, {duplicates} redeliveries suppressed by the inbox, {verification:?}"
+    );
     test_db.cleanup().await;
 }

@@ -27,29 +27,54 @@ async fn effects_of(db: &Database, event_id: uuid::Uuid) -> i64 {
     let sql = "SELECT count(*) FROM shop_effects WHERE event_id = $1";
     match db {
         Database::Postgres(pool) => sqlx::query_scalar(sql).bind(event_id).fetch_one(pool).await,
-        Database::Sqlite(sqlite) => sqlx::query_scalar(sql).bind(event_id).fetch_one(&sqlite.reader).await,
+        Database::Sqlite(sqlite) => {
+            sqlx::query_scalar(sql).bind(event_id).fetch_one(&sqlite.reader).await
+        }
     }
     .expect("count effects")
 }
 
 /// Writes an order and its event in one transaction, then commits or rolls back.
 async fn place(pipeline: &Pipeline, order: &OrderPlaced, commit: bool) -> uuid::Uuid {
-    let envelope = Envelope::from_event("/shop/orders", order).expect("valid").with_sequence(format!("{:020}", order.customer_seq));
-    let insert = "INSERT INTO shop_orders (run, order_id, customer, amount_cents) VALUES ($1, $2, $3, $4)";
+    let envelope = Envelope::from_event("/shop/orders", order)
+        .expect("valid")
+        .with_sequence(format!("{:020}", order.customer_seq));
+    let insert =
+        "INSERT INTO shop_orders (run, order_id, customer, amount_cents) VALUES ($1, $2, $3, $4)";
     match &pipeline.producer_db {
         Database::Postgres(pool) => {
             let mut tx = pool.begin().await.expect("begin");
-            sqlx::query(insert).bind(&order.run).bind(order.order_id).bind(&order.customer).bind(order.amount_cents)
-                .execute(&mut *tx).await.expect("insert");
+            sqlx::query(insert)
+                .bind(&order.run)
+                .bind(order.order_id)
+                .bind(&order.customer)
+                .bind(order.amount_cents)
+                .execute(&mut *tx)
+                .await
+                .expect("insert");
             pipeline.outbox.enqueue(&mut tx, &envelope).await.expect("enqueue");
-            if commit { pipeline.outbox.commit(tx).await.expect("commit") } else { tx.rollback().await.expect("rollback") }
+            if commit {
+                pipeline.outbox.commit(tx).await.expect("commit")
+            } else {
+                tx.rollback().await.expect("rollback")
+            }
         }
         Database::Sqlite(sqlite) => {
             let mut tx = sqlite.writer.begin().await.expect("begin");
-            sqlx::query(insert).bind(&order.run).bind(order.order_id).bind(&order.customer).bind(order.amount_cents)
-                .execute(&mut *tx).await.expect("insert");
+            sqlx::query(insert)
+                .bind(&order.run)
+                .bind(order.order_id)
+                .bind(&order.customer)
+                .bind(order.amount_cents)
+                .execute(&mut *tx)
+                .await
+                .expect("insert");
             pipeline.outbox.enqueue(&mut tx, &envelope).await.expect("enqueue");
-            if commit { pipeline.outbox.commit(tx).await.expect("commit") } else { tx.rollback().await.expect("rollback") }
+            if commit {
+                pipeline.outbox.commit(tx).await.expect("commit")
+            } else {
+                tx.rollback().await.expect("rollback")
+            }
         }
     }
     *envelope.id.as_uuid()
@@ -58,7 +83,10 @@ async fn place(pipeline: &Pipeline, order: &OrderPlaced, commit: bool) -> uuid::
 async fn rolled_back_events_are_never_delivered(test_db: &TestDb) {
     let run = "rollback";
     let pipeline = Pipeline::start(&PipelineOptions {
-        databases: PipelineDatabases { producer_url: test_db.url.clone(), consumer_url: test_db.url.clone() },
+        databases: PipelineDatabases {
+            producer_url: test_db.url.clone(),
+            consumer_url: test_db.url.clone(),
+        },
         run: run.into(),
         partitions: 16,
     })
@@ -115,7 +143,10 @@ async fn postgres_an_event_committed_after_a_later_one_is_still_delivered() {
     let test_db = TestDb::postgres("late_commit").await;
     let run = "late";
     let pipeline = Pipeline::start(&PipelineOptions {
-        databases: PipelineDatabases { producer_url: test_db.url.clone(), consumer_url: test_db.url.clone() },
+        databases: PipelineDatabases {
+            producer_url: test_db.url.clone(),
+            consumer_url: test_db.url.clone(),
+        },
         run: run.into(),
         partitions: 16,
     })
@@ -158,11 +189,15 @@ fn malformed_database_urls_are_refused_by_every_command() {
         vec!["bench", "--events", "1", "--database", "mysql://root@127.0.0.1/test"],
         vec!["outbox", "status", "--database", "postgres:/missing-slashes"],
     ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_herald")).args(&args).output().expect("run herald");
+        let output =
+            Command::new(env!("CARGO_BIN_EXE_herald")).args(&args).output().expect("run herald");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{args:?} must fail");
         assert!(stderr.contains("invalid database URL"), "{args:?}: {stderr}");
-        assert!(stderr.contains("expected `postgres://"), "{args:?} says what is expected: {stderr}");
+        assert!(
+            stderr.contains("expected `postgres://"),
+            "{args:?} says what is expected: {stderr}"
+        );
     }
 }
 

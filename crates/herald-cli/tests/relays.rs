@@ -17,9 +17,10 @@ async fn run_with_relays(relays: usize) {
     workload::create_tables(&db, &db).await.expect("tables");
     let run = format!("relays-{relays}");
     let consumer = TestConsumer::start(&db, &run);
-    let mut children: Vec<_> = (0..relays).map(|n| spawn_relay(&test_db.url, &format!("relay-{n}"))).collect();
+    let mut children: Vec<_> =
+        (0..relays).map(|n| spawn_relay(&test_db.url, &format!("relay-{n}"))).collect();
     let events = 20_000;
-    let producers = produce(&db, &run, events, 4, Arc::new(AtomicU64::new(0)));
+    let producers = produce(&db, &run, events, 4, &Arc::new(AtomicU64::new(0)));
     assert_eq!(producers.await.expect("producers"), events);
     let verification = settle(&db, &run, Duration::from_secs(120)).await;
     let owners: i64 = match &db {
@@ -38,7 +39,10 @@ async fn run_with_relays(relays: usize) {
     assert_eq!(verification.produced, events as i64);
     assert_eq!(verification.lost, 0, "{verification:?}");
     assert_eq!(verification.applied_twice, 0, "{verification:?}");
-    assert_eq!(verification.order_violations, 0, "sequence strictly increasing per key: {verification:?}");
+    assert_eq!(
+        verification.order_violations, 0,
+        "sequence strictly increasing per key: {verification:?}"
+    );
     assert!(owners >= 2, "the partitions were shared by {owners} relays");
     test_db.cleanup().await;
 }

@@ -189,7 +189,7 @@ where
     }
 
     /// Decodes a delivery and finds its handler.
-    fn classify<'d>(&self, delivery: &'d Delivery) -> Classified<'_, DB> {
+    fn classify(&self, delivery: &Delivery) -> Classified<'_, DB> {
         match Envelope::from_json(&delivery.message.payload, &self.config.limits) {
             Err(error) => {
                 tracing::warn!(%error, event_id = %delivery.message.event_id, "Undecodable event skipped.");
@@ -203,17 +203,23 @@ where
     }
 
     /// The fast path; `None` when a handler failed (nothing was committed).
-    async fn apply_together(&self, deliveries: &[Delivery]) -> Result<Option<BatchOutcome>, sqlx::Error> {
+    async fn apply_together(
+        &self,
+        deliveries: &[Delivery],
+    ) -> Result<Option<BatchOutcome>, sqlx::Error> {
         let mut outcome = BatchOutcome::default();
         let mut work = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
             match self.classify(delivery) {
                 Classified::Undecodable => outcome.skip_undecodable(delivery.tag),
                 Classified::Unhandled => outcome.skip_unhandled(delivery.tag),
-                Classified::Handle(envelope, handler) => work.push((delivery.tag, envelope, handler)),
+                Classified::Handle(envelope, handler) => {
+                    work.push((delivery.tag, envelope, handler))
+                }
             }
         }
-        let ids: Vec<uuid::Uuid> = work.iter().map(|(_, envelope, _)| *envelope.id.as_uuid()).collect();
+        let ids: Vec<uuid::Uuid> =
+            work.iter().map(|(_, envelope, _)| *envelope.id.as_uuid()).collect();
         let mut tx = self.pool.begin().await?;
         let mut fresh = DB::record_many(&mut *tx, &self.config.name, &ids).await?;
         for (tag, envelope, handler) in work {

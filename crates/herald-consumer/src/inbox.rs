@@ -23,12 +23,12 @@ pub trait InboxBackend: sqlx::Database {
 }
 
 impl InboxBackend for Postgres {
-    fn record<'c>(
-        conn: &'c mut Self::Connection,
-        consumer: &'c str,
+    async fn record(
+        conn: &mut Self::Connection,
+        consumer: &str,
         event_id: uuid::Uuid,
-    ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send + 'c {
-        async move {
+    ) -> Result<bool, sqlx::Error> {
+        {
             let inserted = sqlx::query(
                 "INSERT INTO herald_inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             )
@@ -40,12 +40,12 @@ impl InboxBackend for Postgres {
         }
     }
 
-    fn record_many<'c>(
-        conn: &'c mut Self::Connection,
-        consumer: &'c str,
-        event_ids: &'c [uuid::Uuid],
-    ) -> impl Future<Output = Result<HashSet<uuid::Uuid>, sqlx::Error>> + Send + 'c {
-        async move {
+    async fn record_many(
+        conn: &mut Self::Connection,
+        consumer: &str,
+        event_ids: &[uuid::Uuid],
+    ) -> Result<HashSet<uuid::Uuid>, sqlx::Error> {
+        {
             let inserted: Vec<uuid::Uuid> = sqlx::query_scalar(
                 "INSERT INTO herald_inbox (consumer, event_id) SELECT $1, unnest($2::uuid[]) \
                  ON CONFLICT DO NOTHING RETURNING event_id",
@@ -60,12 +60,12 @@ impl InboxBackend for Postgres {
 }
 
 impl InboxBackend for Sqlite {
-    fn record<'c>(
-        conn: &'c mut Self::Connection,
-        consumer: &'c str,
+    async fn record(
+        conn: &mut Self::Connection,
+        consumer: &str,
         event_id: uuid::Uuid,
-    ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send + 'c {
-        async move {
+    ) -> Result<bool, sqlx::Error> {
+        {
             let inserted = sqlx::query(
                 "INSERT INTO herald_inbox (consumer, event_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             )
@@ -77,12 +77,12 @@ impl InboxBackend for Sqlite {
         }
     }
 
-    fn record_many<'c>(
-        conn: &'c mut Self::Connection,
-        consumer: &'c str,
-        event_ids: &'c [uuid::Uuid],
-    ) -> impl Future<Output = Result<HashSet<uuid::Uuid>, sqlx::Error>> + Send + 'c {
-        async move {
+    async fn record_many(
+        conn: &mut Self::Connection,
+        consumer: &str,
+        event_ids: &[uuid::Uuid],
+    ) -> Result<HashSet<uuid::Uuid>, sqlx::Error> {
+        {
             let mut inserted = HashSet::with_capacity(event_ids.len());
             // Two parameters a row; SQLite allows 32766 a statement.
             for chunk in event_ids.chunks(10_000) {

@@ -13,9 +13,11 @@
 //! - [`Consumer`]: the receive → inbox → handle → commit → acknowledge loop.
 //! - [`InboxBackend`]: the inbox on PostgreSQL and SQLite.
 //!
-//! A batch of deliveries runs in one database transaction, one savepoint per event: a
-//! failing handler rolls back only its own event, which is then retried (with backoff)
-//! before anything later of its partition, so a failure never reorders a key's events.
+//! A batch of deliveries runs in one database transaction with one inbox statement for
+//! the whole batch. If a handler fails, that transaction is rolled back and the batch is
+//! run again with one savepoint per event: the failing event alone is rolled back and
+//! retried (with backoff) before anything later of its partition, so a failure never
+//! reorders a key's events, and the events before it are applied.
 
 mod consumer;
 mod handler;

@@ -143,7 +143,8 @@ impl Database {
 }
 
 fn parse_backend(url: &str) -> Result<Backend> {
-    let invalid = |reason: &str| DbError::InvalidUrl { url: redact_url(url), reason: reason.into() };
+    let invalid =
+        |reason: &str| DbError::InvalidUrl { url: redact_url(url), reason: reason.into() };
     let (scheme, rest) = url.split_once(':').ok_or_else(|| invalid("it has no scheme"))?;
     let backend = match scheme {
         "postgres" | "postgresql" => Backend::Postgres,
@@ -161,10 +162,8 @@ fn parse_backend(url: &str) -> Result<Backend> {
 }
 
 async fn connect_postgres(url: &str, options: &DatabaseOptions) -> Result<PgPool> {
-    let connect_options = PgConnectOptions::from_str(url).map_err(|error| DbError::InvalidUrl {
-        url: redact_url(url),
-        reason: error.to_string(),
-    })?;
+    let connect_options = PgConnectOptions::from_str(url)
+        .map_err(|error| DbError::InvalidUrl { url: redact_url(url), reason: error.to_string() })?;
     PgPoolOptions::new()
         .max_connections(options.max_connections)
         .acquire_timeout(Duration::from_secs(10))

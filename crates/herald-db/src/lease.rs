@@ -122,13 +122,19 @@ impl Leases {
                 sqlx::query("UPDATE herald_leases SET owner = NULL, expires_at = 0 WHERE scope = $1 AND owner = $2")
                     .bind(scope).bind(owner).execute(pool).await?;
                 sqlx::query("DELETE FROM herald_lease_members WHERE scope = $1 AND owner = $2")
-                    .bind(scope).bind(owner).execute(pool).await?;
+                    .bind(scope)
+                    .bind(owner)
+                    .execute(pool)
+                    .await?;
             }
             Database::Sqlite(sqlite) => {
                 sqlx::query("UPDATE herald_leases SET owner = NULL, expires_at = 0 WHERE scope = ?1 AND owner = ?2")
                     .bind(scope).bind(owner).execute(&sqlite.writer).await?;
                 sqlx::query("DELETE FROM herald_lease_members WHERE scope = ?1 AND owner = ?2")
-                    .bind(scope).bind(owner).execute(&sqlite.writer).await?;
+                    .bind(scope)
+                    .bind(owner)
+                    .execute(&sqlite.writer)
+                    .await?;
             }
         }
         Ok(())
@@ -155,7 +161,9 @@ impl Leases {
         let members: i64 = sqlx::query_scalar(&format!(
             "SELECT count(*) FROM herald_lease_members WHERE scope = $1 AND expires_at > {NOW}"
         ))
-        .bind(scope).fetch_one(&mut *tx).await?;
+        .bind(scope)
+        .fetch_one(&mut *tx)
+        .await?;
         let mut owned: BTreeSet<u32> = sqlx::query_scalar::<_, i32>(&format!(
             "UPDATE herald_leases SET expires_at = {NOW} + $3 WHERE scope = $1 AND owner = $2 RETURNING partition"
         ))
@@ -163,7 +171,8 @@ impl Leases {
         .into_iter().map(to_partition).collect();
         let fair = self.fair_share(members);
         if owned.len() > fair {
-            let surplus: Vec<i32> = owned.iter().rev().take(owned.len() - fair).map(|p| *p as i32).collect();
+            let surplus: Vec<i32> =
+                owned.iter().rev().take(owned.len() - fair).map(|p| *p as i32).collect();
             sqlx::query("UPDATE herald_leases SET owner = NULL, expires_at = 0 WHERE scope = $1 AND owner = $2 AND partition = ANY($3)")
                 .bind(scope).bind(owner).bind(&surplus).execute(&mut *tx).await?;
             for partition in surplus {
@@ -179,11 +188,20 @@ impl Leases {
                      ORDER BY partition LIMIT $4 FOR UPDATE SKIP LOCKED) \
                  RETURNING partition"
             ))
-            .bind(scope).bind(owner).bind(ttl).bind(wanted).fetch_all(&mut *tx).await?;
+            .bind(scope)
+            .bind(owner)
+            .bind(ttl)
+            .bind(wanted)
+            .fetch_all(&mut *tx)
+            .await?;
             owned.extend(claimed.into_iter().map(to_partition));
         }
-        sqlx::query(&format!("DELETE FROM herald_lease_members WHERE scope = $1 AND expires_at <= {NOW} - 60000"))
-            .bind(scope).execute(&mut *tx).await?;
+        sqlx::query(&format!(
+            "DELETE FROM herald_lease_members WHERE scope = $1 AND expires_at <= {NOW} - 60000"
+        ))
+        .bind(scope)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(owned)
     }
@@ -200,7 +218,9 @@ impl Leases {
         let members: i64 = sqlx::query_scalar(&format!(
             "SELECT count(*) FROM herald_lease_members WHERE scope = ?1 AND expires_at > {NOW}"
         ))
-        .bind(scope).fetch_one(&mut *tx).await?;
+        .bind(scope)
+        .fetch_one(&mut *tx)
+        .await?;
         let mut owned: BTreeSet<u32> = sqlx::query_scalar::<_, i32>(&format!(
             "UPDATE herald_leases SET expires_at = {NOW} + ?3 WHERE scope = ?1 AND owner = ?2 RETURNING partition"
         ))
@@ -224,11 +244,20 @@ impl Leases {
                      ORDER BY partition LIMIT ?4) \
                  RETURNING partition"
             ))
-            .bind(scope).bind(owner).bind(ttl).bind(wanted).fetch_all(&mut *tx).await?;
+            .bind(scope)
+            .bind(owner)
+            .bind(ttl)
+            .bind(wanted)
+            .fetch_all(&mut *tx)
+            .await?;
             owned.extend(claimed.into_iter().map(to_partition));
         }
-        sqlx::query(&format!("DELETE FROM herald_lease_members WHERE scope = ?1 AND expires_at <= {NOW} - 60000"))
-            .bind(scope).execute(&mut *tx).await?;
+        sqlx::query(&format!(
+            "DELETE FROM herald_lease_members WHERE scope = ?1 AND expires_at <= {NOW} - 60000"
+        ))
+        .bind(scope)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(owned)
     }

@@ -10,7 +10,12 @@ use herald_testkit::TestDb;
 async fn leases(db: &Database, owner: &str) -> Leases {
     Leases::new(
         db.clone(),
-        LeaseConfig { scope: "relay".into(), owner: owner.into(), partitions: 16, ttl: Duration::from_secs(3) },
+        LeaseConfig {
+            scope: "relay".into(),
+            owner: owner.into(),
+            partitions: 16,
+            ttl: Duration::from_secs(3),
+        },
     )
     .await
     .expect("lease rows")

@@ -403,11 +403,7 @@ impl Fields {
     fn accept_specversion(&mut self, value: WireValue<'_>) -> Result<()> {
         let version = string("specversion", value)?;
         if version != "1.0" {
-            return Err(EnvelopeError::invalid(
-                "specversion",
-                "must be exactly \"1.0\"",
-                &version,
-            ));
+            return Err(EnvelopeError::invalid("specversion", "must be exactly \"1.0\"", &version));
         }
         if std::mem::replace(&mut self.specversion, true) {
             return Err(duplicate("specversion"));
@@ -567,11 +563,7 @@ fn extension_value(name: &str, value: WireValue<'_>) -> Result<Option<ExtensionV
             return Err(EnvelopeError::invalid(name, RULE, &number.to_string()));
         }
         other => {
-            return Err(wrong_type(
-                name,
-                "a string, a boolean or an integer",
-                &other,
-            ));
+            return Err(wrong_type(name, "a string, a boolean or an integer", &other));
         }
     };
     Ok(Some(converted))
@@ -628,24 +620,15 @@ mod tests {
     #[test]
     fn duplicates_and_double_data_are_malformed() {
         let twice = format!("{MINIMAL}\",\"source\":\"/again\"}}");
-        assert!(matches!(
-            decode(&twice),
-            Err(EnvelopeError::Malformed { .. })
-        ));
+        assert!(matches!(decode(&twice), Err(EnvelopeError::Malformed { .. })));
         let both = format!("{MINIMAL}\",\"data\":1,\"data_base64\":\"AA==\"}}");
-        assert!(matches!(
-            decode(&both),
-            Err(EnvelopeError::Malformed { .. })
-        ));
+        assert!(matches!(decode(&both), Err(EnvelopeError::Malformed { .. })));
     }
 
     #[test]
     fn trailing_garbage_is_malformed() {
         let json = format!("{MINIMAL}\"}} x");
-        assert!(matches!(
-            decode(&json),
-            Err(EnvelopeError::Malformed { .. })
-        ));
+        assert!(matches!(decode(&json), Err(EnvelopeError::Malformed { .. })));
     }
 
     #[test]

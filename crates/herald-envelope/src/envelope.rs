@@ -21,9 +21,7 @@ pub struct Limits {
 impl Default for Limits {
     /// Returns limits with [`DEFAULT_MAX_EVENT_BYTES`].
     fn default() -> Self {
-        Self {
-            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
-        }
+        Self { max_event_bytes: DEFAULT_MAX_EVENT_BYTES }
     }
 }
 
@@ -207,10 +205,7 @@ impl Envelope {
 /// Fails with [`EnvelopeError::TooLarge`] when `size` exceeds the limit.
 fn check_size(size: usize, limits: &Limits) -> Result<()> {
     if size > limits.max_event_bytes {
-        return Err(EnvelopeError::TooLarge {
-            size,
-            limit: limits.max_event_bytes,
-        });
+        return Err(EnvelopeError::TooLarge { size, limit: limits.max_event_bytes });
     }
     Ok(())
 }

@@ -61,25 +61,17 @@ pub type Result<T, E = EnvelopeError> = std::result::Result<T, E>;
 impl EnvelopeError {
     /// Builds an [`EnvelopeError::InvalidAttribute`], truncating a long value.
     pub(crate) fn invalid(attribute: impl Into<String>, rule: &'static str, value: &str) -> Self {
-        Self::InvalidAttribute {
-            attribute: attribute.into(),
-            rule,
-            value: truncated(value),
-        }
+        Self::InvalidAttribute { attribute: attribute.into(), rule, value: truncated(value) }
     }
 
     /// Builds an [`EnvelopeError::MissingAttribute`].
     pub(crate) fn missing(attribute: impl Into<String>) -> Self {
-        Self::MissingAttribute {
-            attribute: attribute.into(),
-        }
+        Self::MissingAttribute { attribute: attribute.into() }
     }
 
     /// Builds an [`EnvelopeError::Malformed`].
     pub(crate) fn malformed(reason: impl Into<String>) -> Self {
-        Self::Malformed {
-            reason: reason.into(),
-        }
+        Self::Malformed { reason: reason.into() }
     }
 
     /// Returns the attribute this error is about, when it names a single attribute.
@@ -112,19 +104,13 @@ mod tests {
     fn long_values_are_truncated_in_messages() {
         let error = EnvelopeError::invalid("subject", "must not be empty", &"x".repeat(200));
         let message = error.to_string();
-        assert!(
-            message.contains(&format!("{}…", "x".repeat(64))),
-            "{message}"
-        );
+        assert!(message.contains(&format!("{}…", "x".repeat(64))), "{message}");
         assert!(!message.contains(&"x".repeat(65)), "{message}");
     }
 
     #[test]
     fn too_large_message_names_both_sizes() {
-        let error = EnvelopeError::TooLarge {
-            size: 1_048_600,
-            limit: 1_048_576,
-        };
+        let error = EnvelopeError::TooLarge { size: 1_048_600, limit: 1_048_576 };
         assert_eq!(
             error.to_string(),
             "event is 1048600 bytes, larger than the limit of 1048576 bytes"

@@ -63,11 +63,8 @@ impl Envelope {
     /// the event's partition key, and the serialized event as data. The attributes are
     /// validated; the size limit is checked later by [`Envelope::encode`].
     pub fn from_event<E: Event>(source: impl Into<String>, event: &E) -> Result<Self> {
-        let data =
-            serde_json::value::to_raw_value(event).map_err(|source| EnvelopeError::Data {
-                event_type: E::TYPE.to_owned(),
-                source,
-            })?;
+        let data = serde_json::value::to_raw_value(event)
+            .map_err(|source| EnvelopeError::Data { event_type: E::TYPE.to_owned(), source })?;
         let envelope = Self {
             id: EventId::new(),
             source: source.into(),
@@ -104,9 +101,7 @@ impl Envelope {
             Some(Data::Binary(bytes)) => serde_json::from_slice(bytes),
             None => return Err(EnvelopeError::missing("data")),
         };
-        decoded.map_err(|source| EnvelopeError::Data {
-            event_type: self.event_type.clone(),
-            source,
-        })
+        decoded
+            .map_err(|source| EnvelopeError::Data { event_type: self.event_type.clone(), source })
     }
 }

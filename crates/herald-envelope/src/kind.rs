@@ -59,11 +59,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for kind in [
-            EventKind::Domain,
-            EventKind::Integration,
-            EventKind::Notification,
-        ] {
+        for kind in [EventKind::Domain, EventKind::Integration, EventKind::Notification] {
             assert_eq!(kind.as_str().parse::<EventKind>().unwrap(), kind);
             assert_eq!(kind.to_string(), kind.as_str());
         }

@@ -51,11 +51,7 @@ pub(crate) fn validate_attributes(envelope: &Envelope) -> Result<()> {
 /// Requires a non-empty value.
 fn non_empty(attribute: &'static str, value: &str) -> Result<()> {
     if value.is_empty() {
-        return Err(EnvelopeError::invalid(
-            attribute,
-            "must not be empty",
-            value,
-        ));
+        return Err(EnvelopeError::invalid(attribute, "must not be empty", value));
     }
     Ok(())
 }
@@ -83,9 +79,7 @@ fn absolute_uri(attribute: &'static str, value: &str) -> Result<()> {
     uri_reference(attribute, value)?;
     let scheme = value.split_once(':').map_or("", |(scheme, _)| scheme);
     let valid_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
     if !valid_scheme {
         return Err(EnvelopeError::invalid(
             attribute,
@@ -100,11 +94,7 @@ fn absolute_uri(attribute: &'static str, value: &str) -> Result<()> {
 fn event_type(value: &str) -> Result<()> {
     non_empty("type", value)?;
     if value.chars().count() > MAX_TYPE_CHARS {
-        return Err(EnvelopeError::invalid(
-            "type",
-            "must be at most 256 characters",
-            value,
-        ));
+        return Err(EnvelopeError::invalid("type", "must be at most 256 characters", value));
     }
     let allowed = |c: char| matches!(c, 'a'..='z' | '0'..='9' | '_' | '-' | '.');
     if !value.chars().all(allowed) {
@@ -209,26 +199,14 @@ mod tests {
 
     #[test]
     fn type_rule_accepts_lowercase_dotted_names() {
-        for good in [
-            "orders.order_placed",
-            "com.example.someevent",
-            "mock.test",
-            "a-b.c_d.9",
-        ] {
+        for good in ["orders.order_placed", "com.example.someevent", "mock.test", "a-b.c_d.9"] {
             assert!(event_type(good).is_ok(), "{good}");
         }
     }
 
     #[test]
     fn type_rule_rejects_bad_names() {
-        for bad in [
-            "",
-            "Orders.placed",
-            "orders..placed",
-            ".orders",
-            "orders.",
-            "a b",
-        ] {
+        for bad in ["", "Orders.placed", "orders..placed", ".orders", "orders.", "a b"] {
             assert!(event_type(bad).is_err(), "{bad}");
         }
         assert!(event_type(&"a".repeat(257)).is_err());

@@ -60,9 +60,7 @@ fn data() -> impl Strategy<Value = Option<Data>> {
             .prop_map(|map| json!(map)),
         proptest::collection::vec(any::<u32>(), 0..5).prop_map(|items| json!(items)),
         ".{0,30}".prop_map(Value::String),
-        any::<f64>()
-            .prop_filter("finite", |x| x.is_finite())
-            .prop_map(|x| json!(x)),
+        any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_map(|x| json!(x)),
         any::<bool>().prop_map(Value::Bool),
     ];
     prop_oneof![
@@ -158,39 +156,21 @@ fn invalid_envelopes_name_the_attribute() {
         (|e| e.event_type = "Orders.Placed".into(), "type"),
         (|e| e.event_type = "orders..placed".into(), "type"),
         (|e| e.event_type = "a".repeat(257), "type"),
-        (
-            |e| e.datacontenttype = Some(String::new()),
-            "datacontenttype",
-        ),
+        (|e| e.datacontenttype = Some(String::new()), "datacontenttype"),
         (|e| e.dataschema = Some(String::new()), "dataschema"),
-        (
-            |e| e.dataschema = Some("relative/path".into()),
-            "dataschema",
-        ),
+        (|e| e.dataschema = Some("relative/path".into()), "dataschema"),
         (|e| e.subject = Some(String::new()), "subject"),
         (|e| e.schema_version = 0, "schemaversion"),
         (|e| e.schema_version = u32::MAX, "schemaversion"),
         (|e| e.partition_key.clear(), "partitionkey"),
         (|e| e.sequence = Some(String::new()), "sequence"),
-        (
-            |e| e.traceparent = Some("00-abc-def-01".into()),
-            "traceparent",
-        ),
+        (|e| e.traceparent = Some("00-abc-def-01".into()), "traceparent"),
         (|e| e.traceparent = Some(String::new()), "traceparent"),
         (|e| insert_extension(e, "Bad_Name", true.into()), "Bad_Name"),
-        (
-            |e| insert_extension(e, TOO_LONG_NAME, true.into()),
-            TOO_LONG_NAME,
-        ),
+        (|e| insert_extension(e, TOO_LONG_NAME, true.into()), TOO_LONG_NAME),
         (|e| insert_extension(e, "subject", "s".into()), "subject"),
-        (
-            |e| insert_extension(e, "partitionkey", "k".into()),
-            "partitionkey",
-        ),
-        (
-            |e| insert_extension(e, "big", ExtensionValue::Integer(1 << 40)),
-            "big",
-        ),
+        (|e| insert_extension(e, "partitionkey", "k".into()), "partitionkey"),
+        (|e| insert_extension(e, "big", ExtensionValue::Integer(1 << 40)), "big"),
     ];
     for (mutate, attribute) in cases {
         check(*mutate, attribute);
@@ -215,14 +195,8 @@ fn check_json(mutate: fn(&mut serde_json::Map<String, Value>), attribute: &str) 
 fn invalid_json_names_the_attribute() {
     let cases: &[JsonCase] = &[
         (|o| drop(o.remove("specversion")), "specversion"),
-        (
-            |o| drop(o.insert("specversion".into(), json!("0.3"))),
-            "specversion",
-        ),
-        (
-            |o| drop(o.insert("specversion".into(), json!(1.0))),
-            "specversion",
-        ),
+        (|o| drop(o.insert("specversion".into(), json!("0.3"))), "specversion"),
+        (|o| drop(o.insert("specversion".into(), json!(1.0))), "specversion"),
         (|o| drop(o.remove("id")), "id"),
         (|o| drop(o.insert("id".into(), json!("not-a-uuid"))), "id"),
         (|o| drop(o.insert("id".into(), json!(7))), "id"),
@@ -231,76 +205,28 @@ fn invalid_json_names_the_attribute() {
         (|o| drop(o.remove("type")), "type"),
         (|o| drop(o.insert("type".into(), json!("bad type"))), "type"),
         (|o| drop(o.remove("time")), "time"),
-        (
-            |o| drop(o.insert("time".into(), json!("yesterday"))),
-            "time",
-        ),
-        (
-            |o| drop(o.insert("time".into(), json!("2024-07-01 12:00"))),
-            "time",
-        ),
-        (
-            |o| drop(o.insert("datacontenttype".into(), json!(""))),
-            "datacontenttype",
-        ),
-        (
-            |o| drop(o.insert("dataschema".into(), json!(false))),
-            "dataschema",
-        ),
-        (
-            |o| drop(o.insert("subject".into(), json!(["a"]))),
-            "subject",
-        ),
+        (|o| drop(o.insert("time".into(), json!("yesterday"))), "time"),
+        (|o| drop(o.insert("time".into(), json!("2024-07-01 12:00"))), "time"),
+        (|o| drop(o.insert("datacontenttype".into(), json!(""))), "datacontenttype"),
+        (|o| drop(o.insert("dataschema".into(), json!(false))), "dataschema"),
+        (|o| drop(o.insert("subject".into(), json!(["a"]))), "subject"),
         (|o| drop(o.remove("eventkind")), "eventkind"),
-        (
-            |o| drop(o.insert("eventkind".into(), json!("event"))),
-            "eventkind",
-        ),
+        (|o| drop(o.insert("eventkind".into(), json!("event"))), "eventkind"),
         (|o| drop(o.remove("schemaversion")), "schemaversion"),
-        (
-            |o| drop(o.insert("schemaversion".into(), json!(0))),
-            "schemaversion",
-        ),
-        (
-            |o| drop(o.insert("schemaversion".into(), json!(-1))),
-            "schemaversion",
-        ),
-        (
-            |o| drop(o.insert("schemaversion".into(), json!("two"))),
-            "schemaversion",
-        ),
-        (
-            |o| drop(o.insert("schemaversion".into(), json!(1.5))),
-            "schemaversion",
-        ),
+        (|o| drop(o.insert("schemaversion".into(), json!(0))), "schemaversion"),
+        (|o| drop(o.insert("schemaversion".into(), json!(-1))), "schemaversion"),
+        (|o| drop(o.insert("schemaversion".into(), json!("two"))), "schemaversion"),
+        (|o| drop(o.insert("schemaversion".into(), json!(1.5))), "schemaversion"),
         (|o| drop(o.remove("partitionkey")), "partitionkey"),
-        (
-            |o| drop(o.insert("partitionkey".into(), json!(""))),
-            "partitionkey",
-        ),
+        (|o| drop(o.insert("partitionkey".into(), json!(""))), "partitionkey"),
         (|o| drop(o.insert("sequence".into(), json!(""))), "sequence"),
-        (
-            |o| drop(o.insert("traceparent".into(), json!("00-1-2-3"))),
-            "traceparent",
-        ),
-        (
-            |o| drop(o.insert("decimal".into(), json!(42.42))),
-            "decimal",
-        ),
-        (
-            |o| drop(o.insert("huge".into(), json!(1_u64 << 40))),
-            "huge",
-        ),
-        (
-            |o| drop(o.insert("nested".into(), json!({"a": 1}))),
-            "nested",
-        ),
+        (|o| drop(o.insert("traceparent".into(), json!("00-1-2-3"))), "traceparent"),
+        (|o| drop(o.insert("decimal".into(), json!(42.42))), "decimal"),
+        (|o| drop(o.insert("huge".into(), json!(1_u64 << 40))), "huge"),
+        (|o| drop(o.insert("nested".into(), json!({"a": 1}))), "nested"),
         (|o| drop(o.insert("list".into(), json!([1]))), "list"),
         (|o| drop(o.insert("Upper".into(), json!("x"))), "Upper"),
-        (
-            |o| drop(o.insert("data_base64".into(), json!("!!!"))),
-            "data_base64",
-        ),
+        (|o| drop(o.insert("data_base64".into(), json!("!!!"))), "data_base64"),
     ];
     for (mutate, attribute) in cases {
         check_json(*mutate, attribute);
@@ -310,14 +236,7 @@ fn invalid_json_names_the_attribute() {
 #[test]
 fn null_optional_members_are_absent() {
     let mut value: Value = serde_json::from_slice(&full_envelope().to_json()).unwrap();
-    for name in [
-        "subject",
-        "dataschema",
-        "sequence",
-        "traceparent",
-        "tenant",
-        "data",
-    ] {
+    for name in ["subject", "dataschema", "sequence", "traceparent", "tenant", "data"] {
         value[name] = Value::Null;
     }
     let bytes = serde_json::to_vec(&value).unwrap();
@@ -332,10 +251,7 @@ fn null_optional_members_are_absent() {
 fn non_objects_are_malformed() {
     for input in ["", "[]", "\"event\"", "{", "{\"id\":}", "null"] {
         let error = Envelope::from_json(input.as_bytes(), &Limits::default()).unwrap_err();
-        assert!(
-            matches!(error, EnvelopeError::Malformed { .. }),
-            "{input}: {error}"
-        );
+        assert!(matches!(error, EnvelopeError::Malformed { .. }), "{input}: {error}");
     }
 }
 
@@ -343,16 +259,12 @@ fn non_objects_are_malformed() {
 fn size_limit_is_inclusive_on_encode_and_decode() {
     let envelope = full_envelope();
     let size = envelope.to_json().len();
-    let exact = Limits {
-        max_event_bytes: size,
-    };
+    let exact = Limits { max_event_bytes: size };
     let bytes = envelope.encode(&exact).unwrap();
     envelope.validate(&exact).unwrap();
     assert_eq!(Envelope::from_json(&bytes, &exact).unwrap(), envelope);
 
-    let below = Limits {
-        max_event_bytes: size - 1,
-    };
+    let below = Limits { max_event_bytes: size - 1 };
     let too_large = |error| matches!(error, EnvelopeError::TooLarge { size: s, limit } if s == size && limit == size - 1);
     assert!(too_large(envelope.encode(&below).unwrap_err()));
     assert!(too_large(envelope.validate(&below).unwrap_err()));
@@ -364,37 +276,15 @@ fn oversize_events_fail_with_the_default_limit() {
     let mut envelope = full_envelope();
     envelope.data = Some(Data::Binary(vec![0; 800_000]));
     let error = envelope.encode(&Limits::default()).unwrap_err();
-    assert!(
-        matches!(
-            error,
-            EnvelopeError::TooLarge {
-                limit: 1_048_576,
-                ..
-            }
-        ),
-        "{error}"
-    );
-    assert!(
-        error
-            .to_string()
-            .contains("larger than the limit of 1048576 bytes")
-    );
+    assert!(matches!(error, EnvelopeError::TooLarge { limit: 1_048_576, .. }), "{error}");
+    assert!(error.to_string().contains("larger than the limit of 1048576 bytes"));
 }
 
 #[test]
 fn size_is_checked_before_parsing() {
     let garbage = vec![b'x'; 2_000_000];
     let error = Envelope::from_json(&garbage, &Limits::default()).unwrap_err();
-    assert!(
-        matches!(
-            error,
-            EnvelopeError::TooLarge {
-                size: 2_000_000,
-                ..
-            }
-        ),
-        "{error}"
-    );
+    assert!(matches!(error, EnvelopeError::TooLarge { size: 2_000_000, .. }), "{error}");
 }
 
 #[test]

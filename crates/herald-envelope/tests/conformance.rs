@@ -35,10 +35,8 @@ const HERALD_TIME: &str = "2024-07-01T12:00:00Z";
 
 /// Returns the conformance folder, or `None` (after a note) when it is missing outside CI.
 fn conformance_dir() -> Option<PathBuf> {
-    let dir = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/conformance/cloudevents"
-    ));
+    let dir =
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/cloudevents"));
     if dir.is_dir() {
         return Some(dir.to_path_buf());
     }
@@ -47,10 +45,7 @@ fn conformance_dir() -> Option<PathBuf> {
         "CloudEvents conformance files are missing at {}",
         dir.display()
     );
-    eprintln!(
-        "note: skipping, no CloudEvents conformance files at {}",
-        dir.display()
-    );
+    eprintln!("note: skipping, no CloudEvents conformance files at {}", dir.display());
     None
 }
 
@@ -148,10 +143,7 @@ fn our_view(envelope: &Envelope) -> View {
     text("sequence", envelope.sequence.as_deref());
     text("traceparent", envelope.traceparent.as_deref());
     attributes.insert("time".into(), Attr::Time(envelope.time));
-    attributes.insert(
-        "schemaversion".into(),
-        Attr::Int(i64::from(envelope.schema_version)),
-    );
+    attributes.insert("schemaversion".into(), Attr::Int(i64::from(envelope.schema_version)));
     for (name, value) in &envelope.extensions {
         let value = match value {
             ExtensionValue::String(text) => Attr::Text(text.clone()),
@@ -171,9 +163,7 @@ fn our_view(envelope: &Envelope) -> View {
 fn expected_view(original: &cloudevents::Event) -> View {
     let (mut attributes, payload) = sdk_view(original);
     attributes.insert("id".into(), Attr::Text(HERALD_ID.into()));
-    attributes
-        .entry("time".into())
-        .or_insert_with(|| Attr::Time(HERALD_TIME.parse().unwrap()));
+    attributes.entry("time".into()).or_insert_with(|| Attr::Time(HERALD_TIME.parse().unwrap()));
     attributes.insert("eventkind".into(), Attr::Text("integration".into()));
     attributes.insert("schemaversion".into(), Attr::Int(1));
     attributes.insert("partitionkey".into(), Attr::Text("key-1".into()));
@@ -190,11 +180,7 @@ fn valid_files_agree_with_the_sdk() {
         let ours = Envelope::from_json(&herald_bytes, &Limits::default())
             .unwrap_or_else(|error| panic!("{file}: {error}"));
         assert_eq!(our_view(&ours), expected_view(&sdk_original), "{file}");
-        assert_eq!(
-            our_view(&ours),
-            sdk_view(&sdk_parse(&herald_bytes)),
-            "{file}"
-        );
+        assert_eq!(our_view(&ours), sdk_view(&sdk_parse(&herald_bytes)), "{file}");
     }
 }
 
@@ -249,8 +235,5 @@ fn our_binary_encoding_parses_in_the_sdk() {
     envelope.data = Some(Data::Binary(vec![0, 1, 2, 254, 255]));
     let sdk = sdk_parse(&envelope.to_json());
     assert_eq!(sdk_view(&sdk), our_view(&envelope));
-    assert_eq!(
-        sdk.extension("schemaversion"),
-        Some(&SdkExtensionValue::Integer(2))
-    );
+    assert_eq!(sdk.extension("schemaversion"), Some(&SdkExtensionValue::Integer(2)));
 }

@@ -54,18 +54,12 @@ impl Event for PaymentFailed {
 }
 
 fn order() -> OrderPlaced {
-    OrderPlaced {
-        order_id: "order-42".to_owned(),
-        total_cents: 1999,
-    }
+    OrderPlaced { order_id: "order-42".to_owned(), total_cents: 1999 }
 }
 
 #[test]
 fn routing_keys_are_kind_type_version() {
-    assert_eq!(
-        OrderPlaced::routing_key(),
-        "integration.orders.order_placed.v2"
-    );
+    assert_eq!(OrderPlaced::routing_key(), "integration.orders.order_placed.v2");
     let envelope = Envelope::from_event("/orders", &order()).unwrap();
     assert_eq!(envelope.routing_key(), "integration.orders.order_placed.v2");
 }
@@ -76,10 +70,7 @@ fn from_event_fills_the_envelope() {
     assert_eq!(envelope.id.as_uuid().get_version_num(), 7);
     assert_eq!(envelope.source, "/orders");
     assert_eq!(envelope.event_type, "orders.order_placed");
-    assert_eq!(
-        envelope.datacontenttype.as_deref(),
-        Some("application/json")
-    );
+    assert_eq!(envelope.datacontenttype.as_deref(), Some("application/json"));
     assert_eq!(envelope.kind, EventKind::Integration);
     assert_eq!(envelope.schema_version, 2);
     assert_eq!(envelope.partition_key, "order-42");
@@ -90,9 +81,7 @@ fn from_event_fills_the_envelope() {
 
 #[test]
 fn typed_events_round_trip_through_json() {
-    let envelope = Envelope::from_event("/orders", &order())
-        .unwrap()
-        .with_sequence("1");
+    let envelope = Envelope::from_event("/orders", &order()).unwrap().with_sequence("1");
     let bytes = envelope.encode(&Limits::default()).unwrap();
     let decoded = Envelope::from_json(&bytes, &Limits::default()).unwrap();
     assert_eq!(decoded, envelope);
@@ -103,10 +92,7 @@ fn typed_events_round_trip_through_json() {
 fn from_event_validates_attributes() {
     let error = Envelope::from_event("", &order()).unwrap_err();
     assert_eq!(error.attribute(), Some("source"));
-    let keyless = OrderPlaced {
-        order_id: String::new(),
-        total_cents: 0,
-    };
+    let keyless = OrderPlaced { order_id: String::new(), total_cents: 0 };
     let error = Envelope::from_event("/orders", &keyless).unwrap_err();
     assert_eq!(error.attribute(), Some("partitionkey"));
 }
@@ -122,10 +108,7 @@ fn decode_data_rejects_other_versions_and_types() {
         other => panic!("unexpected error {other}"),
     }
     let error = envelope.decode_data::<PaymentFailed>().unwrap_err();
-    assert!(
-        matches!(error, EnvelopeError::TypeMismatch { .. }),
-        "{error}"
-    );
+    assert!(matches!(error, EnvelopeError::TypeMismatch { .. }), "{error}");
 }
 
 #[test]

@@ -131,11 +131,8 @@ pub trait OutboxBackend: sqlx::Database {
 }
 
 impl OutboxBackend for Postgres {
-    fn insert<'t>(
-        tx: &'t mut Transaction<'_, Self>,
-        row: &'t NewRow<'_>,
-    ) -> impl Future<Output = Result<OutboxId>> + Send + 't {
-        async move {
+    async fn insert(tx: &mut Transaction<'_, Self>, row: &NewRow<'_>) -> Result<OutboxId> {
+        {
             let id = sqlx::query_scalar(
                 "INSERT INTO herald_outbox \
                  (event_id, partition, partition_key, event_type, kind, routing_key, payload) \
@@ -156,11 +153,8 @@ impl OutboxBackend for Postgres {
 }
 
 impl OutboxBackend for Sqlite {
-    fn insert<'t>(
-        tx: &'t mut Transaction<'_, Self>,
-        row: &'t NewRow<'_>,
-    ) -> impl Future<Output = Result<OutboxId>> + Send + 't {
-        async move {
+    async fn insert(tx: &mut Transaction<'_, Self>, row: &NewRow<'_>) -> Result<OutboxId> {
+        {
             let id = sqlx::query_scalar(
                 "INSERT INTO herald_outbox \
                  (event_id, partition, partition_key, event_type, kind, routing_key, payload) \
@@ -179,4 +173,3 @@ impl OutboxBackend for Sqlite {
         }
     }
 }
-

@@ -68,8 +68,9 @@ impl OutboxStore {
         &self.db
     }
 
-    /// Reads the oldest unsent rows of the given partitions, at most `limit_per_partition`
-    /// of each, in id order. Rows are selected by `sent_at IS NULL`, never by "id above the
+    /// Reads the oldest unsent rows of the given partitions in id order: at most
+    /// `limit_per_partition` of each on PostgreSQL; on SQLite (one relay, one writer) at
+    /// most `limit_per_partition` times the number of partitions in all. Rows are selected by `sent_at IS NULL`, never by "id above the
     /// last one seen", so a row whose transaction commits late is still found.
     pub async fn fetch_unsent(
         &self,
@@ -79,23 +80,21 @@ impl OutboxStore {
         let partitions: Vec<i32> = partitions.iter().map(|p| *p as i32).collect();
         let limit = i64::try_from(limit_per_partition).unwrap_or(i64::MAX);
         let rows = match &self.db {
-            Database::Postgres(pool) => {
-                sqlx::query(
-                    "SELECT o.id, o.event_id, o.partition, o.partition_key, o.routing_key, o.payload \
+            Database::Postgres(pool) => sqlx::query(
+                "SELECT o.id, o.event_id, o.partition, o.partition_key, o.routing_key, o.payload \
                      FROM unnest($1::int[]) AS p(partition) CROSS JOIN LATERAL ( \
                          SELECT id, event_id, partition, partition_key, routing_key, payload \
                          FROM herald_outbox WHERE partition = p.partition AND sent_at IS NULL \
                          ORDER BY id LIMIT $2) AS o \
                      ORDER BY o.id",
-                )
-                .bind(&partitions)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(|row| row_from_pg(row))
-                .collect::<Result<_, sqlx::Error>>()?
-            }
+            )
+            .bind(&partitions)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(row_from)
+            .collect::<Result<_, sqlx::Error>>()?,
             Database::Sqlite(sqlite) => {
                 let total = limit.saturating_mul(partitions.len() as i64);
                 sqlx::query(
@@ -109,7 +108,7 @@ impl OutboxStore {
                 .fetch_all(&sqlite.reader)
                 .await?
                 .iter()
-                .map(|row| row_from_sqlite(row))
+                .map(row_from)
                 .collect::<Result<_, sqlx::Error>>()?
             }
         };
@@ -242,18 +241,16 @@ impl OutboxStore {
     }
 }
 
-fn row_from_pg(row: &sqlx::postgres::PgRow) -> Result<OutboxRow, sqlx::Error> {
-    Ok(OutboxRow {
-        id: row.try_get(0)?,
-        event_id: row.try_get(1)?,
-        partition: u32::try_from(row.try_get::<i32, _>(2)?).unwrap_or(0),
-        partition_key: row.try_get(3)?,
-        routing_key: row.try_get(4)?,
-        payload: row.try_get(5)?,
-    })
-}
-
-fn row_from_sqlite(row: &sqlx::sqlite::SqliteRow) -> Result<OutboxRow, sqlx::Error> {
+fn row_from<R>(row: &R) -> Result<OutboxRow, sqlx::Error>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    i32: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    uuid::Uuid: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Vec<u8>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
     Ok(OutboxRow {
         id: row.try_get(0)?,
         event_id: row.try_get(1)?,

@@ -12,7 +12,6 @@ use herald_outbox::{OutboxRow, OutboxStore};
 use herald_transport::{Backoff, Message, Publisher};
 use tokio::time::Instant;
 
-
 /// Settings of one relay process.
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
@@ -148,7 +147,9 @@ impl Relay {
     async fn step(&self, leases: &mut Leases, state: &mut LoopState) -> Option<Instant> {
         if leases.tick_due() {
             match leases.tick().await {
-                Ok(owned) => self.stats.partitions_held.store(owned.len() as u64, Ordering::Relaxed),
+                Ok(owned) => {
+                    self.stats.partitions_held.store(owned.len() as u64, Ordering::Relaxed)
+                }
                 Err(error) => tracing::warn!(%error, "Lease renewal failed."),
             }
         }
@@ -173,7 +174,8 @@ impl Relay {
 
     /// Reads, publishes and marks one batch; returns how many rows were marked sent.
     async fn publish_batch(&self, partitions: &[u32], state: &mut LoopState) -> usize {
-        let rows = match self.store.fetch_unsent(partitions, self.config.batch_per_partition).await {
+        let rows = match self.store.fetch_unsent(partitions, self.config.batch_per_partition).await
+        {
             Ok(rows) => rows,
             Err(error) => {
                 tracing::warn!(%error, "Reading the outbox failed.");
@@ -220,7 +222,14 @@ impl Relay {
         self.stats.publish_failures.fetch_add(1, Ordering::Relaxed);
         let attempts = state.blocked.get(&partition).map_or(0, |b| b.attempts) + 1;
         let delay = self.config.backoff.delay(attempts, rand::random::<f64>());
-        tracing::warn!(partition, row_id, attempts, ?delay, error, "Publish failed; partition paused.");
+        tracing::warn!(
+            partition,
+            row_id,
+            attempts,
+            ?delay,
+            error,
+            "Publish failed; partition paused."
+        );
         state.blocked.insert(partition, Blocked { until: Instant::now() + delay, attempts });
         if let Err(error) = self.store.record_failure(row_id, error).await {
             tracing::warn!(%error, "Recording the failure failed.");

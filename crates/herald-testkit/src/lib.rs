@@ -63,7 +63,11 @@ impl TestDb {
 
     /// Another database of the same engine (a consumer's own database, say).
     pub async fn sibling(&self, label: &str) -> TestDb {
-        if self.postgres_name.is_some() { TestDb::postgres(label).await } else { TestDb::sqlite(label).await }
+        if self.postgres_name.is_some() {
+            TestDb::postgres(label).await
+        } else {
+            TestDb::sqlite(label).await
+        }
     }
 
     /// Closes the pools and drops a PostgreSQL database.
@@ -116,7 +120,10 @@ where
 {
     let deadline = tokio::time::Instant::now() + timeout;
     while !condition().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -129,6 +136,9 @@ mod tests {
     fn replace_database_keeps_everything_but_the_path() {
         assert_eq!(replace_database("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
         assert_eq!(replace_database("postgres://u@h", "x"), "postgres://u@h/x");
-        assert_eq!(replace_database("postgres://h/d?sslmode=disable", "x"), "postgres://h/x?sslmode=disable");
+        assert_eq!(
+            replace_database("postgres://h/d?sslmode=disable", "x"),
+            "postgres://h/x?sslmode=disable"
+        );
     }
 }

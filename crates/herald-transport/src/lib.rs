@@ -25,5 +25,7 @@ mod sql_log;
 pub use backoff::Backoff;
 pub use error::{Result, TransportError};
 pub use pattern::Pattern;
-pub use seam::{Delivery, DeliveryTag, Message, Publisher, Subscriber, Subscription, SubscriptionSpec};
+pub use seam::{
+    Delivery, DeliveryTag, Message, Publisher, Subscriber, Subscription, SubscriptionSpec,
+};
 pub use sql_log::{SqlLog, SqlLogConfig};

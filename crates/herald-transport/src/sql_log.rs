@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use herald_db::Database;
 use herald_db::lease::{LeaseConfig, Leases};
 use herald_db::listen::{Listener, Topic};
-use herald_db::Database;
 use herald_envelope::partition_of;
 use sqlx::Row;
 
@@ -193,10 +193,10 @@ struct LogSubscription {
 impl LogSubscription {
     /// Renews leases when due and aligns positions with the partitions held.
     async fn refresh_partitions(&mut self) -> Result<()> {
-        if self.leases.tick_due() {
-            if let Err(error) = self.leases.tick().await {
-                tracing::warn!(%error, group = %self.spec.group, "Lease renewal failed.");
-            }
+        if self.leases.tick_due()
+            && let Err(error) = self.leases.tick().await
+        {
+            tracing::warn!(%error, group = %self.spec.group, "Lease renewal failed.");
         }
         let owned = self.leases.owned();
         self.positions.retain(|partition, _| owned.contains(partition));
@@ -216,24 +216,24 @@ impl LogSubscription {
     async fn load_committed(&self, partitions: &[u32]) -> Result<BTreeMap<u32, i64>> {
         let group = &self.spec.group;
         let rows = match &self.db {
-            Database::Postgres(pool) => {
-                sqlx::query("SELECT partition, committed FROM herald_log_offsets WHERE consumer_group = $1")
-                    .bind(group)
-                    .fetch_all(pool)
-                    .await?
-                    .iter()
-                    .map(|row| Ok((row.try_get::<i32, _>(0)?, row.try_get::<i64, _>(1)?)))
-                    .collect::<Result<Vec<_>, sqlx::Error>>()?
-            }
-            Database::Sqlite(sqlite) => {
-                sqlx::query("SELECT partition, committed FROM herald_log_offsets WHERE consumer_group = ?1")
-                    .bind(group)
-                    .fetch_all(&sqlite.reader)
-                    .await?
-                    .iter()
-                    .map(|row| Ok((row.try_get::<i32, _>(0)?, row.try_get::<i64, _>(1)?)))
-                    .collect::<Result<Vec<_>, sqlx::Error>>()?
-            }
+            Database::Postgres(pool) => sqlx::query(
+                "SELECT partition, committed FROM herald_log_offsets WHERE consumer_group = $1",
+            )
+            .bind(group)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get::<i32, _>(0)?, row.try_get::<i64, _>(1)?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()?,
+            Database::Sqlite(sqlite) => sqlx::query(
+                "SELECT partition, committed FROM herald_log_offsets WHERE consumer_group = ?1",
+            )
+            .bind(group)
+            .fetch_all(&sqlite.reader)
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get::<i32, _>(0)?, row.try_get::<i64, _>(1)?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()?,
         };
         let wanted: BTreeSet<u32> = partitions.iter().copied().collect();
         Ok(rows

@@ -19,10 +19,18 @@ fn message(routing_key: &str, key: &str, n: u32) -> Message {
 }
 
 fn log(db: &Database) -> SqlLog {
-    SqlLog::new(db.clone(), SqlLogConfig { poll_interval: Duration::from_millis(20), ..SqlLogConfig::default() })
+    SqlLog::new(
+        db.clone(),
+        SqlLogConfig { poll_interval: Duration::from_millis(20), ..SqlLogConfig::default() },
+    )
 }
 
-async fn subscribe(log: &SqlLog, group: &str, member: &str, patterns: &[&str]) -> Box<dyn Subscription> {
+async fn subscribe(
+    log: &SqlLog,
+    group: &str,
+    member: &str,
+    patterns: &[&str],
+) -> Box<dyn Subscription> {
     let spec = SubscriptionSpec {
         group: group.into(),
         member: member.into(),
@@ -62,9 +70,20 @@ async fn selective_and_ordered_per_key(db: &Database) {
     assert!(got.iter().all(|d| d.message.routing_key.starts_with("integration.orders.")));
     for key in 0..5 {
         let key = format!("order-{key}");
-        let ours: Vec<&Message> = messages.iter().filter(|m| m.partition_key == key && m.routing_key.contains("orders")).collect();
-        let seen: Vec<uuid::Uuid> = got.iter().filter(|d| d.message.partition_key == key).map(|d| d.message.event_id).collect();
-        assert_eq!(seen, ours.iter().map(|m| m.event_id).collect::<Vec<_>>(), "publish order for {key}");
+        let ours: Vec<&Message> = messages
+            .iter()
+            .filter(|m| m.partition_key == key && m.routing_key.contains("orders"))
+            .collect();
+        let seen: Vec<uuid::Uuid> = got
+            .iter()
+            .filter(|d| d.message.partition_key == key)
+            .map(|d| d.message.event_id)
+            .collect();
+        assert_eq!(
+            seen,
+            ours.iter().map(|m| m.event_id).collect::<Vec<_>>(),
+            "publish order for {key}"
+        );
     }
     orders.close().await.expect("close");
 }
@@ -81,7 +100,11 @@ async fn unacknowledged_deliveries_come_again(db: &Database) {
     let mut second = subscribe(&log, "g", "m2", &["#"]).await;
     let again = receive(second.as_mut(), 7).await;
     let ids: Vec<uuid::Uuid> = again.iter().map(|d| d.message.event_id).collect();
-    assert_eq!(ids, messages[3..].iter().map(|m| m.event_id).collect::<Vec<_>>(), "acked ones never again, the rest in order");
+    assert_eq!(
+        ids,
+        messages[3..].iter().map(|m| m.event_id).collect::<Vec<_>>(),
+        "acked ones never again, the rest in order"
+    );
     second.close().await.expect("close");
 }
 
@@ -140,4 +163,3 @@ both_databases!(
     nack_rewinds_the_partition,
     groups_are_independent,
 );
-

@@ -18,7 +18,17 @@ use tokio::task::JoinHandle;
 /// Starts `herald relay` as a child process.
 pub(crate) fn spawn_relay(url: &str, relay_id: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["relay", "--database", url, "--relay-id", relay_id, "--poll-interval-ms", "100", "--retention-secs", "0"])
+        .args([
+            "relay",
+            "--database",
+            url,
+            "--relay-id",
+            relay_id,
+            "--poll-interval-ms",
+            "100",
+            "--retention-secs",
+            "0",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -42,7 +52,10 @@ pub(crate) struct TestConsumer {
 impl TestConsumer {
     pub(crate) fn start(db: &Database, run: &str) -> TestConsumer {
         let tracker = Arc::new(Tracker::new(run));
-        let log = SqlLog::new(db.clone(), SqlLogConfig { poll_interval: Duration::from_millis(20), ..SqlLogConfig::default() });
+        let log = SqlLog::new(
+            db.clone(),
+            SqlLogConfig { poll_interval: Duration::from_millis(20), ..SqlLogConfig::default() },
+        );
         let (stop, mut stopped) = watch::channel(false);
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;
@@ -53,12 +66,22 @@ impl TestConsumer {
             Database::Postgres(pool) => {
                 let consumer = Consumer::new(config, pool, Router::new().on(record));
                 let stats = consumer.stats();
-                (stats, tokio::spawn(async move { consumer.run(&log, shutdown).await.expect("consumer runs") }))
+                (
+                    stats,
+                    tokio::spawn(async move {
+                        consumer.run(&log, shutdown).await.expect("consumer runs")
+                    }),
+                )
             }
             Database::Sqlite(sqlite) => {
                 let consumer = Consumer::new(config, sqlite.writer, Router::new().on(record));
                 let stats = consumer.stats();
-                (stats, tokio::spawn(async move { consumer.run(&log, shutdown).await.expect("consumer runs") }))
+                (
+                    stats,
+                    tokio::spawn(async move {
+                        consumer.run(&log, shutdown).await.expect("consumer runs")
+                    }),
+                )
             }
         };
         TestConsumer { stats, tracker, stop, task }
@@ -71,13 +94,22 @@ impl TestConsumer {
 }
 
 /// Produces `events` orders with `producers` tasks as fast as possible.
-pub(crate) fn produce(db: &Database, run: &str, events: u64, producers: u64, produced: Arc<AtomicU64>) -> JoinHandle<u64> {
+pub(crate) fn produce(
+    db: &Database,
+    run: &str,
+    events: u64,
+    producers: u64,
+    produced: &Arc<AtomicU64>,
+) -> JoinHandle<u64> {
     let outbox = Outbox::new(OutboxConfig::default()).expect("outbox");
     let mut tasks = Vec::new();
     for producer in 0..producers {
-        let plan = ProducerPlan { run: run.into(), events, rate: 0, customers: 200, producers, producer };
-        let (db, outbox, produced) = (db.clone(), outbox.clone(), Arc::clone(&produced));
-        tasks.push(tokio::spawn(async move { workload::produce(db, outbox, plan, &produced).await.expect("produce") }));
+        let plan =
+            ProducerPlan { run: run.into(), events, rate: 0, customers: 200, producers, producer };
+        let (db, outbox, produced) = (db.clone(), outbox.clone(), Arc::clone(produced));
+        tasks.push(tokio::spawn(async move {
+            workload::produce(db, outbox, plan, &produced).await.expect("produce")
+        }));
     }
     tokio::spawn(async move {
         let mut total = 0;

@@ -41,8 +41,5 @@ pub(crate) fn assert_names(error: &EnvelopeError, attribute: &str) {
         EnvelopeError::Malformed { reason } => reason.contains(&format!("`{attribute}`")),
         other => other.attribute() == Some(attribute),
     };
-    assert!(
-        named,
-        "expected an error naming `{attribute}`, got: {error}"
-    );
+    assert!(named, "expected an error naming `{attribute}`, got: {error}");
 }

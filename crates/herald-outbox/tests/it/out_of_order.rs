@@ -26,6 +26,10 @@ async fn a_row_committed_late_is_still_fetched() {
 
     early.commit().await.expect("commit");
     let second = store.fetch_unsent(&partitions, 10).await.expect("fetch");
-    assert_eq!(second.iter().map(|r| r.id).collect::<Vec<_>>(), vec![early_id], "the late commit is not skipped");
+    assert_eq!(
+        second.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![early_id],
+        "the late commit is not skipped"
+    );
     test_db.cleanup().await;
 }

@@ -41,13 +41,21 @@ pub(crate) async fn enqueue(
         Database::Postgres(pool) => {
             let mut tx = pool.begin().await?;
             let id = outbox.enqueue(&mut tx, envelope).await?;
-            if commit { tx.commit().await? } else { tx.rollback().await? }
+            if commit {
+                tx.commit().await?
+            } else {
+                tx.rollback().await?
+            }
             Ok(id)
         }
         Database::Sqlite(sqlite) => {
             let mut tx = sqlite.writer.begin().await?;
             let id = outbox.enqueue(&mut tx, envelope).await?;
-            if commit { tx.commit().await? } else { tx.rollback().await? }
+            if commit {
+                tx.commit().await?
+            } else {
+                tx.rollback().await?
+            }
             Ok(id)
         }
     }
@@ -105,7 +113,9 @@ pub(crate) async fn unsent_rows_come_in_id_order_per_partition(db: &Database) {
     let outbox = outbox();
     let mut ids = Vec::new();
     for n in 0..30 {
-        ids.push(enqueue(db, &outbox, &pinged(&format!("k{}", n % 3), n), true).await.expect("enqueue"));
+        ids.push(
+            enqueue(db, &outbox, &pinged(&format!("k{}", n % 3), n), true).await.expect("enqueue"),
+        );
     }
     let rows = OutboxStore::new(db.clone(), Retention::default())
         .fetch_unsent(&all_partitions(), 100)
@@ -207,8 +217,11 @@ pub(crate) async fn invalid_envelope_is_refused_and_nothing_is_written(db: &Data
 }
 
 pub(crate) async fn oversize_event_is_refused_and_nothing_is_written(db: &Database) {
-    let outbox = Outbox::new(OutboxConfig { limits: Limits { max_event_bytes: 4096 }, ..OutboxConfig::default() })
-        .expect("config");
+    let outbox = Outbox::new(OutboxConfig {
+        limits: Limits { max_event_bytes: 4096 },
+        ..OutboxConfig::default()
+    })
+    .expect("config");
     let big = Pinged { key: "a".into(), n: 1, note: "x".repeat(5000) };
     let envelope = Envelope::from_event("/suite", &big).expect("valid event");
     let error = enqueue(db, &outbox, &envelope, true).await.expect_err("too large");
