@@ -200,6 +200,19 @@ async fn connect_sqlite(url: &str, options: &DatabaseOptions) -> Result<SqliteDb
     Ok(SqliteDb { writer, reader, wakeup: Wakeup::default() })
 }
 
+/// Renders values as a JSON array, the stand-in on SQLite for PostgreSQL's array
+/// parameters: bind it and read it with `json_each(?)`.
+pub fn sqlite_array<T: std::fmt::Display>(values: &[T]) -> String {
+    let items: Vec<String> = values.iter().map(ToString::to_string).collect();
+    format!("[{}]", items.join(","))
+}
+
+/// Renders pairs as a JSON array of two-element arrays, for `json_each(?)` on SQLite.
+pub fn sqlite_pairs<A: std::fmt::Display, B: std::fmt::Display>(pairs: &[(A, B)]) -> String {
+    let items: Vec<String> = pairs.iter().map(|(a, b)| format!("[{a},{b}]")).collect();
+    format!("[{}]", items.join(","))
+}
+
 /// Replaces the password of a URL's user info with `***`, so URLs can be logged.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {

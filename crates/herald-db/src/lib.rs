@@ -18,5 +18,7 @@ mod error;
 pub mod lease;
 pub mod listen;
 
-pub use database::{Backend, Database, DatabaseOptions, SqliteDb, Wakeup, redact_url};
+pub use database::{
+    Backend, Database, DatabaseOptions, SqliteDb, Wakeup, redact_url, sqlite_array, sqlite_pairs,
+};
 pub use error::{DbError, Result};

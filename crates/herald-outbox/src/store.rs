@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use herald_db::Database;
+use herald_db::{Database, sqlite_array};
 use sqlx::Row;
 
 use crate::Result;
@@ -103,7 +103,7 @@ impl OutboxStore {
                      WHERE sent_at IS NULL AND partition IN (SELECT value FROM json_each(?1)) \
                      ORDER BY id LIMIT ?2",
                 )
-                .bind(json_array(&partitions))
+                .bind(sqlite_array(&partitions))
                 .bind(total)
                 .fetch_all(&sqlite.reader)
                 .await?
@@ -140,7 +140,7 @@ impl OutboxStore {
                      SET sent_at = CAST(unixepoch('subsec') * 1000000 AS INTEGER), attempts = attempts + 1 \
                      WHERE id IN (SELECT value FROM json_each(?1))"
                 };
-                sqlx::query(sql).bind(json_array(ids)).execute(&sqlite.writer).await?;
+                sqlx::query(sql).bind(sqlite_array(ids)).execute(&sqlite.writer).await?;
             }
         }
         Ok(())
@@ -259,19 +259,4 @@ where
         routing_key: row.try_get(4)?,
         payload: row.try_get(5)?,
     })
-}
-
-/// Renders integers as a JSON array for SQLite's `json_each`, which stands in for
-/// PostgreSQL's array parameters.
-fn json_array<T: std::fmt::Display>(values: &[T]) -> String {
-    let mut out = String::with_capacity(values.len() * 8 + 2);
-    out.push('[');
-    for (index, value) in values.iter().enumerate() {
-        if index > 0 {
-            out.push(',');
-        }
-        out.push_str(&value.to_string());
-    }
-    out.push(']');
-    out
 }

@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use herald_db::Database;
 use herald_db::lease::{LeaseConfig, Leases};
 use herald_db::listen::{Listener, Topic};
+use herald_db::{Database, sqlite_array, sqlite_pairs};
 use herald_envelope::partition_of;
 use sqlx::Row;
 
@@ -55,86 +55,97 @@ impl SqlLog {
         SqlLog { db, config }
     }
 
+    /// Appends a batch atomically: one statement on PostgreSQL, one transaction on SQLite.
     async fn append(&self, messages: &[Message]) -> Result<()> {
-        let mut by_partition: BTreeMap<u32, Vec<&Message>> = BTreeMap::new();
-        for message in messages {
-            let partition = partition_of(&message.partition_key, self.config.partitions);
-            by_partition.entry(partition).or_default().push(message);
-        }
+        let partitions: Vec<i32> = messages
+            .iter()
+            .map(|m| partition_of(&m.partition_key, self.config.partitions) as i32)
+            .collect();
         match &self.db {
-            Database::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                for (partition, batch) in by_partition {
-                    append_postgres(&mut tx, partition, &batch).await?;
-                }
-                tx.commit().await?;
-            }
+            Database::Postgres(pool) => append_postgres(pool, &partitions, messages).await,
             Database::Sqlite(sqlite) => {
-                let mut tx = sqlite.writer.begin().await?;
-                for (partition, batch) in by_partition {
-                    append_sqlite(&mut tx, partition, &batch).await?;
-                }
-                tx.commit().await?;
+                append_sqlite(&sqlite.writer, &partitions, messages).await?;
                 sqlite.wakeup.log_appended();
+                Ok(())
             }
         }
-        Ok(())
     }
 }
 
 async fn append_postgres(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    partition: u32,
-    batch: &[&Message],
+    pool: &sqlx::PgPool,
+    partitions: &[i32],
+    messages: &[Message],
 ) -> Result<()> {
-    let ids: Vec<uuid::Uuid> = batch.iter().map(|m| m.event_id).collect();
-    let keys: Vec<&str> = batch.iter().map(|m| m.routing_key.as_str()).collect();
-    let partition_keys: Vec<&str> = batch.iter().map(|m| m.partition_key.as_str()).collect();
-    let payloads: Vec<&[u8]> = batch.iter().map(|m| m.payload.as_slice()).collect();
+    let ids: Vec<uuid::Uuid> = messages.iter().map(|m| m.event_id).collect();
+    let keys: Vec<&str> = messages.iter().map(|m| m.routing_key.as_str()).collect();
+    let partition_keys: Vec<&str> = messages.iter().map(|m| m.partition_key.as_str()).collect();
+    let payloads: Vec<&[u8]> = messages.iter().map(|m| m.payload.as_slice()).collect();
     sqlx::query(
-        "INSERT INTO herald_log (partition, log_offset, event_id, routing_key, partition_key, payload) \
-         SELECT $1, base.last + m.n, m.event_id, m.routing_key, m.partition_key, m.payload \
-         FROM (SELECT COALESCE(MAX(log_offset), 0) AS last FROM herald_log WHERE partition = $1) AS base, \
-              unnest($2::uuid[], $3::text[], $4::text[], $5::bytea[]) \
-                  WITH ORDINALITY AS m(event_id, routing_key, partition_key, payload, n)",
+        "WITH m AS ( \
+             SELECT * FROM unnest($1::int[], $2::uuid[], $3::text[], $4::text[], $5::bytea[]) \
+                 WITH ORDINALITY AS m(partition, event_id, routing_key, partition_key, payload, n)), \
+         base AS ( \
+             SELECT p.partition, COALESCE( \
+                 (SELECT max(l.log_offset) FROM herald_log AS l WHERE l.partition = p.partition), 0) AS last \
+             FROM (SELECT DISTINCT partition FROM m) AS p) \
+         INSERT INTO herald_log (partition, log_offset, event_id, routing_key, partition_key, payload) \
+         SELECT m.partition, base.last + row_number() OVER (PARTITION BY m.partition ORDER BY m.n), \
+                m.event_id, m.routing_key, m.partition_key, m.payload \
+         FROM m JOIN base ON base.partition = m.partition",
     )
-    .bind(partition as i32)
+    .bind(partitions)
     .bind(&ids)
     .bind(&keys)
     .bind(&partition_keys)
     .bind(&payloads)
-    .execute(&mut **tx)
+    .execute(pool)
     .await?;
     Ok(())
 }
 
 async fn append_sqlite(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    partition: u32,
-    batch: &[&Message],
+    pool: &sqlx::SqlitePool,
+    partitions: &[i32],
+    messages: &[Message],
 ) -> Result<()> {
-    let last: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(MAX(log_offset), 0) FROM herald_log WHERE partition = ?1",
+    let distinct: BTreeSet<i32> = partitions.iter().copied().collect();
+    let distinct: Vec<i32> = distinct.into_iter().collect();
+    let mut tx = pool.begin().await?;
+    let mut last: BTreeMap<i32, i64> = sqlx::query_as(
+        "SELECT value, COALESCE((SELECT max(log_offset) FROM herald_log WHERE partition = value), 0) \
+         FROM json_each(?1)",
     )
-    .bind(partition as i32)
-    .fetch_one(&mut **tx)
-    .await?;
-    // 6 parameters a row; SQLite allows 32766 parameters a statement.
-    for (chunk_index, chunk) in batch.chunks(5000).enumerate() {
-        let first = last + 1 + (chunk_index * 5000) as i64;
+    .bind(sqlite_array(&distinct))
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    let rows: Vec<(i32, i64, &Message)> = partitions
+        .iter()
+        .zip(messages)
+        .map(|(partition, message)| {
+            let offset = last.entry(*partition).or_insert(0);
+            *offset += 1;
+            (*partition, *offset, message)
+        })
+        .collect();
+    // Six parameters a row; SQLite allows 32766 a statement.
+    for chunk in rows.chunks(5000) {
         let mut builder = sqlx::QueryBuilder::new(
             "INSERT INTO herald_log (partition, log_offset, event_id, routing_key, partition_key, payload) ",
         );
-        builder.push_values(chunk.iter().enumerate(), |mut row, (index, message)| {
-            row.push_bind(partition as i32)
-                .push_bind(first + index as i64)
+        builder.push_values(chunk, |mut row, (partition, offset, message)| {
+            row.push_bind(*partition)
+                .push_bind(*offset)
                 .push_bind(message.event_id)
                 .push_bind(&message.routing_key)
                 .push_bind(&message.partition_key)
                 .push_bind(&message.payload);
         });
-        builder.build().execute(&mut **tx).await?;
+        builder.build().execute(&mut *tx).await?;
     }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -245,32 +256,41 @@ impl LogSubscription {
             .collect())
     }
 
-    async fn read(&self, partition: u32, after: i64, limit: i64) -> Result<Vec<Delivery>> {
-        const COLUMNS: &str = "log_offset, event_id, routing_key, partition_key, payload";
+    /// Reads up to `limit` entries past each position, in one query. Offsets within a
+    /// partition have no gaps, so the range `(after, after + limit]` bounds the work.
+    async fn read(&self, positions: &[(u32, i64)], limit: i64) -> Result<Vec<Delivery>> {
+        let partitions: Vec<i32> = positions.iter().map(|(p, _)| *p as i32).collect();
+        let afters: Vec<i64> = positions.iter().map(|(_, after)| *after).collect();
         let deliveries = match &self.db {
-            Database::Postgres(pool) => sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM herald_log WHERE partition = $1 AND log_offset > $2 \
-                 ORDER BY log_offset LIMIT $3"
-            ))
-            .bind(partition as i32)
-            .bind(after)
+            Database::Postgres(pool) => sqlx::query(
+                "SELECT l.partition, l.log_offset, l.event_id, l.routing_key, l.partition_key, l.payload \
+                 FROM unnest($1::int[], $2::bigint[]) AS p(partition, after) \
+                 JOIN herald_log AS l ON l.partition = p.partition \
+                     AND l.log_offset > p.after AND l.log_offset <= p.after + $3 \
+                 ORDER BY l.partition, l.log_offset",
+            )
+            .bind(&partitions)
+            .bind(&afters)
             .bind(limit)
             .fetch_all(pool)
             .await?
             .iter()
-            .map(|row| delivery_from_row(partition, row))
+            .map(delivery_from_row)
             .collect::<Result<Vec<_>, sqlx::Error>>()?,
-            Database::Sqlite(sqlite) => sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM herald_log WHERE partition = ?1 AND log_offset > ?2 \
-                 ORDER BY log_offset LIMIT ?3"
-            ))
-            .bind(partition as i32)
-            .bind(after)
+            Database::Sqlite(sqlite) => sqlx::query(
+                "SELECT l.partition, l.log_offset, l.event_id, l.routing_key, l.partition_key, l.payload \
+                 FROM json_each(?1) AS p CROSS JOIN \
+                 herald_log AS l ON l.partition = json_extract(p.value, '$[0]') \
+                     AND l.log_offset > json_extract(p.value, '$[1]') \
+                     AND l.log_offset <= json_extract(p.value, '$[1]') + ?2 \
+                 ORDER BY l.partition, l.log_offset",
+            )
+            .bind(sqlite_pairs(positions))
             .bind(limit)
             .fetch_all(&sqlite.reader)
             .await?
             .iter()
-            .map(|row| delivery_from_row(partition, row))
+            .map(delivery_from_row)
             .collect::<Result<Vec<_>, sqlx::Error>>()?,
         };
         Ok(deliveries)
@@ -284,9 +304,12 @@ impl LogSubscription {
             return Ok(Vec::new());
         }
         let per_partition = (max / partitions.len()).max(16) as i64;
+        let mut read_by_partition: BTreeMap<u32, Vec<Delivery>> = BTreeMap::new();
+        for delivery in self.read(&partitions, per_partition).await? {
+            read_by_partition.entry(delivery.tag.partition).or_default().push(delivery);
+        }
         let mut wanted = Vec::new();
-        for (partition, after) in partitions {
-            let read = self.read(partition, after, per_partition).await?;
+        for (partition, read) in read_by_partition {
             let Some(last) = read.last().map(|d| d.tag.offset) else {
                 continue;
             };
@@ -346,22 +369,24 @@ impl LogSubscription {
     }
 }
 
-fn delivery_from_row<R>(partition: u32, row: &R) -> Result<Delivery, sqlx::Error>
+fn delivery_from_row<R>(row: &R) -> Result<Delivery, sqlx::Error>
 where
     R: Row,
     usize: sqlx::ColumnIndex<R>,
+    i32: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     uuid::Uuid: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     Vec<u8>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
+    let partition = u32::try_from(row.try_get::<i32, _>(0)?).unwrap_or(0);
     Ok(Delivery {
-        tag: DeliveryTag { partition, offset: row.try_get(0)? },
+        tag: DeliveryTag { partition, offset: row.try_get(1)? },
         message: Message {
-            event_id: row.try_get(1)?,
-            routing_key: row.try_get(2)?,
-            partition_key: row.try_get(3)?,
-            payload: row.try_get(4)?,
+            event_id: row.try_get(2)?,
+            routing_key: row.try_get(3)?,
+            partition_key: row.try_get(4)?,
+            payload: row.try_get(5)?,
         },
     })
 }
