@@ -19,7 +19,8 @@ pub struct BenchOptions {
     pub rate: u64,
     /// Database URL; `None` = a fresh SQLite file in the temporary directory.
     pub database: Option<String>,
-    /// Producer tasks; `None` = 1 on SQLite (one writer), 8 on PostgreSQL.
+    /// Producer tasks; `None` = 1 on SQLite (one writer), 32 on PostgreSQL (commits
+    /// wait for the WAL flush, so throughput comes from many in flight).
     pub producers: Option<u64>,
     /// Customers (partition keys).
     pub customers: u64,
@@ -144,14 +145,15 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
         }
     };
     let databases = PipelineDatabases::from_url(&url);
+    let is_postgres = !databases.producer_url.starts_with("sqlite:");
+    let producers = options.producers.unwrap_or(if is_postgres { 32 } else { 1 }).max(1);
     let pipeline = Pipeline::start(&PipelineOptions {
         databases,
         run: run.clone(),
         partitions: options.partitions,
+        producers,
     })
     .await?;
-    let is_postgres = matches!(pipeline.producer_db, herald_db::Database::Postgres(_));
-    let producers = options.producers.unwrap_or(if is_postgres { 8 } else { 1 }).max(1);
     let started = Instant::now();
     let mut producer_tasks = Vec::new();
     for producer in 0..producers {

@@ -45,7 +45,7 @@ enum Command {
         /// Database URL (`sqlite://file.db` or `postgres://…`); default: a temporary SQLite file.
         #[arg(long, env = "HERALD_DATABASE_URL")]
         database: Option<String>,
-        /// Producer tasks (default: 1 on SQLite, 8 on PostgreSQL).
+        /// Producer tasks (default: 1 on SQLite, 32 on PostgreSQL).
         #[arg(long)]
         producers: Option<u64>,
         /// Customers, i.e. distinct partition keys.

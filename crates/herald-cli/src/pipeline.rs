@@ -66,12 +66,19 @@ pub struct PipelineOptions {
     pub run: String,
     /// Outbox and log partitions.
     pub partitions: u32,
+    /// Producer tasks that will share the producer's pool.
+    pub producers: u64,
 }
 
 impl Pipeline {
     /// Connects, migrates, and starts the relay and the consumer.
     pub async fn start(options: &PipelineOptions) -> anyhow::Result<Pipeline> {
-        let db_options = DatabaseOptions::default();
+        // Every producer task holds a connection for its transaction; the relay, the
+        // consumer and the listeners need theirs too.
+        let db_options = DatabaseOptions {
+            max_connections: options.producers as u32 + 8,
+            ..DatabaseOptions::default()
+        };
         let producer_db = Database::connect(&options.databases.producer_url, &db_options).await?;
         let consumer_db = if options.databases.consumer_url == options.databases.producer_url {
             producer_db.clone()
