@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use herald_consumer::{Consumer, ConsumerConfig, ConsumerStats, Router};
-use herald_db::{Database, DatabaseOptions};
+use herald_db::{Database, DatabaseOptions, Wakeup};
 use herald_outbox::{Outbox, OutboxConfig, OutboxStore, Retention};
 use herald_relay::{Relay, RelayConfig, RelayStats};
 use herald_transport::{SqlLog, SqlLogConfig};
@@ -89,9 +89,10 @@ impl Pipeline {
         let outbox_config =
             OutboxConfig { partitions: options.partitions, ..OutboxConfig::default() };
         let mut outbox = Outbox::new(outbox_config)?;
-        if let Database::Sqlite(sqlite) = &producer_db {
-            outbox = outbox.with_wakeup(sqlite.wakeup.clone());
-        }
+        outbox = outbox.with_wakeup(match &producer_db {
+            Database::Sqlite(sqlite) => sqlite.wakeup.clone(),
+            Database::Postgres(pool) => Wakeup::for_postgres(pool.clone()),
+        });
         let log = SqlLog::new(
             producer_db.clone(),
             SqlLogConfig { partitions: options.partitions, ..SqlLogConfig::default() },

@@ -67,6 +67,26 @@ impl Default for Wakeup {
 }
 
 impl Wakeup {
+    /// Wake-ups for PostgreSQL: outbox signals become `NOTIFY herald_outbox`, sent by a
+    /// background task in a transaction of their own, one for however many signals came
+    /// since the last. Must be called inside a Tokio runtime; the task ends when the last
+    /// clone of the returned value is dropped.
+    pub fn for_postgres(pool: PgPool) -> Wakeup {
+        let wakeup = Wakeup::default();
+        let mut committed = wakeup.watch_outbox();
+        tokio::spawn(async move {
+            while committed.changed().await.is_ok() {
+                committed.mark_unchanged();
+                if let Err(error) =
+                    sqlx::query("SELECT pg_notify('herald_outbox', '')").execute(&pool).await
+                {
+                    tracing::debug!(%error, "Waking relays failed; they poll.");
+                }
+            }
+        });
+        wakeup
+    }
+
     /// Signals that outbox rows were committed.
     pub fn outbox_committed(&self) {
         self.outbox.send_modify(|n| *n = n.wrapping_add(1));
@@ -166,6 +186,9 @@ async fn connect_postgres(url: &str, options: &DatabaseOptions) -> Result<PgPool
         .map_err(|error| DbError::InvalidUrl { url: redact_url(url), reason: error.to_string() })?;
     PgPoolOptions::new()
         .max_connections(options.max_connections)
+        // A ping before every acquire costs a round trip per transaction; a connection
+        // that died is noticed by the query that uses it, and every caller retries.
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(connect_options)
         .await
@@ -198,6 +221,19 @@ async fn connect_sqlite(url: &str, options: &DatabaseOptions) -> Result<SqliteDb
     let writer = connect(1).await.map_err(error)?;
     let reader = connect(options.max_connections.max(1)).await.map_err(error)?;
     Ok(SqliteDb { writer, reader, wakeup: Wakeup::default() })
+}
+
+/// Begins a PostgreSQL transaction whose commit does not wait for the WAL flush
+/// (`synchronous_commit = off`), for bookkeeping whose loss in a database crash is
+/// harmless because it is redone: marking outbox rows sent (they are published again and
+/// the inbox drops the copies), committing consumer offsets (likewise). Never for writes
+/// that confirm a publish or apply an effect.
+pub async fn begin_without_flush_wait(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+    Ok(tx)
 }
 
 /// Renders values as a JSON array, the stand-in on SQLite for PostgreSQL's array

@@ -19,6 +19,7 @@ pub mod lease;
 pub mod listen;
 
 pub use database::{
-    Backend, Database, DatabaseOptions, SqliteDb, Wakeup, redact_url, sqlite_array, sqlite_pairs,
+    Backend, Database, DatabaseOptions, SqliteDb, Wakeup, begin_without_flush_wait, redact_url,
+    sqlite_array, sqlite_pairs,
 };
 pub use error::{DbError, Result};

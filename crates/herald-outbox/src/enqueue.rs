@@ -65,7 +65,8 @@ impl Outbox {
         Ok(Outbox { config, wakeup: None })
     }
 
-    /// Wakes an in-process relay from [`Outbox::commit`] (SQLite has no LISTEN/NOTIFY).
+    /// Wakes relays from [`Outbox::commit`]: the database's in-process signal on SQLite,
+    /// or [`Wakeup::for_postgres`] on PostgreSQL.
     pub fn with_wakeup(mut self, wakeup: Wakeup) -> Outbox {
         self.wakeup = Some(wakeup);
         self
@@ -110,7 +111,7 @@ impl Outbox {
         Ok(envelope)
     }
 
-    /// Commits the caller's transaction and wakes an in-process relay at once. A plain
+    /// Commits the caller's transaction and wakes the relays at once. A plain
     /// `tx.commit()` is just as safe; the relay then notices at its next poll.
     pub async fn commit<DB: OutboxBackend>(&self, tx: Transaction<'_, DB>) -> Result<()> {
         tx.commit().await?;

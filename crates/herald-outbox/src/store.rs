@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use herald_db::{Database, sqlite_array};
+use herald_db::{Database, begin_without_flush_wait, sqlite_array};
 use sqlx::Row;
 
 use crate::Result;
@@ -130,7 +130,10 @@ impl OutboxStore {
                     "UPDATE herald_outbox SET sent_at = clock_timestamp(), attempts = attempts + 1 \
                      WHERE id = ANY($1)"
                 };
-                sqlx::query(sql).bind(ids).execute(pool).await?;
+                // Losing this in a database crash only means publishing the rows again.
+                let mut tx = begin_without_flush_wait(pool).await?;
+                sqlx::query(sql).bind(ids).execute(&mut *tx).await?;
+                tx.commit().await?;
             }
             Database::Sqlite(sqlite) => {
                 let sql = if delete {

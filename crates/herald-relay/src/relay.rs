@@ -101,8 +101,8 @@ impl Relay {
         Arc::clone(&self.stats)
     }
 
-    /// Runs until `shutdown` completes, then releases its leases so that other relays take
-    /// over at once. Database outages are ridden out (logged, retried); only a failure to
+    /// Runs until `shutdown` completes (finishing the batch in flight), then releases its
+    /// leases so that other relays take over at once. Database outages are ridden out (logged, retried); only a failure to
     /// start returns an error.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), RelayError> {
         let db = self.store.database().clone();
@@ -121,10 +121,14 @@ impl Relay {
         tokio::pin!(shutdown);
         tracing::info!(relay_id = %self.config.relay_id, "Relay started.");
         loop {
-            let idle = tokio::select! {
+            // A batch in flight is finished, never cut between publish and mark: checking
+            // for shutdown happens only between steps and while idle.
+            tokio::select! {
+                biased;
                 () = &mut shutdown => break,
-                idle = self.step(&mut leases, &mut state) => idle,
-            };
+                () = std::future::ready(()) => {}
+            }
+            let idle = self.step(&mut leases, &mut state).await;
             if let Some(until) = idle {
                 let woken = tokio::select! {
                     () = &mut shutdown => break,
@@ -246,6 +250,11 @@ impl Relay {
             Ok(0) => {}
             Ok(purged) => tracing::debug!(purged, "Purged sent rows past retention."),
             Err(error) => tracing::warn!(%error, "Purging sent rows failed."),
+        }
+        match self.publisher.housekeeping().await {
+            Ok(0) => {}
+            Ok(trimmed) => tracing::debug!(trimmed, "Transport housekeeping removed entries."),
+            Err(error) => tracing::warn!(%error, "Transport housekeeping failed."),
         }
     }
 }

@@ -43,6 +43,13 @@ pub trait Publisher: Send + Sync {
     /// Publishes `messages` (pipelined: all may be in flight at once) and returns one
     /// result per message, in order. `Ok` means the message is durable in the transport.
     async fn publish(&self, messages: &[Message]) -> Vec<Result<()>>;
+
+    /// Periodic upkeep the publishing side owns (the relay calls it about once a second),
+    /// such as trimming a log every consumer group has read. Returns how many entries it
+    /// removed.
+    async fn housekeeping(&self) -> Result<u64> {
+        Ok(0)
+    }
 }
 
 /// What a consumer group wants to receive.

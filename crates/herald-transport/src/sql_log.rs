@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use herald_db::lease::{LeaseConfig, Leases};
 use herald_db::listen::{Listener, Topic};
-use herald_db::{Database, sqlite_array, sqlite_pairs};
+use herald_db::{Database, begin_without_flush_wait, sqlite_array, sqlite_pairs};
 use herald_envelope::partition_of;
 use sqlx::Row;
 
@@ -30,6 +30,9 @@ pub struct SqlLogConfig {
     pub poll_interval: Duration,
     /// Lease time to live of consumer-group members.
     pub lease_ttl: Duration,
+    /// Entries every consumer group has committed are deleted once they are this old.
+    /// The newest entry of each partition always stays: it carries the offset counter.
+    pub retention: Duration,
 }
 
 impl Default for SqlLogConfig {
@@ -38,6 +41,7 @@ impl Default for SqlLogConfig {
             partitions: 16,
             poll_interval: Duration::from_millis(100),
             lease_ttl: Duration::from_secs(3),
+            retention: Duration::from_secs(600),
         }
     }
 }
@@ -53,6 +57,46 @@ impl SqlLog {
     /// A log in `db` (migrated by `herald-db`).
     pub fn new(db: Database, config: SqlLogConfig) -> SqlLog {
         SqlLog { db, config }
+    }
+
+    /// Deletes up to `max_per_partition` entries per partition that every consumer group
+    /// has committed and that are older than the retention period. A partition's newest
+    /// entry is kept, so offsets never restart. Cost per call is bounded by the limit.
+    pub async fn trim(&self, max_per_partition: i64) -> Result<u64> {
+        let keep_ms = i64::try_from(self.config.retention.as_millis()).unwrap_or(i64::MAX);
+        let deleted = match &self.db {
+            Database::Postgres(pool) => sqlx::query(
+                "WITH safe AS ( \
+                     SELECT o.partition, LEAST(min(o.committed), \
+                            (SELECT max(m.log_offset) - 1 FROM herald_log AS m WHERE m.partition = o.partition), \
+                            (SELECT min(m.log_offset) FROM herald_log AS m WHERE m.partition = o.partition) + $2 - 1) AS upto \
+                     FROM herald_log_offsets AS o GROUP BY o.partition) \
+                 DELETE FROM herald_log AS l USING safe \
+                 WHERE l.partition = safe.partition AND l.log_offset <= safe.upto \
+                   AND l.published_at < clock_timestamp() - make_interval(secs => $1::float8 / 1000)",
+            )
+            .bind(keep_ms)
+            .bind(max_per_partition)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+            Database::Sqlite(sqlite) => sqlx::query(
+                "WITH safe AS ( \
+                     SELECT o.partition, min(min(o.committed), \
+                            (SELECT max(m.log_offset) - 1 FROM herald_log AS m WHERE m.partition = o.partition), \
+                            (SELECT min(m.log_offset) FROM herald_log AS m WHERE m.partition = o.partition) + ?2 - 1) AS upto \
+                     FROM herald_log_offsets AS o GROUP BY o.partition) \
+                 DELETE FROM herald_log \
+                 WHERE log_offset <= (SELECT upto FROM safe WHERE safe.partition = herald_log.partition) \
+                   AND published_at < CAST(unixepoch('subsec') * 1000000 AS INTEGER) - ?1 * 1000",
+            )
+            .bind(keep_ms)
+            .bind(max_per_partition)
+            .execute(&sqlite.writer)
+            .await?
+            .rows_affected(),
+        };
+        Ok(deleted)
     }
 
     /// Appends a batch atomically: one statement on PostgreSQL, one transaction on SQLite.
@@ -156,6 +200,10 @@ impl Publisher for SqlLog {
             Ok(()) => messages.iter().map(|_| Ok(())).collect(),
             Err(error) => messages.iter().map(|_| Err(error.clone())).collect(),
         }
+    }
+
+    async fn housekeeping(&self) -> Result<u64> {
+        self.trim(10_000).await
     }
 }
 
@@ -265,8 +313,10 @@ impl LogSubscription {
             Database::Postgres(pool) => sqlx::query(
                 "SELECT l.partition, l.log_offset, l.event_id, l.routing_key, l.partition_key, l.payload \
                  FROM unnest($1::int[], $2::bigint[]) AS p(partition, after) \
-                 JOIN herald_log AS l ON l.partition = p.partition \
-                     AND l.log_offset > p.after AND l.log_offset <= p.after + $3 \
+                 CROSS JOIN LATERAL ( \
+                     SELECT * FROM herald_log AS h \
+                     WHERE h.partition = p.partition AND h.log_offset > p.after \
+                     ORDER BY h.log_offset LIMIT $3) AS l \
                  ORDER BY l.partition, l.log_offset",
             )
             .bind(&partitions)
@@ -338,6 +388,8 @@ impl LogSubscription {
             Database::Postgres(pool) => {
                 let partitions: Vec<i32> = self.uncommitted.keys().map(|p| *p as i32).collect();
                 let offsets: Vec<i64> = self.uncommitted.values().copied().collect();
+                // Losing this in a database crash only means redelivery, which the inbox absorbs.
+                let mut tx = begin_without_flush_wait(pool).await?;
                 sqlx::query(
                     "INSERT INTO herald_log_offsets (consumer_group, partition, committed) \
                      SELECT $1, p, o FROM unnest($2::int[], $3::bigint[]) AS u(p, o) \
@@ -347,8 +399,9 @@ impl LogSubscription {
                 .bind(group)
                 .bind(&partitions)
                 .bind(&offsets)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
             }
             Database::Sqlite(sqlite) => {
                 let mut builder = sqlx::QueryBuilder::new(

@@ -136,6 +136,31 @@ async fn groups_are_independent(db: &Database) {
     b.close().await.expect("close");
 }
 
+async fn trim_keeps_unread_entries_and_each_partitions_newest(db: &Database) {
+    let log = SqlLog::new(
+        db.clone(),
+        SqlLogConfig { retention: Duration::ZERO, ..SqlLogConfig::default() },
+    );
+    let messages: Vec<Message> = (0..10).map(|n| message("integration.t.v1", "k", n)).collect();
+    publish_all(&log, &messages).await;
+    let mut slow = subscribe(&log, "slow", "m", &["#"]).await;
+    let mut fast = subscribe(&log, "fast", "m", &["#"]).await;
+    let read_by_slow = receive(slow.as_mut(), 10).await;
+    slow.ack(&[read_by_slow[3].tag]).await.expect("ack");
+    let read_by_fast = receive(fast.as_mut(), 10).await;
+    fast.ack(&[read_by_fast[9].tag]).await.expect("ack");
+    assert_eq!(log.trim(1000).await.expect("trim"), 4, "only what the slowest group committed");
+    slow.ack(&[read_by_slow[9].tag]).await.expect("ack");
+    assert_eq!(log.trim(1000).await.expect("trim"), 5, "all but the partition's newest entry");
+    // Offsets go on from where they were: a new entry is not taken for an old one.
+    publish_all(&log, &[message("integration.t.v1", "k", 10)]).await;
+    let next = receive(fast.as_mut(), 1).await;
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].tag.offset, read_by_fast[9].tag.offset + 1);
+    slow.close().await.expect("close");
+    fast.close().await.expect("close");
+}
+
 macro_rules! both_databases {
     ($($case:ident),* $(,)?) => {
         mod postgres { $(
@@ -162,4 +187,5 @@ both_databases!(
     unacknowledged_deliveries_come_again,
     nack_rewinds_the_partition,
     groups_are_independent,
+    trim_keeps_unread_entries_and_each_partitions_newest,
 );

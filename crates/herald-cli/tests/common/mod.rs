@@ -101,7 +101,10 @@ pub(crate) fn produce(
     producers: u64,
     produced: &Arc<AtomicU64>,
 ) -> JoinHandle<u64> {
-    let outbox = Outbox::new(OutboxConfig::default()).expect("outbox");
+    let mut outbox = Outbox::new(OutboxConfig::default()).expect("outbox");
+    if let Database::Postgres(pool) = db {
+        outbox = outbox.with_wakeup(herald_db::Wakeup::for_postgres(pool.clone()));
+    }
     let mut tasks = Vec::new();
     for producer in 0..producers {
         let plan =

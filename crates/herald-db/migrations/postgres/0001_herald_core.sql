@@ -19,15 +19,10 @@ CREATE INDEX IF NOT EXISTS herald_outbox_unsent ON herald_outbox (partition, id)
 -- Retention purges the oldest sent rows in bounded batches through this index.
 CREATE INDEX IF NOT EXISTS herald_outbox_sent ON herald_outbox (sent_at) WHERE sent_at IS NOT NULL;
 
--- Wakes relays at commit (LISTEN herald_outbox); one notification per statement, not per row.
-CREATE OR REPLACE FUNCTION herald_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('herald_outbox', '');
-    RETURN NULL;
-END $$;
-DROP TRIGGER IF EXISTS herald_outbox_notify ON herald_outbox;
-CREATE TRIGGER herald_outbox_notify AFTER INSERT ON herald_outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION herald_outbox_notify();
+-- No NOTIFY trigger on herald_outbox: a NOTIFY in the producer's transaction takes a
+-- database-wide lock held through the commit's WAL flush, which serialises every producer.
+-- Producers wake relays through `Wakeup::for_postgres` instead: one NOTIFY, in a
+-- transaction of its own, for however many commits happened since the last one.
 
 -- Partition leases shared by relays (scope 'relay') and consumer groups (scope 'group:<name>').
 CREATE TABLE IF NOT EXISTS herald_leases (
