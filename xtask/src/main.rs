@@ -111,15 +111,32 @@ fn lint() -> anyhow::Result<()> {
     cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])
 }
 
+/// The benchmark runs of BENCHMARKS.md: each pipeline run next to a baseline run (the
+/// producers alone on the same kind of database), so that figures can be quoted as ratios
+/// measured side by side on this shared, noisy machine.
 fn bench() -> anyhow::Result<()> {
     cargo(&["build", "--release", "--locked", "-p", "herald-cli"])?;
-    let herald = "target/release/herald";
-    for args in [
-        vec!["bench", "--events", "100000", "--rate", "0"],
-        vec!["bench", "--events", "100000", "--rate", "10000"],
-    ] {
-        eprintln!("$ {herald} {}", args.join(" "));
-        let status = Command::new(herald).args(&args).status().context("running herald bench")?;
+    let postgres = std::env::var("HERALD_BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/herald_bench".to_owned());
+    // Ignore the outcome: the database usually exists already.
+    let _ = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-qc", "CREATE DATABASE herald_bench"])
+        .status();
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["--events", "50000", "--rate", "0", "--baseline"],
+        vec!["--events", "50000", "--rate", "0"],
+        vec!["--events", "50000", "--rate", "1000"],
+        vec!["--events", "30000", "--rate", "0", "--baseline", "--database", &postgres],
+        vec!["--events", "30000", "--rate", "0", "--database", &postgres],
+        vec!["--events", "30000", "--rate", "1000", "--database", &postgres],
+    ];
+    for args in runs {
+        eprintln!("$ target/release/herald bench {}", args.join(" "));
+        let status = Command::new("target/release/herald")
+            .arg("bench")
+            .args(&args)
+            .status()
+            .context("running herald bench")?;
         if !status.success() {
             bail!("herald bench failed ({status})");
         }

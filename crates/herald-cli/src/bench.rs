@@ -120,6 +120,87 @@ impl Summary {
     }
 }
 
+/// What the database alone does: the producers' transactions with nothing relaying or
+/// consuming, the yardstick the pipeline's throughput is compared with.
+#[derive(Debug, Clone, Serialize)]
+pub struct Baseline {
+    /// Business transactions (order + outbox row) committed.
+    pub committed: u64,
+    /// Committed per second.
+    pub throughput_eps: f64,
+    /// `sqlite` or `postgres`.
+    pub database: String,
+}
+
+/// Runs only the producers, on a fresh database like [`run`]'s.
+pub async fn baseline(options: &BenchOptions) -> anyhow::Result<Baseline> {
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let (url, _temp) = database_url(options, &run);
+    let is_postgres = !url.starts_with("sqlite:");
+    let producers = options.producers.unwrap_or(if is_postgres { 32 } else { 1 }).max(1);
+    let db_options = herald_db::DatabaseOptions {
+        max_connections: producers as u32 + 2,
+        ..herald_db::DatabaseOptions::default()
+    };
+    let db = herald_db::Database::connect(&url, &db_options).await?;
+    workload::create_tables(&db, &db).await?;
+    let outbox = herald_outbox::Outbox::new(herald_outbox::OutboxConfig {
+        partitions: options.partitions,
+        ..herald_outbox::OutboxConfig::default()
+    })?;
+    let produced = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let started = Instant::now();
+    let tasks = spawn_producers(options, &run, producers, &db, &outbox, &produced);
+    let mut committed = 0;
+    for task in tasks {
+        committed += task.await??;
+    }
+    let elapsed = started.elapsed().as_secs_f64().max(1e-9);
+    db.close().await;
+    Ok(Baseline {
+        committed,
+        throughput_eps: committed as f64 / elapsed,
+        database: if is_postgres { "postgres" } else { "sqlite" }.to_owned(),
+    })
+}
+
+/// Starts `producers` tasks sharing the orders of the run between them.
+fn spawn_producers(
+    options: &BenchOptions,
+    run: &str,
+    producers: u64,
+    db: &herald_db::Database,
+    outbox: &herald_outbox::Outbox,
+    produced: &Arc<std::sync::atomic::AtomicU64>,
+) -> Vec<tokio::task::JoinHandle<anyhow::Result<u64>>> {
+    (0..producers)
+        .map(|producer| {
+            let plan = ProducerPlan {
+                run: run.to_owned(),
+                events: options.events,
+                rate: options.rate,
+                customers: options.customers.max(1),
+                producers,
+                producer,
+            };
+            let (db, outbox, produced) = (db.clone(), outbox.clone(), Arc::clone(produced));
+            tokio::spawn(async move { workload::produce(db, outbox, plan, &produced).await })
+        })
+        .collect()
+}
+
+/// The database URL of a run: the one given, or fresh temporary SQLite files.
+fn database_url(options: &BenchOptions, run: &str) -> (String, Option<TempFiles>) {
+    match &options.database {
+        Some(url) => (url.clone(), None),
+        None => {
+            let path = std::env::temp_dir().join(format!("herald-bench-{run}.db"));
+            let consumer = std::env::temp_dir().join(format!("herald-bench-{run}-consumer.db"));
+            (format!("sqlite://{}", path.display()), Some(TempFiles(vec![path, consumer])))
+        }
+    }
+}
+
 /// A temporary SQLite file set, removed when dropped.
 struct TempFiles(Vec<std::path::PathBuf>);
 
@@ -136,14 +217,7 @@ impl Drop for TempFiles {
 /// Runs the benchmark and returns its summary.
 pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
     let run = uuid::Uuid::now_v7().simple().to_string();
-    let (url, _temp) = match &options.database {
-        Some(url) => (url.clone(), None),
-        None => {
-            let path = std::env::temp_dir().join(format!("herald-bench-{run}.db"));
-            let consumer = std::env::temp_dir().join(format!("herald-bench-{run}-consumer.db"));
-            (format!("sqlite://{}", path.display()), Some(TempFiles(vec![path, consumer])))
-        }
-    };
+    let (url, _temp) = database_url(options, &run);
     let databases = PipelineDatabases::from_url(&url);
     let is_postgres = !databases.producer_url.starts_with("sqlite:");
     let producers = options.producers.unwrap_or(if is_postgres { 32 } else { 1 }).max(1);
@@ -155,22 +229,14 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
     })
     .await?;
     let started = Instant::now();
-    let mut producer_tasks = Vec::new();
-    for producer in 0..producers {
-        let plan = ProducerPlan {
-            run: run.clone(),
-            events: options.events,
-            rate: options.rate,
-            customers: options.customers.max(1),
-            producers,
-            producer,
-        };
-        let (db, outbox, produced) =
-            (pipeline.producer_db.clone(), pipeline.outbox.clone(), Arc::clone(&pipeline.produced));
-        producer_tasks.push(tokio::spawn(async move {
-            workload::produce(db, outbox, plan, &produced).await
-        }));
-    }
+    let producer_tasks = spawn_producers(
+        options,
+        &run,
+        producers,
+        &pipeline.producer_db,
+        &pipeline.outbox,
+        &pipeline.produced,
+    );
     let finished_at = watch_progress(&pipeline, options, started).await;
     for task in producer_tasks {
         task.await??;

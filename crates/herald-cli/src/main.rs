@@ -57,6 +57,10 @@ enum Command {
         /// Print the summary as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Run only the producers (nothing relays or consumes): what the database alone
+        /// commits, the yardstick for the pipeline's throughput.
+        #[arg(long)]
+        baseline: bool,
     },
     /// Run a relay: publish committed outbox rows to the SQL log transport.
     Relay {
@@ -141,17 +145,24 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
             println!("{}", summary.render());
             Ok(exit_code(summary.is_clean()))
         }
-        Command::Bench { events, rate, database, producers, customers, partitions, json } => {
+        Command::Bench {
+            events,
+            rate,
+            database,
+            producers,
+            customers,
+            partitions,
+            json,
+            baseline,
+        } => {
             let view = if json { View::Quiet } else { View::Progress };
             let options =
                 bench_options(events, rate, database, producers, customers, partitions, view);
-            let summary = bench::run(&options).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&summary)?);
+            if baseline {
+                run_baseline(&options, json).await
             } else {
-                println!("{}", summary.render());
+                run_bench(&options, json).await
             }
-            Ok(exit_code(summary.is_clean()))
         }
         Command::Relay { database, relay_id, partitions, poll_interval_ms, retention_secs } => {
             run_relay(&database, relay_id, partitions, poll_interval_ms, retention_secs).await?;
@@ -169,6 +180,32 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
             Ok(std::process::ExitCode::SUCCESS)
         }
     }
+}
+
+async fn run_bench(options: &BenchOptions, json: bool) -> anyhow::Result<std::process::ExitCode> {
+    let summary = bench::run(options).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!("{}", summary.render());
+    }
+    Ok(exit_code(summary.is_clean()))
+}
+
+async fn run_baseline(
+    options: &BenchOptions,
+    json: bool,
+) -> anyhow::Result<std::process::ExitCode> {
+    let result = bench::baseline(options).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        println!(
+            "Baseline — {}: {} business transactions (order + outbox row) at {:.0}/s; nothing relayed",
+            result.database, result.committed, result.throughput_eps
+        );
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 fn bench_options(
