@@ -201,6 +201,18 @@ fn database_url(options: &BenchOptions, run: &str) -> (String, Option<TempFiles>
     }
 }
 
+/// `1st`, `2nd`, `3rd`, `4th`, … `11th`, `12th`, `13th`, `21st`.
+fn ordinal(n: i64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
 /// A temporary SQLite file set, removed when dropped.
 struct TempFiles(Vec<std::path::PathBuf>);
 
@@ -345,11 +357,28 @@ fn report(pipeline: &Pipeline, options: &BenchOptions, started: Instant, handled
             };
             let relayed = pipeline.relay_stats.published.load(Ordering::Relaxed);
             eprintln!(
-                "  order #{:<6} {:<12} ({:>3}th of theirs) committed → relayed ({relayed} so far) → handled   \
-                 | {handled}/{} delivered, lag {lag}, p99 {p99:.1} ms",
-                order.order_id, order.customer, order.customer_seq, options.events
+                "  order #{:<6} {:<12} (their {:<5}) committed → relayed → handled once   \
+                 | {handled:>5}/{} delivered, {relayed:>5} relayed, lag {lag:>3}, p99 {p99:.1} ms",
+                order.order_id,
+                order.customer,
+                ordinal(order.customer_seq),
+                options.events
             );
         }
     }
     let _ = std::io::stderr().flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ordinal;
+
+    #[test]
+    fn ordinals_read_as_english() {
+        let got: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111].map(ordinal).to_vec();
+        assert_eq!(
+            got,
+            ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
+        );
+    }
 }
