@@ -61,7 +61,9 @@ impl SqlLog {
 
     /// Deletes up to `max_per_partition` entries per partition that every consumer group
     /// has committed and that are older than the retention period. A partition's newest
-    /// entry is kept, so offsets never restart. Cost per call is bounded by the limit.
+    /// entry is kept, so offsets never restart. A partition whose oldest entry is younger
+    /// than the retention period costs one index probe; otherwise the work is bounded by
+    /// `max_per_partition`.
     pub async fn trim(&self, max_per_partition: i64) -> Result<u64> {
         let keep_ms = i64::try_from(self.config.retention.as_millis()).unwrap_or(i64::MAX);
         let deleted = match &self.db {
@@ -70,7 +72,10 @@ impl SqlLog {
                      SELECT o.partition, LEAST(min(o.committed), \
                             (SELECT max(m.log_offset) - 1 FROM herald_log AS m WHERE m.partition = o.partition), \
                             (SELECT min(m.log_offset) FROM herald_log AS m WHERE m.partition = o.partition) + $2 - 1) AS upto \
-                     FROM herald_log_offsets AS o GROUP BY o.partition) \
+                     FROM herald_log_offsets AS o GROUP BY o.partition \
+                     HAVING (SELECT m.published_at FROM herald_log AS m WHERE m.partition = o.partition \
+                             ORDER BY m.log_offset LIMIT 1) \
+                            < clock_timestamp() - make_interval(secs => $1::float8 / 1000)) \
                  DELETE FROM herald_log AS l USING safe \
                  WHERE l.partition = safe.partition AND l.log_offset <= safe.upto \
                    AND l.published_at < clock_timestamp() - make_interval(secs => $1::float8 / 1000)",
@@ -85,7 +90,10 @@ impl SqlLog {
                      SELECT o.partition, min(min(o.committed), \
                             (SELECT max(m.log_offset) - 1 FROM herald_log AS m WHERE m.partition = o.partition), \
                             (SELECT min(m.log_offset) FROM herald_log AS m WHERE m.partition = o.partition) + ?2 - 1) AS upto \
-                     FROM herald_log_offsets AS o GROUP BY o.partition) \
+                     FROM herald_log_offsets AS o GROUP BY o.partition \
+                     HAVING (SELECT m.published_at FROM herald_log AS m WHERE m.partition = o.partition \
+                             ORDER BY m.log_offset LIMIT 1) \
+                            < CAST(unixepoch('subsec') * 1000000 AS INTEGER) - ?1 * 1000) \
                  DELETE FROM herald_log \
                  WHERE log_offset <= (SELECT upto FROM safe WHERE safe.partition = herald_log.partition) \
                    AND published_at < CAST(unixepoch('subsec') * 1000000 AS INTEGER) - ?1 * 1000",
