@@ -121,6 +121,7 @@ fn bench() -> anyhow::Result<()> {
     // Ignore the outcome: the database usually exists already.
     let _ = Command::new("psql")
         .args(["-h", "127.0.0.1", "-U", "postgres", "-qc", "CREATE DATABASE herald_bench"])
+        .stderr(std::process::Stdio::null())
         .status();
     let runs: Vec<Vec<&str>> = vec![
         vec!["--events", "50000", "--rate", "0", "--baseline"],

@@ -19,8 +19,10 @@ pub struct RelayConfig {
     pub relay_id: String,
     /// Outbox partitions; must equal the producers' `OutboxConfig::partitions`.
     pub partitions: u32,
-    /// Most rows read from one partition per batch.
-    pub batch_per_partition: usize,
+    /// Most rows published in one batch, shared evenly among the partitions held (at
+    /// least 16 each). Bigger batches amortise round trips; smaller ones keep each publish
+    /// short, well inside `publish_timeout`.
+    pub batch_size: usize,
     /// Longest wait between polls when no wake-up comes.
     pub poll_interval: Duration,
     /// After a wake-up from an idle wait, how long to let more commits gather before
@@ -29,7 +31,8 @@ pub struct RelayConfig {
     pub linger: Duration,
     /// Lease time to live: a dead relay's partitions move within this plus a third of it.
     pub lease_ttl: Duration,
-    /// A publish not confirmed within this time counts as failed.
+    /// A publish not confirmed within this time counts as failed (and is retried: the
+    /// transport may still have taken it, which costs a duplicate, never a loss).
     pub publish_timeout: Duration,
     /// Backoff of a partition whose publish failed.
     pub backoff: Backoff,
@@ -42,11 +45,11 @@ impl Default for RelayConfig {
         Self {
             relay_id: format!("relay-{}", uuid::Uuid::now_v7().simple()),
             partitions: 16,
-            batch_per_partition: 512,
+            batch_size: 1024,
             poll_interval: Duration::from_millis(500),
             linger: Duration::from_millis(1),
             lease_ttl: Duration::from_secs(3),
-            publish_timeout: Duration::from_secs(1),
+            publish_timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
             purge_interval: Duration::from_secs(1),
         }
@@ -178,8 +181,8 @@ impl Relay {
 
     /// Reads, publishes and marks one batch; returns how many rows were marked sent.
     async fn publish_batch(&self, partitions: &[u32], state: &mut LoopState) -> usize {
-        let rows = match self.store.fetch_unsent(partitions, self.config.batch_per_partition).await
-        {
+        let per_partition = (self.config.batch_size / partitions.len().max(1)).max(16);
+        let rows = match self.store.fetch_unsent(partitions, per_partition).await {
             Ok(rows) => rows,
             Err(error) => {
                 tracing::warn!(%error, "Reading the outbox failed.");
