@@ -77,6 +77,9 @@ pub struct Summary {
     pub rate: u64,
     /// `sqlite` or `postgres`.
     pub database: String,
+    /// The command that ran (`bench` or `demo`), for the summary's title.
+    #[serde(skip)]
+    pub title: &'static str,
     /// Seconds from the first commit to the last delivery.
     pub elapsed_s: f64,
 }
@@ -91,7 +94,7 @@ impl Summary {
     pub fn render(&self) -> String {
         let verdict = |n: i64| if n == 0 { "ok" } else { "VIOLATED" };
         format!(
-            "Herald bench — {database}, rate {rate}\n\
+            "Herald {title} — {database}, rate {rate}\n\
              \x20 produced               {produced}\n\
              \x20 delivered              {delivered}\n\
              \x20 lost                   {lost} ({lost_verdict})\n\
@@ -100,6 +103,7 @@ impl Summary {
              \x20 order violations       {order} ({order_verdict})\n\
              \x20 throughput             {throughput:.0} events/s over {elapsed:.2} s\n\
              \x20 latency commit→handler p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms",
+            title = self.title,
             database = self.database,
             rate = if self.rate == 0 { "unlimited".to_owned() } else { format!("{}/s", self.rate) },
             produced = self.produced,
@@ -286,6 +290,7 @@ fn summarize(
         },
         rate: options.rate,
         database: if is_postgres { "postgres" } else { "sqlite" }.to_owned(),
+        title: if options.view == View::Demo { "demo" } else { "bench" },
         elapsed_s,
     }
 }
