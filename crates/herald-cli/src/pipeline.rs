@@ -129,6 +129,7 @@ impl Pipeline {
                 stats
             }
         };
+        wait_for_partitions(&relay_stats).await;
         Ok(Pipeline {
             producer_db,
             consumer_db,
@@ -149,6 +150,18 @@ impl Pipeline {
             tokio::time::timeout(Duration::from_secs(30), task).await???;
         }
         Ok((self.producer_db, self.consumer_db))
+    }
+}
+
+/// Waits (up to 10 s) until the relay holds its partitions, so that a measurement does
+/// not count the start-up as latency.
+async fn wait_for_partitions(relay_stats: &RelayStats) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut ticker = tokio::time::interval(Duration::from_millis(5));
+    while relay_stats.partitions_held.load(std::sync::atomic::Ordering::Relaxed) == 0
+        && tokio::time::Instant::now() < deadline
+    {
+        ticker.tick().await;
     }
 }
 
