@@ -1,5 +1,5 @@
-//! The relay is killed with SIGKILL again and again during a 100,000-event run: every
-//! event still reaches the consumer, and its effect is applied exactly once.
+//! The relay is killed with SIGKILL again and again during a run: every event still
+//! reaches the consumer, and its effect is applied exactly once, in order per key.
 
 mod common;
 
@@ -11,24 +11,21 @@ use common::{TestConsumer, kill_hard, produce, settle, spawn_relay};
 use herald_cli::workload;
 use herald_testkit::TestDb;
 
-const EVENTS: u64 = 100_000;
-const KILL_AT: [u64; 6] = [8_000, 22_000, 38_000, 54_000, 70_000, 86_000];
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn relay_killed_six_times_loses_nothing_and_applies_everything_once() {
-    let test_db = TestDb::postgres("crash").await;
+/// Produces `events` while killing the relay at each of `kill_at` (events produced so
+/// far) and starting it again, then checks every event against the databases.
+async fn relay_killed_repeatedly(test_db: &TestDb, events: u64, kill_at: &[u64], producers: u64) {
     let db = test_db.db.clone();
     workload::create_tables(&db, &db).await.expect("tables");
     let run = "crash";
     let consumer = TestConsumer::start(&db, run);
     let mut relay = spawn_relay(&test_db.url, "crash-relay");
     let produced = Arc::new(AtomicU64::new(0));
-    let producers = produce(&db, run, EVENTS, 4, &produced);
+    let producer_task = produce(&db, run, events, producers, &produced);
 
     let mut kills = 0;
-    for threshold in KILL_AT {
+    for threshold in kill_at.iter().copied() {
         herald_testkit::wait_until(
-            Duration::from_secs(120),
+            Duration::from_secs(180),
             "producers to reach the next kill point",
             || {
                 let produced = produced.load(Ordering::Relaxed);
@@ -40,15 +37,15 @@ async fn relay_killed_six_times_loses_nothing_and_applies_everything_once() {
         kills += 1;
         relay = spawn_relay(&test_db.url, "crash-relay");
     }
-    assert_eq!(producers.await.expect("producers"), EVENTS);
+    assert_eq!(producer_task.await.expect("producers"), events);
     let verification = settle(&db, run, Duration::from_secs(180)).await;
     kill_hard(&mut relay);
     let duplicates = consumer.stats.duplicates_suppressed.load(Ordering::Relaxed);
     consumer.stop().await;
 
     assert!(kills >= 5, "the relay was killed {kills} times");
-    assert_eq!(verification.produced, EVENTS as i64);
-    assert_eq!(verification.delivered, EVENTS as i64, "{verification:?}");
+    assert_eq!(verification.produced, events as i64);
+    assert_eq!(verification.delivered, events as i64, "{verification:?}");
     assert_eq!(verification.lost, 0, "{verification:?}");
     assert_eq!(
         verification.applied_twice, 0,
@@ -58,5 +55,21 @@ async fn relay_killed_six_times_loses_nothing_and_applies_everything_once() {
     eprintln!(
         "crash test: {kills} kills, {duplicates} redeliveries suppressed by the inbox, {verification:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_relay_killed_six_times_in_100k_events_loses_nothing_and_applies_everything_once()
+{
+    let test_db = TestDb::postgres("crash").await;
+    relay_killed_repeatedly(&test_db, 100_000, &[8_000, 22_000, 38_000, 54_000, 70_000, 86_000], 4)
+        .await;
+    test_db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_relay_killed_six_times_loses_nothing_and_applies_everything_once() {
+    let test_db = TestDb::sqlite("crash").await;
+    relay_killed_repeatedly(&test_db, 20_000, &[2_000, 5_000, 8_000, 11_000, 14_000, 17_000], 1)
+        .await;
     test_db.cleanup().await;
 }
