@@ -79,6 +79,10 @@ enum Command {
         /// Keep sent rows this many seconds before purging (0 = delete when sent).
         #[arg(long, default_value_t = 3600)]
         retention_secs: u64,
+        /// Fault injection for crash tests: pause this long between the transport's
+        /// confirmation and marking rows sent.
+        #[arg(long, default_value_t = 0, hide = true)]
+        pause_before_mark_ms: u64,
     },
     /// Apply Herald's migrations to a database.
     Migrate {
@@ -164,8 +168,22 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 run_bench(&options, json).await
             }
         }
-        Command::Relay { database, relay_id, partitions, poll_interval_ms, retention_secs } => {
-            run_relay(&database, relay_id, partitions, poll_interval_ms, retention_secs).await?;
+        Command::Relay {
+            database,
+            relay_id,
+            partitions,
+            poll_interval_ms,
+            retention_secs,
+            pause_before_mark_ms,
+        } => {
+            let config = RelayConfig {
+                partitions,
+                poll_interval: Duration::from_millis(poll_interval_ms.max(1)),
+                pause_before_mark: Duration::from_millis(pause_before_mark_ms),
+                relay_id: relay_id.unwrap_or_else(|| RelayConfig::default().relay_id),
+                ..RelayConfig::default()
+            };
+            run_relay(&database, config, retention_secs).await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Migrate { database } => {
@@ -237,27 +255,16 @@ async fn connect(url: &str) -> anyhow::Result<Database> {
     Database::connect(url, &DatabaseOptions::default()).await.context("opening the database")
 }
 
-async fn run_relay(
-    url: &str,
-    relay_id: Option<String>,
-    partitions: u32,
-    poll_interval_ms: u64,
-    retention_secs: u64,
-) -> anyhow::Result<()> {
+async fn run_relay(url: &str, config: RelayConfig, retention_secs: u64) -> anyhow::Result<()> {
     let db = connect(url).await?;
     let retention = match retention_secs {
         0 => Retention::DeleteOnSend,
         secs => Retention::Keep(Duration::from_secs(secs)),
     };
-    let log = SqlLog::new(db.clone(), SqlLogConfig { partitions, ..SqlLogConfig::default() });
-    let mut config = RelayConfig {
-        partitions,
-        poll_interval: Duration::from_millis(poll_interval_ms.max(1)),
-        ..RelayConfig::default()
-    };
-    if let Some(relay_id) = relay_id {
-        config.relay_id = relay_id;
-    }
+    let log = SqlLog::new(
+        db.clone(),
+        SqlLogConfig { partitions: config.partitions, ..SqlLogConfig::default() },
+    );
     eprintln!("Relay {} running; stop it with Ctrl-C or SIGTERM.", config.relay_id);
     let relay = Relay::new(OutboxStore::new(db, retention), Arc::new(log), config);
     relay.run(shutdown_signal()).await?;

@@ -18,7 +18,7 @@ async fn relay_killed_repeatedly(test_db: &TestDb, events: u64, kill_at: &[u64],
     workload::create_tables(&db, &db).await.expect("tables");
     let run = "crash";
     let consumer = TestConsumer::start(&db, run);
-    let mut relay = spawn_relay(&test_db.url, "crash-relay");
+    let mut relay = spawn_relay(&test_db.url, "crash-relay", 20);
     let produced = Arc::new(AtomicU64::new(0));
     let producer_task = produce(&db, run, events, producers, &produced);
 
@@ -35,7 +35,7 @@ async fn relay_killed_repeatedly(test_db: &TestDb, events: u64, kill_at: &[u64],
         .await;
         kill_hard(&mut relay);
         kills += 1;
-        relay = spawn_relay(&test_db.url, "crash-relay");
+        relay = spawn_relay(&test_db.url, "crash-relay", 20);
     }
     assert_eq!(producer_task.await.expect("producers"), events);
     let verification = settle(&db, run, Duration::from_secs(180)).await;
@@ -52,6 +52,9 @@ async fn relay_killed_repeatedly(test_db: &TestDb, events: u64, kill_at: &[u64],
         "the inbox applies each event once: {verification:?}"
     );
     assert_eq!(verification.order_violations, 0, "{verification:?}");
+    // The relay pauses 20 ms between confirmation and marking, so kills land there and
+    // leave published-but-unmarked rows: they go out again and the inbox must drop them.
+    assert!(duplicates > 0, "no kill left a redelivery behind; the crash path went untested");
     eprintln!(
         "crash test: {kills} kills, {duplicates} redeliveries suppressed by the inbox, {verification:?}"
     );

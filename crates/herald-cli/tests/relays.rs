@@ -18,7 +18,7 @@ async fn run_with_relays(relays: usize) {
     let run = format!("relays-{relays}");
     let consumer = TestConsumer::start(&db, &run);
     let mut children: Vec<_> =
-        (0..relays).map(|n| spawn_relay(&test_db.url, &format!("relay-{n}"))).collect();
+        (0..relays).map(|n| spawn_relay(&test_db.url, &format!("relay-{n}"), 0)).collect();
     let events = 20_000;
     let producers = produce(&db, &run, events, 4, &Arc::new(AtomicU64::new(0)));
     assert_eq!(producers.await.expect("producers"), events);

@@ -52,6 +52,18 @@ pub struct SqliteDb {
     pub wakeup: Wakeup,
 }
 
+impl SqliteDb {
+    /// Begins a write transaction with `BEGIN IMMEDIATE`: it takes the write lock at once,
+    /// waiting in the busy handler if another process holds it. A deferred transaction
+    /// that reads before it writes would instead fail with `SQLITE_BUSY` the moment
+    /// another process has written since its read.
+    pub async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
 /// In-process wake-up signals for one database: a counter per topic that waiters watch,
 /// so a signal sent while nobody waits is never lost.
 #[derive(Debug, Clone)]

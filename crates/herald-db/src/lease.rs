@@ -99,7 +99,7 @@ impl Leases {
         self.next_tick = started + self.config.ttl / 3;
         let result = match self.db.clone() {
             Database::Postgres(pool) => self.tick_postgres(&pool).await,
-            Database::Sqlite(sqlite) => self.tick_sqlite(&sqlite.writer).await,
+            Database::Sqlite(sqlite) => self.tick_sqlite(&sqlite).await,
         };
         match result {
             Ok(owned) => {
@@ -206,10 +206,10 @@ impl Leases {
         Ok(owned)
     }
 
-    async fn tick_sqlite(&self, pool: &sqlx::SqlitePool) -> Result<BTreeSet<u32>> {
+    async fn tick_sqlite(&self, sqlite: &crate::SqliteDb) -> Result<BTreeSet<u32>> {
         const NOW: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
         let (scope, owner, ttl) = (&self.config.scope, &self.config.owner, self.ttl_ms());
-        let mut tx = pool.begin().await?;
+        let mut tx = sqlite.begin_write().await?;
         sqlx::query(&format!(
             "INSERT INTO herald_lease_members (scope, owner, expires_at) VALUES (?1, ?2, {NOW} + ?3) \
              ON CONFLICT (scope, owner) DO UPDATE SET expires_at = excluded.expires_at"

@@ -38,6 +38,10 @@ pub struct RelayConfig {
     pub backoff: Backoff,
     /// How often sent rows past retention are purged (in bounded batches).
     pub purge_interval: Duration,
+    /// Fault injection for crash tests: a pause between the transport's confirmation and
+    /// marking the rows sent, so that a killed relay leaves published-but-unmarked rows
+    /// behind. Zero (the default) in production.
+    pub pause_before_mark: Duration,
 }
 
 impl Default for RelayConfig {
@@ -52,6 +56,7 @@ impl Default for RelayConfig {
             publish_timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
             purge_interval: Duration::from_secs(1),
+            pause_before_mark: Duration::ZERO,
         }
     }
 }
@@ -205,6 +210,9 @@ impl Relay {
         };
         let (confirmed, failed) = split_confirmed(&positions, &results);
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        if !self.config.pause_before_mark.is_zero() {
+            tokio::time::sleep(self.config.pause_before_mark).await;
+        }
         if let Err(error) = self.store.mark_sent(&confirmed).await {
             // Published but not marked: they go out again, and consumers' inboxes drop them.
             tracing::warn!(%error, rows = confirmed.len(), "Marking rows sent failed.");

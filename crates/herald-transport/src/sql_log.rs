@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use herald_db::lease::{LeaseConfig, Leases};
 use herald_db::listen::{Listener, Topic};
-use herald_db::{Database, begin_without_flush_wait, sqlite_array, sqlite_pairs};
+use herald_db::{Database, SqliteDb, begin_without_flush_wait, sqlite_array, sqlite_pairs};
 use herald_envelope::partition_of;
 use sqlx::Row;
 
@@ -116,7 +116,7 @@ impl SqlLog {
         match &self.db {
             Database::Postgres(pool) => append_postgres(pool, &partitions, messages).await,
             Database::Sqlite(sqlite) => {
-                append_sqlite(&sqlite.writer, &partitions, messages).await?;
+                append_sqlite(sqlite, &partitions, messages).await?;
                 sqlite.wakeup.log_appended();
                 Ok(())
             }
@@ -156,14 +156,10 @@ async fn append_postgres(
     Ok(())
 }
 
-async fn append_sqlite(
-    pool: &sqlx::SqlitePool,
-    partitions: &[i32],
-    messages: &[Message],
-) -> Result<()> {
+async fn append_sqlite(sqlite: &SqliteDb, partitions: &[i32], messages: &[Message]) -> Result<()> {
     let distinct: BTreeSet<i32> = partitions.iter().copied().collect();
     let distinct: Vec<i32> = distinct.into_iter().collect();
-    let mut tx = pool.begin().await?;
+    let mut tx = sqlite.begin_write().await?;
     let mut last: BTreeMap<i32, i64> = sqlx::query_as(
         "SELECT value, COALESCE((SELECT max(log_offset) FROM herald_log WHERE partition = value), 0) \
          FROM json_each(?1)",

@@ -16,7 +16,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Starts `herald relay` as a child process.
-pub(crate) fn spawn_relay(url: &str, relay_id: &str) -> Child {
+/// `pause_before_mark_ms` widens the window in which a kill leaves published rows unmarked.
+pub(crate) fn spawn_relay(url: &str, relay_id: &str, pause_before_mark_ms: u64) -> Child {
     Command::new(env!("CARGO_BIN_EXE_herald"))
         .args([
             "relay",
@@ -29,6 +30,7 @@ pub(crate) fn spawn_relay(url: &str, relay_id: &str) -> Child {
             "--retention-secs",
             "0",
         ])
+        .args(["--pause-before-mark-ms", &pause_before_mark_ms.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
