@@ -35,8 +35,11 @@ const HERALD_TIME: &str = "2024-07-01T12:00:00Z";
 
 /// Returns the conformance folder, or `None` (after a note) when it is missing outside CI.
 fn conformance_dir() -> Option<PathBuf> {
-    let dir =
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/cloudevents"));
+    // Cargo sets the manifest directory at run time too; it wins over the one compiled in,
+    // so a test binary built in another checkout still looks beside this one.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    let dir = Path::new(&manifest_dir).join("../../../shared/conformance/cloudevents");
     if dir.is_dir() {
         return Some(dir.to_path_buf());
     }
