@@ -35,33 +35,7 @@ enum Command {
         database: Option<String>,
     },
     /// Measure the whole path: commit → outbox → relay → transport → consumer.
-    Bench {
-        /// Orders to place (each one business transaction with one event).
-        #[arg(long, default_value_t = 100_000)]
-        events: u64,
-        /// Orders per second, as an open-loop schedule; 0 = as fast as possible.
-        #[arg(long, default_value_t = 0)]
-        rate: u64,
-        /// Database URL (`sqlite://file.db` or `postgres://…`); default: a temporary SQLite file.
-        #[arg(long, env = "HERALD_DATABASE_URL")]
-        database: Option<String>,
-        /// Producer tasks (default: 1 on SQLite, 32 on PostgreSQL).
-        #[arg(long)]
-        producers: Option<u64>,
-        /// Customers, i.e. distinct partition keys.
-        #[arg(long, default_value_t = 1_000)]
-        customers: u64,
-        /// Outbox and log partitions.
-        #[arg(long, default_value_t = 16)]
-        partitions: u32,
-        /// Print the summary as JSON on stdout.
-        #[arg(long)]
-        json: bool,
-        /// Run only the producers (nothing relays or consumes): what the database alone
-        /// commits, the yardstick for the pipeline's throughput.
-        #[arg(long)]
-        baseline: bool,
-    },
+    Bench(BenchArgs),
     /// Run a relay: publish committed outbox rows to the SQL log transport.
     Relay {
         /// Database URL holding the outbox (and the log).
@@ -95,6 +69,50 @@ enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct BenchArgs {
+    /// Orders to place (each one business transaction with one event).
+    #[arg(long, default_value_t = 100_000)]
+    events: u64,
+    /// Orders per second, as an open-loop schedule; 0 = as fast as possible.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Database URL (`sqlite://file.db` or `postgres://…`); default: a temporary SQLite file.
+    #[arg(long, env = "HERALD_DATABASE_URL")]
+    database: Option<String>,
+    /// Producer tasks (default: 1 on SQLite, 32 on PostgreSQL).
+    #[arg(long)]
+    producers: Option<u64>,
+    /// Customers, i.e. distinct partition keys.
+    #[arg(long, default_value_t = 1_000)]
+    customers: u64,
+    /// Outbox and log partitions.
+    #[arg(long, default_value_t = 16)]
+    partitions: u32,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Run only the producers (nothing relays or consumes): what the database alone
+    /// commits, the yardstick for the pipeline's throughput.
+    #[arg(long)]
+    baseline: bool,
+}
+
+impl BenchArgs {
+    fn options(self) -> BenchOptions {
+        BenchOptions {
+            events: self.events,
+            rate: self.rate,
+            database: self.database,
+            producers: self.producers,
+            customers: self.customers,
+            partitions: self.partitions,
+            stall_timeout: Duration::from_secs(30),
+            view: if self.json { View::Quiet } else { View::Progress },
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,24 +162,23 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
                  to the outbox; the relay publishes it\nto the log, and the shipping consumer \
                  applies it once, through its inbox.\n"
             );
-            let options = bench_options(events, rate, database, None, 100, 16, View::Demo);
+            let options = BenchOptions {
+                events,
+                rate,
+                database,
+                producers: None,
+                customers: 100,
+                partitions: 16,
+                stall_timeout: Duration::from_secs(30),
+                view: View::Demo,
+            };
             let summary = bench::run(&options).await?;
             println!("{}", summary.render());
             Ok(exit_code(summary.is_clean()))
         }
-        Command::Bench {
-            events,
-            rate,
-            database,
-            producers,
-            customers,
-            partitions,
-            json,
-            baseline,
-        } => {
-            let view = if json { View::Quiet } else { View::Progress };
-            let options =
-                bench_options(events, rate, database, producers, customers, partitions, view);
+        Command::Bench(args) => {
+            let (json, baseline) = (args.json, args.baseline);
+            let options = args.options();
             if baseline {
                 run_baseline(&options, json).await
             } else {
@@ -224,27 +241,6 @@ async fn run_baseline(
         );
     }
     Ok(std::process::ExitCode::SUCCESS)
-}
-
-fn bench_options(
-    events: u64,
-    rate: u64,
-    database: Option<String>,
-    producers: Option<u64>,
-    customers: u64,
-    partitions: u32,
-    view: View,
-) -> BenchOptions {
-    BenchOptions {
-        events,
-        rate,
-        database,
-        producers,
-        customers,
-        partitions,
-        stall_timeout: Duration::from_secs(30),
-        view,
-    }
 }
 
 fn exit_code(clean: bool) -> std::process::ExitCode {
