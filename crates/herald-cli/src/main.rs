@@ -14,7 +14,7 @@ use herald_transport::{SqlLog, SqlLogConfig};
 /// Herald: every event, reliably and fast, from the transaction that made it to whoever
 /// needs it.
 #[derive(Debug, Parser)]
-#[command(name = "herald", version, about, long_about = None)]
+#[command(name = "herald", version, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
