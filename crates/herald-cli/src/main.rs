@@ -58,6 +58,16 @@ enum Command {
         #[arg(long, default_value_t = 0, hide = true)]
         pause_before_mark_ms: u64,
     },
+    /// Run the demo shop's consumer (`shipping`) until stopped; for crash tests.
+    #[command(hide = true)]
+    ShopConsumer {
+        /// Database URL holding the log, the inbox and the shop's effects.
+        #[arg(long, env = "HERALD_DATABASE_URL")]
+        database: String,
+        /// This member's name in the consumer group.
+        #[arg(long)]
+        member: String,
+    },
     /// Apply Herald's migrations to a database.
     Migrate {
         /// Database URL.
@@ -203,6 +213,10 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
             run_relay(&database, config, retention_secs).await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
+        Command::ShopConsumer { database, member } => {
+            run_shop_consumer(&database, member).await?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
         Command::Migrate { database } => {
             connect(&database).await?;
             eprintln!("Migrations applied.");
@@ -264,6 +278,29 @@ async fn run_relay(url: &str, config: RelayConfig, retention_secs: u64) -> anyho
     eprintln!("Relay {} running; stop it with Ctrl-C or SIGTERM.", config.relay_id);
     let relay = Relay::new(OutboxStore::new(db, retention), Arc::new(log), config);
     relay.run(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn run_shop_consumer(url: &str, member: String) -> anyhow::Result<()> {
+    use herald_cli::workload::{self, RecordOrder, Tracker};
+    use herald_consumer::{Consumer, ConsumerConfig, Router};
+    let db = connect(url).await?;
+    workload::create_tables(&db, &db).await?;
+    let log = SqlLog::new(db.clone(), SqlLogConfig::default());
+    let config = ConsumerConfig { member, ..ConsumerConfig::new("shipping") };
+    let record = RecordOrder { tracker: Arc::new(Tracker::new("")) };
+    match db {
+        Database::Postgres(pool) => {
+            Consumer::new(config, pool, Router::new().on(record))
+                .run(&log, shutdown_signal())
+                .await?;
+        }
+        Database::Sqlite(sqlite) => {
+            Consumer::new(config, sqlite.writer, Router::new().on(record))
+                .run(&log, shutdown_signal())
+                .await?;
+        }
+    }
     Ok(())
 }
 
