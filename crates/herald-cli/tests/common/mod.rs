@@ -125,6 +125,19 @@ pub(crate) fn produce(
     })
 }
 
+/// Waits until the producers have committed at least `threshold` orders.
+pub(crate) async fn wait_for_produced(produced: &AtomicU64, threshold: u64) {
+    herald_testkit::wait_until(
+        Duration::from_secs(180),
+        "producers to reach the next kill point",
+        || {
+            let produced = produced.load(std::sync::atomic::Ordering::Relaxed);
+            async move { produced >= threshold }
+        },
+    )
+    .await;
+}
+
 /// Waits until every produced order was applied (or `timeout`), then returns the verdict.
 pub(crate) async fn settle(db: &Database, run: &str, timeout: Duration) -> Verification {
     let deadline = tokio::time::Instant::now() + timeout;
