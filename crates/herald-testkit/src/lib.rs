@@ -61,15 +61,6 @@ impl TestDb {
         TestDb { url, db, postgres_name: None, _dir: Some(dir) }
     }
 
-    /// Another database of the same engine (a consumer's own database, say).
-    pub async fn sibling(&self, label: &str) -> TestDb {
-        if self.postgres_name.is_some() {
-            TestDb::postgres(label).await
-        } else {
-            TestDb::sqlite(label).await
-        }
-    }
-
     /// Closes the pools and drops a PostgreSQL database.
     pub async fn cleanup(self) {
         self.db.close().await;
