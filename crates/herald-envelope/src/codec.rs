@@ -637,3 +637,86 @@ mod tests {
         assert_eq!(encoded_len(&envelope), to_json(&envelope).len());
     }
 }
+
+/// Decodes a binary-mode event (AMQP, HTTP, …): attributes from message headers or
+/// properties, already stripped of their binding's prefix, and the body as the data.
+///
+/// String-valued attributes follow the same rules as in structured mode; a body whose
+/// `datacontenttype` is JSON (or absent) must be one JSON value and is kept as its text.
+pub(crate) fn from_binary(
+    attributes: impl IntoIterator<Item = (String, ExtensionValue)>,
+    body: &[u8],
+) -> Result<Envelope> {
+    let mut fields = Fields::default();
+    for (name, value) in attributes {
+        let wire = match value {
+            ExtensionValue::String(text) => WireValue::Str(Cow::Owned(text)),
+            ExtensionValue::Boolean(flag) => WireValue::Bool(flag),
+            ExtensionValue::Integer(number) if number < 0 => WireValue::Signed(number),
+            ExtensionValue::Integer(number) => WireValue::Unsigned(number.unsigned_abs()),
+        };
+        fields.accept_value(&name, wire)?;
+    }
+    if !body.is_empty() {
+        let data = if is_json(fields.datacontenttype.as_deref()) {
+            let text = std::str::from_utf8(body)
+                .map_err(|_| EnvelopeError::invalid("data", "must be UTF-8 JSON text", "<bytes>"))?;
+            let raw = RawValue::from_string(text.to_owned())
+                .map_err(|error| EnvelopeError::malformed(format!("data is not JSON: {error}")))?;
+            Data::Json(raw)
+        } else {
+            Data::Binary(body.to_vec())
+        };
+        set_data(&mut fields.data, data)?;
+    }
+    fields.finish()
+}
+
+/// The context attributes and extensions of a binary-mode message, without
+/// `datacontenttype` (which bindings carry as their content type) and without data.
+pub(crate) fn binary_attributes(envelope: &Envelope) -> Vec<(&str, ExtensionValue)> {
+    let mut attributes = vec![
+        ("specversion", ExtensionValue::from("1.0")),
+        ("id", ExtensionValue::String(envelope.id.to_string())),
+        ("source", ExtensionValue::from(envelope.source.as_str())),
+        ("type", ExtensionValue::from(envelope.event_type.as_str())),
+        ("time", ExtensionValue::String(envelope.time.to_rfc3339_opts(SecondsFormat::AutoSi, true))),
+        ("eventkind", ExtensionValue::from(envelope.kind.as_str())),
+        ("schemaversion", ExtensionValue::Integer(i64::from(envelope.schema_version))),
+        ("partitionkey", ExtensionValue::from(envelope.partition_key.as_str())),
+    ];
+    let optional = [
+        ("dataschema", &envelope.dataschema),
+        ("subject", &envelope.subject),
+        ("sequence", &envelope.sequence),
+        ("traceparent", &envelope.traceparent),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            attributes.push((name, ExtensionValue::from(value.as_str())));
+        }
+    }
+    for (name, value) in &envelope.extensions {
+        attributes.push((name.as_str(), value.clone()));
+    }
+    attributes
+}
+
+/// The body of a binary-mode message: JSON data as its text, binary data as is.
+pub(crate) fn binary_body(envelope: &Envelope) -> Vec<u8> {
+    match &envelope.data {
+        Some(Data::Json(raw)) => raw.get().as_bytes().to_vec(),
+        Some(Data::Binary(bytes)) => bytes.clone(),
+        None => Vec::new(),
+    }
+}
+
+/// Whether a media type is JSON (`application/json`, `*/*+json`, `text/json`); absent
+/// means JSON, as in structured mode.
+fn is_json(media_type: Option<&str>) -> bool {
+    let Some(media_type) = media_type else {
+        return true;
+    };
+    let essence = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
+}

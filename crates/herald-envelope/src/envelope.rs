@@ -202,6 +202,34 @@ impl Envelope {
     }
 }
 
+impl Envelope {
+    /// The attributes of a binary-mode message (AMQP, HTTP): every context attribute and
+    /// extension except `datacontenttype`, which bindings carry as their content type.
+    /// Protocol bindings add their own prefix (`cloudEvents_`, `ce-`).
+    pub fn binary_attributes(&self) -> Vec<(&str, ExtensionValue)> {
+        codec::binary_attributes(self)
+    }
+
+    /// The body of a binary-mode message: the data's JSON text or its bytes.
+    pub fn binary_body(&self) -> Vec<u8> {
+        codec::binary_body(self)
+    }
+
+    /// Decodes and validates a binary-mode message: `attributes` are the attribute names
+    /// (without the binding's prefix, `datacontenttype` included) and values, `body` the
+    /// data. The size limit applies to the body.
+    pub fn from_binary(
+        attributes: impl IntoIterator<Item = (String, ExtensionValue)>,
+        body: &[u8],
+        limits: &Limits,
+    ) -> Result<Self> {
+        check_size(body.len(), limits)?;
+        let envelope = codec::from_binary(attributes, body)?;
+        rules::validate_attributes(&envelope)?;
+        Ok(envelope)
+    }
+}
+
 /// Fails with [`EnvelopeError::TooLarge`] when `size` exceeds the limit.
 fn check_size(size: usize, limits: &Limits) -> Result<()> {
     if size > limits.max_event_bytes {

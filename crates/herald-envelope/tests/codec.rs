@@ -305,3 +305,73 @@ fn builder_helpers_set_attributes() {
     assert_eq!(envelope.traceparent.as_deref(), Some(traceparent));
     assert_eq!(envelope.dataschema.as_deref(), Some("urn:schema"));
 }
+
+mod binary_mode {
+    use herald_envelope::{Envelope, ExtensionValue, Limits};
+
+    fn sample() -> Envelope {
+        let json = br#"{"specversion":"1.0","id":"01890a5d-ac96-774b-bcce-b302099a8057","source":"/orders","type":"orders.order_placed","time":"2026-11-21T10:00:00.5Z","datacontenttype":"application/json","eventkind":"integration","schemaversion":2,"partitionkey":"order-7","sequence":"00000042","traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","region":"eu","priority":3,"urgent":true,"data":{"order":7,"total":"12.50"}}"#;
+        Envelope::from_json(json, &Limits::default()).expect("sample decodes")
+    }
+
+    fn round_trip(envelope: &Envelope) -> Envelope {
+        let mut attributes: Vec<(String, ExtensionValue)> = envelope
+            .binary_attributes()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        if let Some(content_type) = &envelope.datacontenttype {
+            attributes.push(("datacontenttype".into(), content_type.as_str().into()));
+        }
+        Envelope::from_binary(attributes, &envelope.binary_body(), &Limits::default())
+            .expect("binary mode decodes")
+    }
+
+    #[test]
+    fn binary_mode_round_trips_every_attribute_and_typed_extension() {
+        let envelope = sample();
+        assert_eq!(round_trip(&envelope), envelope);
+        let names: Vec<&str> = envelope.binary_attributes().iter().map(|(n, _)| *n).collect();
+        assert!(!names.contains(&"datacontenttype"), "the content type travels apart");
+        assert_eq!(envelope.binary_body(), br#"{"order":7,"total":"12.50"}"#);
+    }
+
+    #[test]
+    fn binary_mode_keeps_non_json_data_as_bytes() {
+        let mut envelope = sample();
+        envelope.datacontenttype = Some("application/octet-stream".into());
+        envelope.data = Some(herald_envelope::Data::Binary(vec![0, 159, 146, 150]));
+        assert_eq!(round_trip(&envelope), envelope);
+    }
+
+    #[test]
+    fn binary_mode_names_a_bad_attribute_and_a_missing_one() {
+        let attributes = vec![
+            ("specversion".to_owned(), ExtensionValue::from("1.0")),
+            ("id".to_owned(), ExtensionValue::from("not-a-uuid")),
+        ];
+        let error = Envelope::from_binary(attributes, b"", &Limits::default()).unwrap_err();
+        assert_eq!(error.attribute(), Some("id"), "{error}");
+        let mut attributes: Vec<(String, ExtensionValue)> = sample()
+            .binary_attributes()
+            .into_iter()
+            .filter(|(name, _)| *name != "source")
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        attributes.push(("datacontenttype".into(), "application/json".into()));
+        let error = Envelope::from_binary(attributes, b"{}", &Limits::default()).unwrap_err();
+        assert_eq!(error.attribute(), Some("source"), "{error}");
+    }
+
+    #[test]
+    fn binary_mode_refuses_a_json_body_that_is_not_json() {
+        let mut attributes: Vec<(String, ExtensionValue)> = sample()
+            .binary_attributes()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        attributes.push(("datacontenttype".into(), "application/json".into()));
+        let error = Envelope::from_binary(attributes, b"{not json", &Limits::default());
+        assert!(error.is_err());
+    }
+}
