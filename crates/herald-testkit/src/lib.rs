@@ -8,6 +8,9 @@
 //! The server is found through `HERALD_TEST_POSTGRES_URL` (an admin URL, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`).
 
+pub mod brokers;
+pub mod transport_suite;
+
 use std::future::Future;
 use std::time::Duration;
 

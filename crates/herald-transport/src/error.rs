@@ -12,6 +12,22 @@ pub enum TransportError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A group, member or other broker name is not acceptable.
+    #[error("invalid {field} `{value}`: expected {expected}")]
+    InvalidName {
+        /// Which name.
+        field: &'static str,
+        /// The name as given.
+        value: String,
+        /// What is accepted.
+        expected: &'static str,
+    },
+    /// The broker's connection or channel failed; the transport reconnects.
+    #[error("broker unavailable: {0}")]
+    Unavailable(String),
+    /// The broker refused a request (topology mismatch, permissions, …).
+    #[error("broker refused: {0}")]
+    Refused(String),
     /// The transport did not confirm a publish.
     #[error("publish not confirmed: {0}")]
     NotConfirmed(String),
@@ -29,6 +45,11 @@ impl Clone for TransportError {
             TransportError::InvalidPattern { pattern, reason } => {
                 TransportError::InvalidPattern { pattern: pattern.clone(), reason: reason.clone() }
             }
+            TransportError::InvalidName { field, value, expected } => {
+                TransportError::InvalidName { field, value: value.clone(), expected }
+            }
+            TransportError::Unavailable(reason) => TransportError::Unavailable(reason.clone()),
+            TransportError::Refused(reason) => TransportError::Refused(reason.clone()),
             other => TransportError::NotConfirmed(other.to_string()),
         }
     }

@@ -26,6 +26,7 @@ pub use backoff::Backoff;
 pub use error::{Result, TransportError};
 pub use pattern::Pattern;
 pub use seam::{
-    Delivery, DeliveryTag, Message, Publisher, Subscriber, Subscription, SubscriptionSpec,
+    Delivery, DeliveryTag, Features, Message, Publisher, Subscriber, Subscription,
+    SubscriptionSpec, check_name,
 };
 pub use sql_log::{SqlLog, SqlLogConfig};

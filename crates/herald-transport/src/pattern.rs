@@ -54,6 +54,11 @@ impl fmt::Display for Pattern {
 }
 
 impl Pattern {
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
     /// The pattern that matches every routing key (`#`).
     pub fn all() -> Pattern {
         Pattern { text: "#".into(), words: vec![Word::Any] }

@@ -7,7 +7,7 @@
 //! a reader that saw offset `n` has seen every offset below it. Consumer groups keep a
 //! committed offset per partition and share partitions through leases.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -17,9 +17,16 @@ use herald_db::{Database, SqliteDb, begin_without_flush_wait, sqlite_array, sqli
 use herald_envelope::partition_of;
 use sqlx::Row;
 
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+
 use crate::{
-    Delivery, DeliveryTag, Message, Publisher, Result, Subscriber, Subscription, SubscriptionSpec,
+    Delivery, DeliveryTag, Features, Message, Publisher, Result, Subscriber, Subscription,
+    SubscriptionSpec,
 };
+
+/// Routing keys of messages for one group only start with `direct.<group>.`.
+const DIRECT_PREFIX: &str = "direct.";
 
 /// Settings of the log.
 #[derive(Debug, Clone)]
@@ -209,11 +216,35 @@ impl Publisher for SqlLog {
     async fn housekeeping(&self) -> Result<u64> {
         self.trim(10_000).await
     }
+
+    async fn publish_to_group(&self, group: &str, messages: &[Message]) -> Vec<Result<()>> {
+        if let Err(error) = crate::check_name("group", group) {
+            return messages.iter().map(|_| Err(error.clone())).collect();
+        }
+        let direct: Vec<Message> = messages
+            .iter()
+            .map(|m| Message {
+                routing_key: format!("{DIRECT_PREFIX}{group}.{}", m.routing_key),
+                ..m.clone()
+            })
+            .collect();
+        self.publish(&direct).await
+    }
 }
 
 #[async_trait]
 impl Subscriber for SqlLog {
+    fn features(&self) -> Features {
+        Features {
+            name: "embedded log",
+            retry_keeps_order: true,
+            durable_retry_delay: false,
+            members_keep_key_order: true,
+        }
+    }
+
     async fn subscribe(&self, spec: SubscriptionSpec) -> Result<Box<dyn Subscription>> {
+        spec.validate()?;
         let leases = Leases::new(
             self.db.clone(),
             LeaseConfig {
@@ -234,6 +265,8 @@ impl Subscriber for SqlLog {
             positions: BTreeMap::new(),
             uncommitted: BTreeMap::new(),
             outstanding: BTreeMap::new(),
+            paused: BTreeMap::new(),
+            retries: HashMap::new(),
         }))
     }
 }
@@ -251,6 +284,35 @@ struct LogSubscription {
     uncommitted: BTreeMap<u32, i64>,
     /// Per partition: the last wanted delivery handed out and not yet acknowledged.
     outstanding: BTreeMap<u32, i64>,
+    /// Partitions waiting for a delayed retry, until when.
+    paused: BTreeMap<u32, Instant>,
+    /// Entries retried so far: their attempt and first failure (kept in memory only).
+    retries: HashMap<DeliveryTag, (u32, DateTime<Utc>)>,
+}
+
+impl LogSubscription {
+    /// Whether this group wants an entry: its patterns, or a message sent to it alone.
+    fn wants(&self, routing_key: &str) -> bool {
+        match routing_key.strip_prefix(DIRECT_PREFIX) {
+            Some(rest) => rest
+                .strip_prefix(self.spec.group.as_str())
+                .is_some_and(|rest| rest.starts_with('.')),
+            None => self.spec.wants(routing_key),
+        }
+    }
+
+    /// Restores the original routing key of a direct message and the retry count.
+    fn prepare(&self, mut delivery: Delivery) -> Delivery {
+        let direct = format!("{DIRECT_PREFIX}{}.", self.spec.group);
+        if let Some(original) = delivery.message.routing_key.strip_prefix(direct.as_str()) {
+            delivery.message.routing_key = original.to_owned();
+        }
+        if let Some((attempt, first_failed_at)) = self.retries.get(&delivery.tag) {
+            delivery.attempt = *attempt;
+            delivery.first_failed_at = Some(*first_failed_at);
+        }
+        delivery
+    }
 }
 
 impl LogSubscription {
@@ -353,7 +415,14 @@ impl LogSubscription {
     /// Reads what the owned partitions hold past their positions, keeping the wanted
     /// deliveries; unwanted ones are done as soon as nothing wanted is outstanding before them.
     async fn read_owned(&mut self, max: usize) -> Result<Vec<Delivery>> {
-        let partitions: Vec<(u32, i64)> = self.positions.iter().map(|(p, o)| (*p, *o)).collect();
+        let now = Instant::now();
+        self.paused.retain(|_, until| *until > now);
+        let partitions: Vec<(u32, i64)> = self
+            .positions
+            .iter()
+            .filter(|(p, _)| !self.paused.contains_key(p))
+            .map(|(p, o)| (*p, *o))
+            .collect();
         if partitions.is_empty() {
             return Ok(Vec::new());
         }
@@ -369,7 +438,11 @@ impl LogSubscription {
             };
             self.positions.insert(partition, last);
             let before = wanted.len();
-            wanted.extend(read.into_iter().filter(|d| self.spec.wants(&d.message.routing_key)));
+            wanted.extend(
+                read.into_iter()
+                    .filter(|d| self.wants(&d.message.routing_key))
+                    .map(|d| self.prepare(d)),
+            );
             match wanted[before..].last() {
                 Some(last_wanted) => {
                     self.outstanding.insert(partition, last_wanted.tag.offset);
@@ -437,15 +510,15 @@ where
     Vec<u8>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     let partition = u32::try_from(row.try_get::<i32, _>(0)?).unwrap_or(0);
-    Ok(Delivery {
-        tag: DeliveryTag { partition, offset: row.try_get(1)? },
-        message: Message {
+    Ok(Delivery::first(
+        DeliveryTag { partition, offset: row.try_get(1)? },
+        Message {
             event_id: row.try_get(2)?,
             routing_key: row.try_get(3)?,
             partition_key: row.try_get(4)?,
             payload: row.try_get(5)?,
         },
-    })
+    ))
 }
 
 #[async_trait]
@@ -472,6 +545,7 @@ impl Subscription for LogSubscription {
 
     async fn ack(&mut self, tags: &[DeliveryTag]) -> Result<()> {
         for tag in tags {
+            self.retries.remove(tag);
             let Some(position) = self.positions.get(&tag.partition).copied() else {
                 continue; // The partition moved to another member, which will redeliver.
             };
@@ -488,7 +562,13 @@ impl Subscription for LogSubscription {
         self.commit().await
     }
 
-    async fn nack(&mut self, tag: DeliveryTag) -> Result<()> {
+    async fn retry(&mut self, delivery: &Delivery, delay: Duration, _error: &str) -> Result<()> {
+        let tag = delivery.tag;
+        let first_failed_at = delivery.first_failed_at.unwrap_or_else(Utc::now);
+        self.retries.insert(tag, (delivery.attempt + 1, first_failed_at));
+        if !delay.is_zero() {
+            self.paused.insert(tag.partition, Instant::now() + delay);
+        }
         if let Some(position) = self.positions.get_mut(&tag.partition) {
             *position = (*position).min(tag.offset - 1);
         }

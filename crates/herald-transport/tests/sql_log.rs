@@ -108,19 +108,21 @@ async fn unacknowledged_deliveries_come_again(db: &Database) {
     second.close().await.expect("close");
 }
 
-async fn nack_rewinds_the_partition(db: &Database) {
+async fn retry_rewinds_the_partition(db: &Database) {
     let log = log(db);
     let messages: Vec<Message> = (0..5).map(|n| message("integration.t.v1", "k", n)).collect();
     publish_all(&log, &messages).await;
     let mut subscription = subscribe(&log, "g", "m1", &["#"]).await;
     let got = receive(subscription.as_mut(), 5).await;
     subscription.ack(&[got[0].tag, got[1].tag]).await.expect("ack");
-    subscription.nack(got[2].tag).await.expect("nack");
+    subscription.retry(&got[2], Duration::ZERO, "failed").await.expect("retry");
     let again = receive(subscription.as_mut(), 3).await;
     assert_eq!(
         again.iter().map(|d| d.message.event_id).collect::<Vec<_>>(),
         messages[2..].iter().map(|m| m.event_id).collect::<Vec<_>>()
     );
+    assert_eq!(again[0].attempt, 2, "the retried one counts its attempt");
+    assert_eq!(again[1].attempt, 1, "the later ones come again as they were");
     subscription.close().await.expect("close");
 }
 
@@ -185,7 +187,7 @@ macro_rules! both_databases {
 both_databases!(
     selective_and_ordered_per_key,
     unacknowledged_deliveries_come_again,
-    nack_rewinds_the_partition,
+    retry_rewinds_the_partition,
     groups_are_independent,
     trim_keeps_unread_entries_and_each_partitions_newest,
 );

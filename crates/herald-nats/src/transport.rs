@@ -1,0 +1,344 @@
+//! The JetStream publisher and subscriber.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
+use async_nats::jetstream::{self, AckKind, Context, stream};
+use async_trait::async_trait;
+use futures::future::join_all;
+use futures::{FutureExt, StreamExt};
+use herald_transport::{
+    Delivery, DeliveryTag, Features, Message, Publisher, Result, Subscriber, Subscription,
+    SubscriptionSpec, TransportError,
+};
+use tokio::sync::Mutex;
+
+use crate::subjects::common_filter;
+
+/// Settings of the JetStream transport.
+#[derive(Debug, Clone)]
+pub struct NatsConfig {
+    /// The server's URL, e.g. `nats://127.0.0.1:4222`.
+    pub url: String,
+    /// The stream's name.
+    pub stream: String,
+    /// The first word of every subject: `<prefix>.events.…`, `<prefix>.direct.…`.
+    pub subject_prefix: String,
+    /// How long the stream keeps events (limits retention).
+    pub max_age: Duration,
+    /// How long a delivery may stay unacknowledged before JetStream redelivers it.
+    pub ack_wait: Duration,
+    /// Most deliveries of one message; -1 for no limit (the default: the consumer's own
+    /// retry policy dead-letters first, and a crash loop must not drop an event).
+    pub max_deliver: i64,
+    /// Unacknowledged deliveries a member may hold (the prefetch window).
+    pub prefetch: i64,
+    /// Longest wait for JetStream's acknowledgement of a publish.
+    pub publish_timeout: Duration,
+}
+
+impl NatsConfig {
+    /// Defaults for the server at `url`.
+    pub fn new(url: impl Into<String>) -> NatsConfig {
+        NatsConfig {
+            url: url.into(),
+            stream: "HERALD_EVENTS".into(),
+            subject_prefix: "herald".into(),
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            ack_wait: Duration::from_secs(30),
+            max_deliver: -1,
+            prefetch: 2048,
+            publish_timeout: Duration::from_secs(10),
+        }
+    }
+
+    fn events_base(&self) -> String {
+        format!("{}.events", self.subject_prefix)
+    }
+
+    fn event_subject(&self, routing_key: &str) -> String {
+        format!("{}.events.{routing_key}", self.subject_prefix)
+    }
+
+    fn direct_base(&self, group: &str) -> String {
+        format!("{}.direct.{group}", self.subject_prefix)
+    }
+}
+
+/// The JetStream transport: publisher and subscriber over one configuration.
+pub struct JetStream {
+    config: NatsConfig,
+    context: Mutex<Option<Context>>,
+}
+
+fn unavailable(error: impl std::fmt::Display) -> TransportError {
+    TransportError::Unavailable(error.to_string())
+}
+
+impl JetStream {
+    /// The transport for the server of `config`; it connects on first use.
+    pub fn new(config: NatsConfig) -> JetStream {
+        JetStream { config, context: Mutex::new(None) }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &NatsConfig {
+        &self.config
+    }
+
+    /// The JetStream context, connecting and creating the stream on first use.
+    async fn context(&self) -> Result<Context> {
+        let mut context = self.context.lock().await;
+        if let Some(open) = context.as_ref() {
+            return Ok(open.clone());
+        }
+        let client = async_nats::connect(&self.config.url).await.map_err(unavailable)?;
+        let opened = jetstream::new(client);
+        self.ensure_stream(&opened).await?;
+        *context = Some(opened.clone());
+        Ok(opened)
+    }
+
+    /// Creates the stream if it does not exist (idempotent).
+    async fn ensure_stream(&self, context: &Context) -> Result<stream::Stream> {
+        let prefix = &self.config.subject_prefix;
+        context
+            .get_or_create_stream(stream::Config {
+                name: self.config.stream.clone(),
+                subjects: vec![format!("{prefix}.events.>"), format!("{prefix}.direct.>")],
+                max_age: self.config.max_age,
+                storage: stream::StorageType::File,
+                duplicate_window: Duration::from_secs(120),
+                ..stream::Config::default()
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Deletes the stream and everything in it (for tests and teardown).
+    pub async fn delete_stream(&self) -> Result<()> {
+        let context = self.context().await?;
+        context.delete_stream(&self.config.stream).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Publishes to `subjects[i]`, all in flight, and awaits every acknowledgement.
+    async fn send(&self, messages: &[Message], subjects: Vec<String>) -> Vec<Result<()>> {
+        let context = match self.context().await {
+            Ok(context) => context,
+            Err(error) => return messages.iter().map(|_| Err(error.clone())).collect(),
+        };
+        let mut pending = Vec::with_capacity(messages.len());
+        for (message, subject) in messages.iter().zip(subjects) {
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", message.event_id.to_string().as_str());
+            headers.insert("Herald-Partition-Key", message.partition_key.as_str());
+            let sent = context
+                .publish_with_headers(subject, headers, message.payload.clone().into())
+                .await
+                .map_err(unavailable);
+            pending.push(sent);
+        }
+        let timeout = self.config.publish_timeout;
+        join_all(pending.into_iter().map(|sent| async move {
+            let ack = sent?;
+            match tokio::time::timeout(timeout, ack).await {
+                Err(_) => {
+                    Err(TransportError::NotConfirmed("no JetStream ack before the timeout".into()))
+                }
+                Ok(Err(error)) => Err(TransportError::NotConfirmed(error.to_string())),
+                Ok(Ok(_)) => Ok(()),
+            }
+        }))
+        .await
+    }
+
+    /// Creates (or finds) a durable pull consumer.
+    async fn consumer(&self, name: &str, filter: String) -> Result<PullConsumer> {
+        let context = self.context().await?;
+        let stream = self.ensure_stream(&context).await?;
+        stream
+            .get_or_create_consumer(
+                name,
+                pull::Config {
+                    durable_name: Some(name.to_owned()),
+                    ack_policy: AckPolicy::Explicit,
+                    ack_wait: self.config.ack_wait,
+                    max_deliver: self.config.max_deliver,
+                    max_ack_pending: self.config.prefetch,
+                    filter_subject: filter,
+                    ..pull::Config::default()
+                },
+            )
+            .await
+            .map_err(|error| TransportError::Refused(format!("consumer `{name}`: {error}")))
+    }
+}
+
+#[async_trait]
+impl Publisher for JetStream {
+    async fn publish(&self, messages: &[Message]) -> Vec<Result<()>> {
+        let subjects = messages.iter().map(|m| self.config.event_subject(&m.routing_key)).collect();
+        self.send(messages, subjects).await
+    }
+
+    async fn publish_to_group(&self, group: &str, messages: &[Message]) -> Vec<Result<()>> {
+        if let Err(error) = herald_transport::check_name("group", group) {
+            return messages.iter().map(|_| Err(error.clone())).collect();
+        }
+        let base = self.config.direct_base(group);
+        let subjects = messages.iter().map(|m| format!("{base}.{}", m.routing_key)).collect();
+        self.send(messages, subjects).await
+    }
+}
+
+/// Which of a member's two consumers a delivery came from.
+const FROM_EVENTS: u32 = 0;
+const FROM_DIRECT: u32 = 1;
+
+#[async_trait]
+impl Subscriber for JetStream {
+    async fn subscribe(&self, spec: SubscriptionSpec) -> Result<Box<dyn Subscription>> {
+        spec.validate()?;
+        let filter = common_filter(&self.config.events_base(), &spec.patterns);
+        let events = self.consumer(&spec.group, filter).await?;
+        let direct_base = self.config.direct_base(&spec.group);
+        let direct_name = format!("{}-direct", spec.group);
+        let direct = self.consumer(&direct_name, format!("{direct_base}.>")).await?;
+        Ok(Box::new(JetStreamSubscription {
+            events: events.messages().await.map_err(unavailable)?,
+            direct: direct.messages().await.map_err(unavailable)?,
+            events_prefix: format!("{}.", self.config.events_base()),
+            direct_prefix: format!("{direct_base}."),
+            spec,
+            in_hand: HashMap::new(),
+        }))
+    }
+
+    fn features(&self) -> Features {
+        Features {
+            name: "NATS JetStream",
+            retry_keeps_order: false,
+            durable_retry_delay: true,
+            members_keep_key_order: false,
+        }
+    }
+}
+
+/// One member pulling from its group's two durable consumers.
+struct JetStreamSubscription {
+    events: pull::Stream,
+    direct: pull::Stream,
+    events_prefix: String,
+    direct_prefix: String,
+    spec: SubscriptionSpec,
+    /// Deliveries handed out and not settled, to acknowledge through.
+    in_hand: HashMap<DeliveryTag, jetstream::Message>,
+}
+
+impl JetStreamSubscription {
+    /// Turns a JetStream message into a delivery; messages the patterns do not want
+    /// (the server's filter is wider when patterns cannot be expressed) are acked at once.
+    async fn accept(&mut self, from: u32, message: jetstream::Message) -> Option<Delivery> {
+        let info = message.info().ok()?;
+        let tag = DeliveryTag { partition: from, offset: info.stream_sequence as i64 };
+        let attempt = u32::try_from(info.delivered).unwrap_or(u32::MAX).max(1);
+        let subject = message.subject.as_str();
+        let prefix = if from == FROM_DIRECT { &self.direct_prefix } else { &self.events_prefix };
+        let routing_key = subject.strip_prefix(prefix.as_str()).unwrap_or(subject).to_owned();
+        if from == FROM_EVENTS && !self.spec.wants(&routing_key) {
+            if let Err(error) = message.ack().await {
+                tracing::debug!(%error, "Acknowledging an unwanted message failed.");
+            }
+            return None;
+        }
+        let header = |name: &str| {
+            message.headers.as_ref().and_then(|h| h.get(name)).map(|v| v.as_str().to_owned())
+        };
+        let delivery = Delivery {
+            tag,
+            message: Message {
+                event_id: header("Nats-Msg-Id").and_then(|id| id.parse().ok()).unwrap_or_default(),
+                routing_key,
+                partition_key: header("Herald-Partition-Key").unwrap_or_default(),
+                payload: message.payload.to_vec(),
+            },
+            attempt,
+            first_failed_at: None,
+        };
+        self.in_hand.insert(tag, message);
+        Some(delivery)
+    }
+
+    /// The next message from either consumer, waiting up to `wait`.
+    async fn next(&mut self, wait: Duration) -> Result<Option<(u32, jetstream::Message)>> {
+        let next = tokio::time::timeout(wait, async {
+            tokio::select! {
+                Some(message) = self.events.next() => Some((FROM_EVENTS, message)),
+                Some(message) = self.direct.next() => Some((FROM_DIRECT, message)),
+                else => None,
+            }
+        })
+        .await;
+        match next {
+            Err(_) => Ok(None),
+            Ok(None) => Err(TransportError::Unavailable("the JetStream consumers ended".into())),
+            Ok(Some((from, Ok(message)))) => Ok(Some((from, message))),
+            Ok(Some((_, Err(error)))) => Err(unavailable(error)),
+        }
+    }
+
+    /// A message that is ready now, from either consumer.
+    fn ready(&mut self) -> Option<(u32, jetstream::Message)> {
+        if let Some(Some(Ok(message))) = self.events.next().now_or_never() {
+            return Some((FROM_EVENTS, message));
+        }
+        if let Some(Some(Ok(message))) = self.direct.next().now_or_never() {
+            return Some((FROM_DIRECT, message));
+        }
+        None
+    }
+}
+
+#[async_trait]
+impl Subscription for JetStreamSubscription {
+    async fn receive(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>> {
+        let mut deliveries = Vec::new();
+        let deadline = tokio::time::Instant::now() + wait;
+        while deliveries.is_empty() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let Some((from, message)) = self.next(left).await? else {
+                return Ok(deliveries);
+            };
+            deliveries.extend(self.accept(from, message).await);
+        }
+        while deliveries.len() < max {
+            let Some((from, message)) = self.ready() else { break };
+            deliveries.extend(self.accept(from, message).await);
+        }
+        Ok(deliveries)
+    }
+
+    async fn ack(&mut self, tags: &[DeliveryTag]) -> Result<()> {
+        for tag in tags {
+            if let Some(message) = self.in_hand.remove(tag) {
+                message.ack().await.map_err(unavailable)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn retry(&mut self, delivery: &Delivery, delay: Duration, _error: &str) -> Result<()> {
+        if let Some(message) = self.in_hand.remove(&delivery.tag) {
+            message.ack_with(AckKind::Nak(Some(delay))).await.map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn close(&mut self) -> Result<()> {
+        self.in_hand.clear(); // Unacknowledged messages come again after the ack wait.
+        Ok(())
+    }
+}
