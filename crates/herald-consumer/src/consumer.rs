@@ -1,35 +1,113 @@
-//! The consumer loop.
+//! The consumer loop: receive a window of deliveries, hand them to key-hashed workers,
+//! settle each (acknowledge, retry later, or dead-letter), then receive again.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use herald_envelope::{Envelope, Limits};
+use chrono::{DateTime, Utc};
+use futures::future::join_all;
+use herald_envelope::{Envelope, Limits, partition_of};
 use herald_transport::{
     Backoff, Delivery, DeliveryTag, Subscriber, Subscription, SubscriptionSpec, TransportError,
 };
 use sqlx::Connection;
 
-use crate::handler::{ErasedHandler, Router};
-use crate::{HandlerContext, InboxBackend};
+use crate::handler::{ErasedHandler, Outcome, Router};
+use crate::{DeadLetter, DeadLetterReason, HandlerContext, HandlerError, InboxBackend};
+
+/// A predicate over envelopes: events it refuses are acknowledged without handling
+/// (for example a CloudEvents SQL filter).
+pub type EventFilter = Arc<dyn Fn(&Envelope) -> bool + Send + Sync>;
+
+/// How failed events are retried before they are dead-lettered.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Runs again right away, in the same process, after a failure.
+    pub immediate: u32,
+    /// Then retries through the transport, each after a longer delay.
+    pub delayed: u32,
+    /// The delay before the first delayed retry; each next one doubles.
+    pub first_delay: Duration,
+    /// The longest delay.
+    pub max_delay: Duration,
+    /// Each delay is multiplied by a random factor in `1 ± jitter`.
+    pub jitter: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            immediate: 2,
+            delayed: 4,
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(300),
+            jitter: 0.2,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before delayed retry number `retry` (1-based), for `random` in `[0, 1)`.
+    pub fn delay(&self, retry: u32, random: f64) -> Duration {
+        let doublings = i32::try_from(retry.saturating_sub(1).min(30)).unwrap_or(30);
+        let base = (self.first_delay.as_secs_f64() * 2f64.powi(doublings))
+            .min(self.max_delay.as_secs_f64());
+        let factor = 1.0 + self.jitter * (2.0 * random - 1.0);
+        Duration::from_secs_f64((base * factor).max(0.0))
+    }
+}
+
+/// What happens to a delivery that is not a valid event, or has no handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnroutablePolicy {
+    /// Park it in the dead-letter queue (the default).
+    #[default]
+    DeadLetter,
+    /// Acknowledge it and count it.
+    Acknowledge,
+}
 
 /// Settings of one consumer.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConsumerConfig {
-    /// The consumer's name: its consumer group and its inbox key.
+    /// The consumer's name: its consumer group, its inbox key, its dead-letter queue.
     pub name: String,
     /// This process's name within the group.
     pub member: String,
-    /// Most deliveries applied in one database transaction.
+    /// Most deliveries in hand at once (the prefetch window of one round).
     pub batch_size: usize,
     /// Longest wait for deliveries before checking for shutdown.
     pub receive_wait: Duration,
-    /// Backoff after a failed handler or database error.
+    /// Workers handling a round concurrently; a partition key always goes to the same
+    /// worker, so one key's events keep their order.
+    pub workers: usize,
+    /// Retries before dead-lettering.
+    pub retry: RetryPolicy,
+    /// Undecodable and unhandled deliveries.
+    pub unroutable: UnroutablePolicy,
+    /// Events it refuses are acknowledged without handling.
+    pub filter: Option<EventFilter>,
+    /// Backoff after a transport or database error.
     pub backoff: Backoff,
     /// Size limit of an event.
     pub limits: Limits,
+}
+
+impl std::fmt::Debug for ConsumerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsumerConfig")
+            .field("name", &self.name)
+            .field("member", &self.member)
+            .field("batch_size", &self.batch_size)
+            .field("workers", &self.workers)
+            .field("retry", &self.retry)
+            .field("unroutable", &self.unroutable)
+            .field("filter", &self.filter.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ConsumerConfig {
@@ -40,6 +118,10 @@ impl ConsumerConfig {
             member: format!("member-{}", uuid::Uuid::now_v7().simple()),
             batch_size: 512,
             receive_wait: Duration::from_millis(250),
+            workers: 8,
+            retry: RetryPolicy::default(),
+            unroutable: UnroutablePolicy::default(),
+            filter: None,
             backoff: Backoff::default(),
             limits: Limits::default(),
         }
@@ -62,40 +144,101 @@ pub struct ConsumerStats {
     pub processed: AtomicU64,
     /// Redelivered events the inbox recognised and skipped.
     pub duplicates_suppressed: AtomicU64,
-    /// Handler failures (each retried).
+    /// Events whose handler failed every immediate run of one delivery.
     pub handler_failures: AtomicU64,
-    /// Deliveries that were not a valid envelope (skipped, logged).
+    /// Delayed retries scheduled.
+    pub retried: AtomicU64,
+    /// Events parked in the dead-letter queue.
+    pub dead_lettered: AtomicU64,
+    /// Deliveries that were not a valid envelope.
     pub undecodable: AtomicU64,
-    /// Events of a type or version with no handler (skipped).
+    /// Events of a type or version with no handler.
     pub unhandled: AtomicU64,
+    /// Events the filter refused.
+    pub filtered: AtomicU64,
 }
 
-/// The outcome of applying one batch.
-#[derive(Debug, Default)]
-struct BatchOutcome {
-    acks: Vec<DeliveryTag>,
-    nacks: Vec<DeliveryTag>,
+/// Counts of one round, added to the stats once it settled.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
     processed: u64,
     duplicates: u64,
+    failures: u64,
+    retried: u64,
+    dead_lettered: u64,
     undecodable: u64,
     unhandled: u64,
+    filtered: u64,
 }
 
-/// Receives, deduplicates through the inbox, handles, commits and acknowledges.
+impl Counts {
+    fn add(&mut self, other: Counts) {
+        self.processed += other.processed;
+        self.duplicates += other.duplicates;
+        self.failures += other.failures;
+        self.retried += other.retried;
+        self.dead_lettered += other.dead_lettered;
+        self.undecodable += other.undecodable;
+        self.unhandled += other.unhandled;
+        self.filtered += other.filtered;
+    }
+}
+
+/// What to do with the deliveries of a round.
+#[derive(Default)]
+struct Settlement {
+    acks: Vec<DeliveryTag>,
+    retries: Vec<(Delivery, Duration, String)>,
+    counts: Counts,
+}
+
+impl Settlement {
+    fn merge(&mut self, other: Settlement) {
+        self.acks.extend(other.acks);
+        self.retries.extend(other.retries);
+        self.counts.add(other.counts);
+    }
+}
+
+/// A delivery, decoded and matched with its handler (or not).
+enum Work<'r, DB: sqlx::Database> {
+    /// The filter refused it.
+    Skip,
+    /// It goes to the dead-letter queue (or is acknowledged, by policy) unhandled.
+    Park(DeadLetterReason, String, Option<Box<Envelope>>),
+    /// It is handled.
+    Handle(Box<Envelope>, &'r Arc<dyn ErasedHandler<DB>>),
+}
+
+struct Item<'r, DB: sqlx::Database> {
+    delivery: &'r Delivery,
+    work: Work<'r, DB>,
+}
+
+/// The result of running a handler with its immediate retries.
+enum Run {
+    Applied,
+    Duplicate,
+    Failed { error: HandlerError, runs: u32 },
+}
+
+/// Receives, deduplicates through the inbox, handles, commits and settles.
 pub struct Consumer<DB: InboxBackend> {
     config: ConsumerConfig,
     pool: sqlx::Pool<DB>,
     router: Router<DB>,
     stats: Arc<ConsumerStats>,
+    /// First failure times the transport does not carry, by event id.
+    first_failures: Mutex<HashMap<uuid::Uuid, DateTime<Utc>>>,
 }
 
 impl<DB: InboxBackend> Consumer<DB>
 where
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
-    /// A consumer writing its inbox and effects to `pool`.
+    /// A consumer writing its inbox, effects and dead letters to `pool`.
     pub fn new(config: ConsumerConfig, pool: sqlx::Pool<DB>, router: Router<DB>) -> Consumer<DB> {
-        Consumer { config, pool, router, stats: Arc::default() }
+        Consumer { config, pool, router, stats: Arc::default(), first_failures: Mutex::default() }
     }
 
     /// The consumer's counters, to read while it runs.
@@ -103,7 +246,7 @@ where
         Arc::clone(&self.stats)
     }
 
-    /// Runs until `shutdown` completes; the batch in hand is finished first.
+    /// Runs until `shutdown` completes; the round in hand is finished and settled first.
     pub async fn run(
         self,
         subscriber: &dyn Subscriber,
@@ -114,6 +257,7 @@ where
             member: self.config.member.clone(),
             patterns: self.router.patterns().to_vec(),
         };
+        let keeps_order = subscriber.features().retry_keeps_order;
         let mut subscription = subscriber.subscribe(spec).await?;
         tokio::pin!(shutdown);
         let mut failures_in_a_row = 0;
@@ -124,7 +268,10 @@ where
             };
             let failed = match received {
                 Ok(deliveries) if deliveries.is_empty() => false,
-                Ok(deliveries) => self.process(subscription.as_mut(), &deliveries).await,
+                Ok(deliveries) => {
+                    let settlement = self.process(&deliveries, keeps_order).await;
+                    self.settle(subscription.as_mut(), settlement, keeps_order).await
+                }
                 Err(error) => {
                     tracing::warn!(%error, consumer = %self.config.name, "Receiving failed.");
                     true
@@ -145,176 +292,357 @@ where
         Ok(())
     }
 
-    /// Applies and acknowledges a batch; returns whether anything failed.
-    async fn process(&self, subscription: &mut dyn Subscription, deliveries: &[Delivery]) -> bool {
-        let outcome = match self.apply(deliveries).await {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                tracing::warn!(%error, consumer = %self.config.name, "Applying a batch failed; it is retried.");
-                first_of_each_partition(deliveries)
+    /// Splits a round among the workers by partition key and runs them concurrently.
+    async fn process(&self, deliveries: &[Delivery], keeps_order: bool) -> Settlement {
+        let workers = self.config.workers.max(1);
+        let mut groups: Vec<Vec<Item<'_, DB>>> = (0..workers).map(|_| Vec::new()).collect();
+        for delivery in deliveries {
+            let worker = partition_of(&delivery.message.partition_key, workers as u32) as usize;
+            groups[worker].push(self.classify(delivery));
+        }
+        let runs = groups
+            .iter()
+            .filter(|group| !group.is_empty())
+            .map(|group| self.apply_group(group, keeps_order));
+        let mut settlement = Settlement::default();
+        for outcome in join_all(runs).await {
+            settlement.merge(outcome);
+        }
+        settlement
+    }
+
+    /// Decodes a delivery and finds its handler.
+    fn classify<'r>(&'r self, delivery: &'r Delivery) -> Item<'r, DB> {
+        let work = match Envelope::from_json(&delivery.message.payload, &self.config.limits) {
+            Err(error) => Work::Park(DeadLetterReason::Undecodable, error.to_string(), None),
+            Ok(envelope) if self.config.filter.as_ref().is_some_and(|keep| !keep(&envelope)) => {
+                Work::Skip
             }
+            Ok(envelope) => match self.router.handler_for(&envelope, &delivery.message.routing_key)
+            {
+                Some(handler) => Work::Handle(Box::new(envelope), handler),
+                None => {
+                    let error = format!(
+                        "no handler for type `{}` version {}",
+                        envelope.event_type, envelope.schema_version
+                    );
+                    Work::Park(DeadLetterReason::Unhandled, error, Some(Box::new(envelope)))
+                }
+            },
         };
-        self.count(&outcome);
-        let mut failed = !outcome.nacks.is_empty();
-        if let Err(error) = subscription.ack(&outcome.acks).await {
+        Item { delivery, work }
+    }
+
+    /// One worker's share in one transaction; after a database error every delivery of
+    /// the share is retried later.
+    async fn apply_group(&self, items: &[Item<'_, DB>], keeps_order: bool) -> Settlement {
+        let applied = match self.apply_together(items).await {
+            Ok(Some(settlement)) => Ok(settlement),
+            Ok(None) => self.apply_one_by_one(items, keeps_order).await,
+            Err(error) => Err(error),
+        };
+        applied.unwrap_or_else(|error| {
+            tracing::warn!(%error, consumer = %self.config.name, "Applying deliveries failed; they come again.");
+            let delay = self.config.backoff.delay(1, rand::random::<f64>());
+            let retries = items
+                .iter()
+                .map(|item| (item.delivery.clone(), delay, format!("database error: {error}")))
+                .collect();
+            Settlement { retries, ..Settlement::default() }
+        })
+    }
+
+    /// The fast path: one inbox statement and no savepoints; `None` when a handler
+    /// failed (nothing was committed).
+    async fn apply_together(
+        &self,
+        items: &[Item<'_, DB>],
+    ) -> Result<Option<Settlement>, sqlx::Error> {
+        let mut settlement = Settlement::default();
+        let ids: Vec<uuid::Uuid> = items
+            .iter()
+            .filter_map(|item| match &item.work {
+                Work::Handle(envelope, _) => Some(*envelope.id.as_uuid()),
+                _ => None,
+            })
+            .collect();
+        let mut tx = self.pool.begin().await?;
+        let mut fresh = if ids.is_empty() {
+            Default::default()
+        } else {
+            DB::record_many(&mut *tx, &self.config.name, &ids).await?
+        };
+        for item in items {
+            let tag = item.delivery.tag;
+            match &item.work {
+                Work::Skip | Work::Park(..) => {
+                    self.settle_unhandled(&mut tx, item, &mut settlement).await?
+                }
+                Work::Handle(envelope, _) if !fresh.remove(envelope.id.as_uuid()) => {
+                    settlement.counts.duplicates += 1;
+                    settlement.acks.push(tag);
+                }
+                Work::Handle(envelope, handler) => {
+                    let ctx = HandlerContext { envelope, tx: &mut *tx };
+                    if handler.call(ctx).await.is_err() {
+                        tx.rollback().await?;
+                        return Ok(None);
+                    }
+                    settlement.counts.processed += 1;
+                    settlement.acks.push(tag);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(settlement))
+    }
+
+    /// The careful path: each event in savepoints of its own, with immediate retries;
+    /// a failure becomes a delayed retry or a dead letter.
+    async fn apply_one_by_one(
+        &self,
+        items: &[Item<'_, DB>],
+        keeps_order: bool,
+    ) -> Result<Settlement, sqlx::Error> {
+        let mut settlement = Settlement::default();
+        let mut held_back = BTreeSet::new();
+        let mut tx = self.pool.begin().await?;
+        for item in items {
+            let delivery = item.delivery;
+            if keeps_order && held_back.contains(&delivery.tag.partition) {
+                continue; // It comes again after the event retried before it.
+            }
+            let (envelope, handler) = match &item.work {
+                Work::Handle(envelope, handler) => (envelope, handler),
+                _ => {
+                    self.settle_unhandled(&mut tx, item, &mut settlement).await?;
+                    continue;
+                }
+            };
+            match self.run_with_retries(&mut tx, envelope, handler.as_ref()).await? {
+                Run::Applied => {
+                    settlement.counts.processed += 1;
+                    settlement.acks.push(delivery.tag);
+                    self.forget_failure(delivery);
+                }
+                Run::Duplicate => {
+                    settlement.counts.duplicates += 1;
+                    settlement.acks.push(delivery.tag);
+                }
+                Run::Failed { error, runs } => {
+                    settlement.counts.failures += 1;
+                    let retried = self
+                        .after_failure(&mut tx, item, handler.name(), error, runs, &mut settlement)
+                        .await?;
+                    if retried && keeps_order {
+                        held_back.insert(delivery.tag.partition);
+                    }
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(settlement)
+    }
+
+    /// Runs a handler, again right away after a failure, each run in a savepoint with the
+    /// inbox record.
+    async fn run_with_retries(
+        &self,
+        tx: &mut DB::Connection,
+        envelope: &Envelope,
+        handler: &dyn ErasedHandler<DB>,
+    ) -> Result<Run, sqlx::Error> {
+        let mut runs = 0;
+        loop {
+            runs += 1;
+            let mut savepoint = tx.begin().await?;
+            if !DB::record(&mut *savepoint, &self.config.name, *envelope.id.as_uuid()).await? {
+                savepoint.rollback().await?;
+                return Ok(Run::Duplicate);
+            }
+            let ctx = HandlerContext { envelope, tx: &mut *savepoint };
+            match handler.call(ctx).await {
+                Ok(()) => {
+                    savepoint.commit().await?;
+                    return Ok(Run::Applied);
+                }
+                Err(error) => {
+                    savepoint.rollback().await?;
+                    tracing::debug!(%error, event_id = %envelope.id, run = runs, "Handler failed.");
+                    let last = error.outcome() == Outcome::DeadLetter
+                        || runs > self.config.retry.immediate;
+                    if last {
+                        return Ok(Run::Failed { error, runs });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Schedules a delayed retry, or dead-letters after the last attempt or a rejection.
+    /// Returns whether the event is retried.
+    async fn after_failure(
+        &self,
+        tx: &mut DB::Connection,
+        item: &Item<'_, DB>,
+        handler: &'static str,
+        error: HandlerError,
+        runs: u32,
+        settlement: &mut Settlement,
+    ) -> Result<bool, sqlx::Error> {
+        let delivery = item.delivery;
+        let rejected = error.outcome() == Outcome::DeadLetter;
+        if !rejected && delivery.attempt <= self.config.retry.delayed {
+            let delay = self.config.retry.delay(delivery.attempt, rand::random::<f64>());
+            tracing::warn!(%error, event_id = %delivery.message.event_id, attempt = delivery.attempt, ?delay, "Handler failed; retrying later.");
+            settlement.retries.push((delivery.clone(), delay, error.to_string()));
+            settlement.counts.retried += 1;
+            return Ok(true);
+        }
+        let reason =
+            if rejected { DeadLetterReason::Rejected } else { DeadLetterReason::HandlerFailed };
+        let attempts = (delivery.attempt - 1) * (self.config.retry.immediate + 1) + runs;
+        let envelope = match &item.work {
+            Work::Handle(envelope, _) => Some(envelope.as_ref()),
+            _ => None,
+        };
+        let letter =
+            self.letter(delivery, envelope, reason, error.to_string(), Some(handler), attempts);
+        tracing::warn!(%error, event_id = %delivery.message.event_id, attempts, "Event dead-lettered.");
+        DB::dead_letter(tx, &letter).await?;
+        self.forget_failure(delivery);
+        settlement.counts.dead_lettered += 1;
+        settlement.acks.push(delivery.tag);
+        Ok(false)
+    }
+
+    /// Filtered, undecodable and unhandled deliveries.
+    async fn settle_unhandled(
+        &self,
+        tx: &mut DB::Connection,
+        item: &Item<'_, DB>,
+        settlement: &mut Settlement,
+    ) -> Result<(), sqlx::Error> {
+        settlement.acks.push(item.delivery.tag);
+        let Work::Park(reason, error, envelope) = &item.work else {
+            settlement.counts.filtered += 1;
+            return Ok(());
+        };
+        match reason {
+            DeadLetterReason::Undecodable => settlement.counts.undecodable += 1,
+            _ => settlement.counts.unhandled += 1,
+        }
+        if self.config.unroutable == UnroutablePolicy::DeadLetter {
+            tracing::warn!(%error, event_id = %item.delivery.message.event_id, "Event dead-lettered unhandled.");
+            let letter =
+                self.letter(item.delivery, envelope.as_deref(), *reason, error.clone(), None, 0);
+            DB::dead_letter(tx, &letter).await?;
+            settlement.counts.dead_lettered += 1;
+        }
+        Ok(())
+    }
+
+    fn letter(
+        &self,
+        delivery: &Delivery,
+        envelope: Option<&Envelope>,
+        reason: DeadLetterReason,
+        error: String,
+        handler: Option<&str>,
+        attempts: u32,
+    ) -> DeadLetter {
+        let now = Utc::now();
+        DeadLetter {
+            service: self.config.name.clone(),
+            event_id: delivery.message.event_id,
+            event_type: envelope.map(|e| e.event_type.clone()),
+            routing_key: delivery.message.routing_key.clone(),
+            partition_key: delivery.message.partition_key.clone(),
+            payload: delivery.message.payload.clone(),
+            reason,
+            error,
+            handler: handler.map(str::to_owned),
+            attempts,
+            first_failed_at: self.first_failure(delivery).unwrap_or(now),
+            last_failed_at: now,
+        }
+    }
+
+    /// When the event first failed: from the transport, or remembered here.
+    fn first_failure(&self, delivery: &Delivery) -> Option<DateTime<Utc>> {
+        delivery.first_failed_at.or_else(|| {
+            let known = self.first_failures.lock().unwrap_or_else(|e| e.into_inner());
+            known.get(&delivery.message.event_id).copied()
+        })
+    }
+
+    fn remember_failure(&self, delivery: &Delivery) {
+        let mut known = self.first_failures.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() > 100_000 {
+            known.clear(); // A bound on memory; the transport's own header wins anyway.
+        }
+        let first = delivery.first_failed_at.unwrap_or_else(Utc::now);
+        known.entry(delivery.message.event_id).or_insert(first);
+    }
+
+    fn forget_failure(&self, delivery: &Delivery) {
+        if delivery.attempt > 1 {
+            let mut known = self.first_failures.lock().unwrap_or_else(|e| e.into_inner());
+            known.remove(&delivery.message.event_id);
+        }
+    }
+
+    /// Retries and acknowledges; returns whether anything failed (to back off).
+    async fn settle(
+        &self,
+        subscription: &mut dyn Subscription,
+        mut settlement: Settlement,
+        keeps_order: bool,
+    ) -> bool {
+        if keeps_order {
+            hold_back_after_retries(&mut settlement);
+        }
+        self.count(settlement.counts);
+        let mut failed = !settlement.retries.is_empty();
+        for (delivery, delay, error) in &settlement.retries {
+            self.remember_failure(delivery);
+            if let Err(transport) = subscription.retry(delivery, *delay, error).await {
+                tracing::warn!(error = %transport, "Scheduling a retry failed; the delivery comes again.");
+            }
+        }
+        if let Err(error) = subscription.ack(&settlement.acks).await {
             // The effects are committed; redelivery will meet the inbox.
             tracing::warn!(%error, "Acknowledging failed.");
             failed = true;
         }
-        for tag in outcome.nacks {
-            if let Err(error) = subscription.nack(tag).await {
-                tracing::warn!(%error, "Refusing a delivery failed.");
-            }
-        }
         failed
     }
 
-    fn count(&self, outcome: &BatchOutcome) {
+    fn count(&self, counts: Counts) {
         let stats = &self.stats;
-        stats.processed.fetch_add(outcome.processed, Ordering::Relaxed);
-        stats.duplicates_suppressed.fetch_add(outcome.duplicates, Ordering::Relaxed);
-        stats.undecodable.fetch_add(outcome.undecodable, Ordering::Relaxed);
-        stats.unhandled.fetch_add(outcome.unhandled, Ordering::Relaxed);
-        stats.handler_failures.fetch_add(outcome.nacks.len() as u64, Ordering::Relaxed);
-    }
-
-    /// Runs a batch in one transaction: first all at once (one inbox statement for the
-    /// batch, no savepoints); if a handler fails, the batch is rolled back and run again
-    /// event by event, so that only the failing event and its partition wait.
-    async fn apply(&self, deliveries: &[Delivery]) -> Result<BatchOutcome, sqlx::Error> {
-        match self.apply_together(deliveries).await? {
-            Some(outcome) => Ok(outcome),
-            None => self.apply_one_by_one(deliveries).await,
-        }
-    }
-
-    /// Decodes a delivery and finds its handler.
-    fn classify(&self, delivery: &Delivery) -> Classified<'_, DB> {
-        match Envelope::from_json(&delivery.message.payload, &self.config.limits) {
-            Err(error) => {
-                tracing::warn!(%error, event_id = %delivery.message.event_id, "Undecodable event skipped.");
-                Classified::Undecodable
-            }
-            Ok(envelope) => match self.router.handler_for(&envelope) {
-                Some(handler) => Classified::Handle(Box::new(envelope), handler),
-                None => Classified::Unhandled,
-            },
-        }
-    }
-
-    /// The fast path; `None` when a handler failed (nothing was committed).
-    async fn apply_together(
-        &self,
-        deliveries: &[Delivery],
-    ) -> Result<Option<BatchOutcome>, sqlx::Error> {
-        let mut outcome = BatchOutcome::default();
-        let mut work = Vec::with_capacity(deliveries.len());
-        for delivery in deliveries {
-            match self.classify(delivery) {
-                Classified::Undecodable => outcome.skip_undecodable(delivery.tag),
-                Classified::Unhandled => outcome.skip_unhandled(delivery.tag),
-                Classified::Handle(envelope, handler) => {
-                    work.push((delivery.tag, envelope, handler))
-                }
-            }
-        }
-        let ids: Vec<uuid::Uuid> =
-            work.iter().map(|(_, envelope, _)| *envelope.id.as_uuid()).collect();
-        let mut tx = self.pool.begin().await?;
-        let mut fresh = DB::record_many(&mut *tx, &self.config.name, &ids).await?;
-        for (tag, envelope, handler) in work {
-            if !fresh.remove(envelope.id.as_uuid()) {
-                outcome.duplicates += 1;
-                outcome.acks.push(tag);
-                continue;
-            }
-            let ctx = HandlerContext { envelope: &envelope, tx: &mut *tx };
-            if let Err(error) = handler.call(ctx).await {
-                tracing::debug!(%error, event_id = %envelope.id, "Handler failed; rerunning the batch event by event.");
-                tx.rollback().await?;
-                return Ok(None);
-            }
-            outcome.processed += 1;
-            outcome.acks.push(tag);
-        }
-        tx.commit().await?;
-        Ok(Some(outcome))
-    }
-
-    /// The careful path: one savepoint per event. After a handler fails, the rest of its
-    /// partition waits (it is refused, and comes again in order).
-    async fn apply_one_by_one(&self, deliveries: &[Delivery]) -> Result<BatchOutcome, sqlx::Error> {
-        let mut outcome = BatchOutcome::default();
-        let mut stopped = BTreeSet::new();
-        let mut tx = self.pool.begin().await?;
-        for delivery in deliveries {
-            if stopped.contains(&delivery.tag.partition) {
-                continue;
-            }
-            let (envelope, handler) = match self.classify(delivery) {
-                Classified::Undecodable => {
-                    outcome.skip_undecodable(delivery.tag);
-                    continue;
-                }
-                Classified::Unhandled => {
-                    outcome.skip_unhandled(delivery.tag);
-                    continue;
-                }
-                Classified::Handle(envelope, handler) => (envelope, handler),
-            };
-            let mut savepoint = (*tx).begin().await?;
-            if !DB::record(&mut *savepoint, &self.config.name, *envelope.id.as_uuid()).await? {
-                savepoint.rollback().await?;
-                outcome.duplicates += 1;
-                outcome.acks.push(delivery.tag);
-                continue;
-            }
-            let ctx = HandlerContext { envelope: &envelope, tx: &mut *savepoint };
-            match handler.call(ctx).await {
-                Ok(()) => {
-                    savepoint.commit().await?;
-                    outcome.processed += 1;
-                    outcome.acks.push(delivery.tag);
-                }
-                Err(error) => {
-                    savepoint.rollback().await?;
-                    tracing::warn!(%error, event_id = %envelope.id, event_type = %envelope.event_type, "Handler failed; the event is retried.");
-                    stopped.insert(delivery.tag.partition);
-                    outcome.nacks.push(delivery.tag);
-                }
-            }
-        }
-        tx.commit().await?;
-        Ok(outcome)
+        stats.processed.fetch_add(counts.processed, Ordering::Relaxed);
+        stats.duplicates_suppressed.fetch_add(counts.duplicates, Ordering::Relaxed);
+        stats.handler_failures.fetch_add(counts.failures, Ordering::Relaxed);
+        stats.retried.fetch_add(counts.retried, Ordering::Relaxed);
+        stats.dead_lettered.fetch_add(counts.dead_lettered, Ordering::Relaxed);
+        stats.undecodable.fetch_add(counts.undecodable, Ordering::Relaxed);
+        stats.unhandled.fetch_add(counts.unhandled, Ordering::Relaxed);
+        stats.filtered.fetch_add(counts.filtered, Ordering::Relaxed);
     }
 }
 
-/// A delivery, decoded and matched with its handler (or not).
-enum Classified<'r, DB: sqlx::Database> {
-    Undecodable,
-    Unhandled,
-    Handle(Box<Envelope>, &'r Arc<dyn ErasedHandler<DB>>),
-}
-
-impl BatchOutcome {
-    fn skip_undecodable(&mut self, tag: DeliveryTag) {
-        self.undecodable += 1;
-        self.acks.push(tag);
+/// Where a retry holds its partition back, only the partition's first retry stands, and
+/// nothing after it in the partition is acknowledged: it all comes again in order.
+fn hold_back_after_retries(settlement: &mut Settlement) {
+    let mut first: HashMap<u32, i64> = HashMap::new();
+    for (delivery, _, _) in &settlement.retries {
+        let offset = first.entry(delivery.tag.partition).or_insert(delivery.tag.offset);
+        *offset = (*offset).min(delivery.tag.offset);
     }
-
-    fn skip_unhandled(&mut self, tag: DeliveryTag) {
-        self.unhandled += 1;
-        self.acks.push(tag);
-    }
-}
-
-/// After a failed transaction nothing was applied: every partition restarts at its first.
-fn first_of_each_partition(deliveries: &[Delivery]) -> BatchOutcome {
-    let mut seen = BTreeSet::new();
-    let nacks = deliveries
-        .iter()
-        .filter(|delivery| seen.insert(delivery.tag.partition))
-        .map(|delivery| delivery.tag)
-        .collect();
-    BatchOutcome { nacks, ..BatchOutcome::default() }
+    settlement.retries.retain(|(delivery, _, _)| {
+        first.get(&delivery.tag.partition) == Some(&delivery.tag.offset)
+    });
+    settlement
+        .acks
+        .retain(|tag| first.get(&tag.partition).is_none_or(|offset| tag.offset < *offset));
 }

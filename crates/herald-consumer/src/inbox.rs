@@ -5,6 +5,8 @@ use std::future::Future;
 
 use sqlx::{Postgres, Sqlite};
 
+use crate::DeadLetter;
+
 /// A database that can hold a consumer's inbox.
 pub trait InboxBackend: sqlx::Database {
     /// Records that `consumer` applies `event_id`; returns `false` when it already had.
@@ -20,7 +22,21 @@ pub trait InboxBackend: sqlx::Database {
         consumer: &'c str,
         event_ids: &'c [uuid::Uuid],
     ) -> impl Future<Output = Result<HashSet<uuid::Uuid>, sqlx::Error>> + Send + 'c;
+
+    /// Parks an event in the service's dead-letter queue (`herald_dead_letters`). An
+    /// event dead-lettered again (after a replay) updates its row, keeping the replay count.
+    fn dead_letter<'c>(
+        conn: &'c mut Self::Connection,
+        letter: &'c DeadLetter,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'c;
 }
+
+/// The upsert shared by both dialects (only the placeholders differ).
+const DEAD_LETTER_CONFLICT: &str = " ON CONFLICT (service, event_id) DO UPDATE SET \
+    reason = excluded.reason, error = excluded.error, handler = excluded.handler, \
+    attempts = excluded.attempts, first_failed_at = excluded.first_failed_at, \
+    last_failed_at = excluded.last_failed_at, routing_key = excluded.routing_key, \
+    payload = excluded.payload, status = 'dead', replayed_at = NULL";
 
 impl InboxBackend for Postgres {
     async fn record(
@@ -56,6 +72,33 @@ impl InboxBackend for Postgres {
             .await?;
             Ok(inserted.into_iter().collect())
         }
+    }
+
+    async fn dead_letter(
+        conn: &mut Self::Connection,
+        letter: &DeadLetter,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(&format!(
+            "INSERT INTO herald_dead_letters (id, service, event_id, event_type, routing_key, \
+             partition_key, payload, reason, error, handler, attempts, first_failed_at, last_failed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13){DEAD_LETTER_CONFLICT}"
+        ))
+        .bind(uuid::Uuid::now_v7())
+        .bind(&letter.service)
+        .bind(letter.event_id)
+        .bind(&letter.event_type)
+        .bind(&letter.routing_key)
+        .bind(&letter.partition_key)
+        .bind(&letter.payload)
+        .bind(letter.reason.as_str())
+        .bind(&letter.error)
+        .bind(&letter.handler)
+        .bind(i32::try_from(letter.attempts).unwrap_or(i32::MAX))
+        .bind(letter.first_failed_at)
+        .bind(letter.last_failed_at)
+        .execute(conn)
+        .await?;
+        Ok(())
     }
 }
 
@@ -98,5 +141,32 @@ impl InboxBackend for Sqlite {
             }
             Ok(inserted)
         }
+    }
+
+    async fn dead_letter(
+        conn: &mut Self::Connection,
+        letter: &DeadLetter,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(&format!(
+            "INSERT INTO herald_dead_letters (id, service, event_id, event_type, routing_key, \
+             partition_key, payload, reason, error, handler, attempts, first_failed_at, last_failed_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13){DEAD_LETTER_CONFLICT}"
+        ))
+        .bind(uuid::Uuid::now_v7())
+        .bind(&letter.service)
+        .bind(letter.event_id)
+        .bind(&letter.event_type)
+        .bind(&letter.routing_key)
+        .bind(&letter.partition_key)
+        .bind(&letter.payload)
+        .bind(letter.reason.as_str())
+        .bind(&letter.error)
+        .bind(&letter.handler)
+        .bind(i64::from(letter.attempts))
+        .bind(letter.first_failed_at.timestamp_micros())
+        .bind(letter.last_failed_at.timestamp_micros())
+        .execute(conn)
+        .await?;
+        Ok(())
     }
 }

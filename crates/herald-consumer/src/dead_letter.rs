@@ -1,0 +1,353 @@
+//! Dead letters: why an event was parked, and the operations on the queue (list, show,
+//! replay).
+
+use chrono::{DateTime, Utc};
+use herald_db::Database;
+use herald_envelope::{Envelope, ExtensionValue, Limits};
+use herald_transport::{Message, Publisher};
+use sqlx::Row;
+
+/// The envelope extension that counts replays of a dead letter (the loop guard).
+pub const REPLAYS_EXTENSION: &str = "heraldreplays";
+
+/// Why an event went to the dead-letter queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadLetterReason {
+    /// Every attempt failed.
+    HandlerFailed,
+    /// The handler said no attempt can succeed.
+    Rejected,
+    /// The delivery was not a valid event.
+    Undecodable,
+    /// No handler for the event's type and version.
+    Unhandled,
+}
+
+impl DeadLetterReason {
+    /// The name stored in `herald_dead_letters.reason`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeadLetterReason::HandlerFailed => "handler_failed",
+            DeadLetterReason::Rejected => "rejected",
+            DeadLetterReason::Undecodable => "undecodable",
+            DeadLetterReason::Unhandled => "unhandled",
+        }
+    }
+}
+
+/// An event parked in a service's dead-letter queue, with the reasons.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    /// The consuming service (consumer group).
+    pub service: String,
+    /// The event's id.
+    pub event_id: uuid::Uuid,
+    /// The event's type, when it could be decoded.
+    pub event_type: Option<String>,
+    /// The routing key it was published under.
+    pub routing_key: String,
+    /// Its partition key.
+    pub partition_key: String,
+    /// The event as delivered (structured JSON).
+    pub payload: Vec<u8>,
+    /// Why.
+    pub reason: DeadLetterReason,
+    /// The last error.
+    pub error: String,
+    /// The handler that failed, if one ran.
+    pub handler: Option<String>,
+    /// Handler runs in all.
+    pub attempts: u32,
+    /// When the first attempt failed.
+    pub first_failed_at: DateTime<Utc>,
+    /// When the last attempt failed.
+    pub last_failed_at: DateTime<Utc>,
+}
+
+/// A row of the dead-letter queue, as operators see it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeadLetterEntry {
+    /// The entry's id.
+    pub id: uuid::Uuid,
+    /// The consuming service.
+    pub service: String,
+    /// The event's id.
+    pub event_id: uuid::Uuid,
+    /// The event's type, if it could be decoded.
+    pub event_type: Option<String>,
+    /// The original routing key.
+    pub routing_key: String,
+    /// The partition key.
+    pub partition_key: String,
+    /// `handler_failed`, `rejected`, `undecodable` or `unhandled`.
+    pub reason: String,
+    /// The last error.
+    pub error: String,
+    /// The failing handler.
+    pub handler: Option<String>,
+    /// Handler runs in all.
+    pub attempts: u32,
+    /// First failure.
+    pub first_failed_at: DateTime<Utc>,
+    /// Last failure.
+    pub last_failed_at: DateTime<Utc>,
+    /// Times replayed.
+    pub replays: u32,
+    /// `dead` or `replayed`.
+    pub status: String,
+    /// The event as delivered (not serialized in listings).
+    #[serde(skip)]
+    pub payload: Vec<u8>,
+}
+
+/// Which dead letters an operation concerns. Empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct DeadLetterFilter {
+    /// One service.
+    pub service: Option<String>,
+    /// One event type.
+    pub event_type: Option<String>,
+    /// One partition key.
+    pub partition_key: Option<String>,
+    /// Errors containing this text.
+    pub error_contains: Option<String>,
+    /// Last failure at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Last failure before.
+    pub until: Option<DateTime<Utc>>,
+    /// One entry, by id.
+    pub id: Option<uuid::Uuid>,
+    /// Also entries already replayed (default: only `dead` ones).
+    pub include_replayed: bool,
+    /// At most this many (default 1000).
+    pub limit: Option<i64>,
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ReplayReport {
+    /// Entries published again to their service.
+    pub replayed: Vec<uuid::Uuid>,
+    /// Entries left alone because they reached the replay limit.
+    pub over_limit: Vec<uuid::Uuid>,
+    /// Entries whose publish was not confirmed (left dead, to try again).
+    pub failed: Vec<(uuid::Uuid, String)>,
+}
+
+/// Errors of dead-letter operations.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum DeadLetterError {
+    /// The database failed.
+    #[error("dead-letter queue database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// The dead-letter queues of the services whose consumers write to one database.
+#[derive(Debug, Clone)]
+pub struct DeadLetterStore {
+    db: Database,
+}
+
+const COLUMNS: &str = "id, service, event_id, event_type, routing_key, partition_key, reason, error, \
+     handler, attempts, first_failed_at, last_failed_at, replays, status, payload";
+
+impl DeadLetterStore {
+    /// The store over `db` (migrated).
+    pub fn new(db: Database) -> DeadLetterStore {
+        DeadLetterStore { db }
+    }
+
+    /// The entries `filter` selects, newest failure first.
+    pub async fn list(
+        &self,
+        filter: &DeadLetterFilter,
+    ) -> Result<Vec<DeadLetterEntry>, DeadLetterError> {
+        let limit = filter.limit.unwrap_or(1000);
+        let status = if filter.include_replayed { None } else { Some("dead") };
+        let error_like = filter.error_contains.as_ref().map(|text| format!("%{text}%"));
+        let entries = match &self.db {
+            Database::Postgres(pool) => sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM herald_dead_letters \
+                 WHERE ($1::text IS NULL OR service = $1) AND ($2::text IS NULL OR event_type = $2) \
+                   AND ($3::text IS NULL OR partition_key = $3) AND ($4::text IS NULL OR error LIKE $4) \
+                   AND ($5::timestamptz IS NULL OR last_failed_at >= $5) \
+                   AND ($6::timestamptz IS NULL OR last_failed_at < $6) \
+                   AND ($7::uuid IS NULL OR id = $7) AND ($8::text IS NULL OR status = $8) \
+                 ORDER BY last_failed_at DESC, id LIMIT $9"
+            ))
+            .bind(&filter.service)
+            .bind(&filter.event_type)
+            .bind(&filter.partition_key)
+            .bind(&error_like)
+            .bind(filter.since)
+            .bind(filter.until)
+            .bind(filter.id)
+            .bind(status)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(postgres_entry)
+            .collect::<Result<Vec<_>, sqlx::Error>>()?,
+            Database::Sqlite(sqlite) => sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM herald_dead_letters \
+                 WHERE (?1 IS NULL OR service = ?1) AND (?2 IS NULL OR event_type = ?2) \
+                   AND (?3 IS NULL OR partition_key = ?3) AND (?4 IS NULL OR error LIKE ?4) \
+                   AND (?5 IS NULL OR last_failed_at >= ?5) AND (?6 IS NULL OR last_failed_at < ?6) \
+                   AND (?7 IS NULL OR id = ?7) AND (?8 IS NULL OR status = ?8) \
+                 ORDER BY last_failed_at DESC, id LIMIT ?9"
+            ))
+            .bind(&filter.service)
+            .bind(&filter.event_type)
+            .bind(&filter.partition_key)
+            .bind(&error_like)
+            .bind(filter.since.map(|t| t.timestamp_micros()))
+            .bind(filter.until.map(|t| t.timestamp_micros()))
+            .bind(filter.id)
+            .bind(status)
+            .bind(limit)
+            .fetch_all(&sqlite.reader)
+            .await?
+            .iter()
+            .map(sqlite_entry)
+            .collect::<Result<Vec<_>, sqlx::Error>>()?,
+        };
+        Ok(entries)
+    }
+
+    /// How many entries are dead (not replayed), per service.
+    pub async fn depth(&self) -> Result<Vec<(String, i64)>, DeadLetterError> {
+        let sql = "SELECT service, count(*) FROM herald_dead_letters WHERE status = 'dead' \
+                   GROUP BY service ORDER BY service";
+        let rows = match &self.db {
+            Database::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await?,
+            Database::Sqlite(sqlite) => sqlx::query_as(sql).fetch_all(&sqlite.reader).await?,
+        };
+        Ok(rows)
+    }
+
+    /// Publishes the selected entries again, each to its own service only, with the
+    /// replay count in the `heraldreplays` extension, and marks them replayed. Entries
+    /// replayed `max_replays` times already are left alone (the loop guard). With
+    /// `dry_run`, reports what would happen and changes nothing.
+    pub async fn replay(
+        &self,
+        publisher: &dyn Publisher,
+        filter: &DeadLetterFilter,
+        max_replays: u32,
+        dry_run: bool,
+    ) -> Result<ReplayReport, DeadLetterError> {
+        let mut report = ReplayReport::default();
+        for entry in self.list(filter).await? {
+            if entry.replays >= max_replays {
+                report.over_limit.push(entry.id);
+                continue;
+            }
+            if dry_run {
+                report.replayed.push(entry.id);
+                continue;
+            }
+            let message = replay_message(&entry);
+            let confirmed = publisher.publish_to_group(&entry.service, &[message]).await;
+            match confirmed.into_iter().next() {
+                Some(Ok(())) => {
+                    self.mark_replayed(entry.id).await?;
+                    report.replayed.push(entry.id);
+                }
+                Some(Err(error)) => report.failed.push((entry.id, error.to_string())),
+                None => report.failed.push((entry.id, "no confirmation".into())),
+            }
+        }
+        Ok(report)
+    }
+
+    async fn mark_replayed(&self, id: uuid::Uuid) -> Result<(), DeadLetterError> {
+        match &self.db {
+            Database::Postgres(pool) => {
+                sqlx::query(
+                    "UPDATE herald_dead_letters SET status = 'replayed', replays = replays + 1, \
+                     replayed_at = clock_timestamp() WHERE id = $1",
+                )
+                .bind(id)
+                .execute(pool)
+                .await?;
+            }
+            Database::Sqlite(sqlite) => {
+                sqlx::query(
+                    "UPDATE herald_dead_letters SET status = 'replayed', replays = replays + 1, \
+                     replayed_at = CAST(unixepoch('subsec') * 1000000 AS INTEGER) WHERE id = ?1",
+                )
+                .bind(id)
+                .execute(&sqlite.writer)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The message a replay publishes: the event with its replay count as an extension; a
+/// payload that is not an event goes as it is.
+fn replay_message(entry: &DeadLetterEntry) -> Message {
+    let payload = match Envelope::from_json(&entry.payload, &Limits::default()) {
+        Ok(mut envelope) => {
+            envelope.extensions.insert(
+                REPLAYS_EXTENSION.into(),
+                ExtensionValue::Integer(i64::from(entry.replays) + 1),
+            );
+            envelope.to_json()
+        }
+        Err(_) => entry.payload.clone(),
+    };
+    Message {
+        event_id: entry.event_id,
+        routing_key: entry.routing_key.clone(),
+        partition_key: entry.partition_key.clone(),
+        payload,
+    }
+}
+
+fn postgres_entry(row: &sqlx::postgres::PgRow) -> Result<DeadLetterEntry, sqlx::Error> {
+    Ok(DeadLetterEntry {
+        id: row.try_get(0)?,
+        service: row.try_get(1)?,
+        event_id: row.try_get(2)?,
+        event_type: row.try_get(3)?,
+        routing_key: row.try_get(4)?,
+        partition_key: row.try_get(5)?,
+        reason: row.try_get(6)?,
+        error: row.try_get(7)?,
+        handler: row.try_get(8)?,
+        attempts: u32::try_from(row.try_get::<i32, _>(9)?).unwrap_or(0),
+        first_failed_at: row.try_get(10)?,
+        last_failed_at: row.try_get(11)?,
+        replays: u32::try_from(row.try_get::<i32, _>(12)?).unwrap_or(0),
+        status: row.try_get(13)?,
+        payload: row.try_get(14)?,
+    })
+}
+
+fn sqlite_entry(row: &sqlx::sqlite::SqliteRow) -> Result<DeadLetterEntry, sqlx::Error> {
+    let time = |index: usize| -> Result<DateTime<Utc>, sqlx::Error> {
+        let micros: i64 = row.try_get(index)?;
+        Ok(DateTime::from_timestamp_micros(micros).unwrap_or_default())
+    };
+    Ok(DeadLetterEntry {
+        id: row.try_get(0)?,
+        service: row.try_get(1)?,
+        event_id: row.try_get(2)?,
+        event_type: row.try_get(3)?,
+        routing_key: row.try_get(4)?,
+        partition_key: row.try_get(5)?,
+        reason: row.try_get(6)?,
+        error: row.try_get(7)?,
+        handler: row.try_get(8)?,
+        attempts: u32::try_from(row.try_get::<i64, _>(9)?).unwrap_or(0),
+        first_failed_at: time(10)?,
+        last_failed_at: time(11)?,
+        replays: u32::try_from(row.try_get::<i64, _>(12)?).unwrap_or(0),
+        status: row.try_get(13)?,
+        payload: row.try_get(14)?,
+    })
+}
