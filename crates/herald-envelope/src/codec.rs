@@ -659,8 +659,9 @@ pub(crate) fn from_binary(
     }
     if !body.is_empty() {
         let data = if is_json(fields.datacontenttype.as_deref()) {
-            let text = std::str::from_utf8(body)
-                .map_err(|_| EnvelopeError::invalid("data", "must be UTF-8 JSON text", "<bytes>"))?;
+            let text = std::str::from_utf8(body).map_err(|_| {
+                EnvelopeError::invalid("data", "must be UTF-8 JSON text", "<bytes>")
+            })?;
             let raw = RawValue::from_string(text.to_owned())
                 .map_err(|error| EnvelopeError::malformed(format!("data is not JSON: {error}")))?;
             Data::Json(raw)
@@ -680,7 +681,10 @@ pub(crate) fn binary_attributes(envelope: &Envelope) -> Vec<(&str, ExtensionValu
         ("id", ExtensionValue::String(envelope.id.to_string())),
         ("source", ExtensionValue::from(envelope.source.as_str())),
         ("type", ExtensionValue::from(envelope.event_type.as_str())),
-        ("time", ExtensionValue::String(envelope.time.to_rfc3339_opts(SecondsFormat::AutoSi, true))),
+        (
+            "time",
+            ExtensionValue::String(envelope.time.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        ),
         ("eventkind", ExtensionValue::from(envelope.kind.as_str())),
         ("schemaversion", ExtensionValue::Integer(i64::from(envelope.schema_version))),
         ("partitionkey", ExtensionValue::from(envelope.partition_key.as_str())),

@@ -124,8 +124,15 @@ impl JetStream {
         Ok(())
     }
 
-    /// Publishes to `subjects[i]`, all in flight, and awaits every acknowledgement.
-    async fn send(&self, messages: &[Message], subjects: Vec<String>) -> Vec<Result<()>> {
+    /// Publishes to `subjects[i]`, all in flight, and awaits every acknowledgement. The
+    /// deduplication id is the event id, or, for a message to one group (a replay of an
+    /// event the stream already holds), the event id with a fresh suffix.
+    async fn send(
+        &self,
+        messages: &[Message],
+        subjects: Vec<String>,
+        direct: bool,
+    ) -> Vec<Result<()>> {
         let context = match self.context().await {
             Ok(context) => context,
             Err(error) => return messages.iter().map(|_| Err(error.clone())).collect(),
@@ -133,7 +140,13 @@ impl JetStream {
         let mut pending = Vec::with_capacity(messages.len());
         for (message, subject) in messages.iter().zip(subjects) {
             let mut headers = HeaderMap::new();
-            headers.insert("Nats-Msg-Id", message.event_id.to_string().as_str());
+            let event_id = message.event_id.to_string();
+            let dedup_id = match direct {
+                false => event_id.clone(),
+                true => format!("{event_id}.{}", uuid::Uuid::now_v7().simple()),
+            };
+            headers.insert("Nats-Msg-Id", dedup_id.as_str());
+            headers.insert("Herald-Event-Id", event_id.as_str());
             headers.insert("Herald-Partition-Key", message.partition_key.as_str());
             let sent = context
                 .publish_with_headers(subject, headers, message.payload.clone().into())
@@ -181,7 +194,7 @@ impl JetStream {
 impl Publisher for JetStream {
     async fn publish(&self, messages: &[Message]) -> Vec<Result<()>> {
         let subjects = messages.iter().map(|m| self.config.event_subject(&m.routing_key)).collect();
-        self.send(messages, subjects).await
+        self.send(messages, subjects, false).await
     }
 
     async fn publish_to_group(&self, group: &str, messages: &[Message]) -> Vec<Result<()>> {
@@ -190,7 +203,7 @@ impl Publisher for JetStream {
         }
         let base = self.config.direct_base(group);
         let subjects = messages.iter().map(|m| format!("{base}.{}", m.routing_key)).collect();
-        self.send(messages, subjects).await
+        self.send(messages, subjects, true).await
     }
 }
 
@@ -260,7 +273,9 @@ impl JetStreamSubscription {
         let delivery = Delivery {
             tag,
             message: Message {
-                event_id: header("Nats-Msg-Id").and_then(|id| id.parse().ok()).unwrap_or_default(),
+                event_id: header("Herald-Event-Id")
+                    .and_then(|id| id.parse().ok())
+                    .unwrap_or_default(),
                 routing_key,
                 partition_key: header("Herald-Partition-Key").unwrap_or_default(),
                 payload: message.payload.to_vec(),

@@ -266,6 +266,11 @@ pub async fn publish_to_group(fixture: &dyn Fixture) {
     let mut target = subscribe(fixture, "target", "m1", &["integration.orders.#"]).await;
     let mut other = subscribe(fixture, "bystander", "m1", &["#"]).await;
     let messages = vec![message("users.signed_up", "k", 1)];
+    // First published to all, then again to one group, as a dead-letter replay does:
+    // the second publish must not be taken for a duplicate of the first.
+    publish_all(fixture.publisher(), &messages).await;
+    let seen = receive(other.as_mut(), 1).await;
+    ack_all(other.as_mut(), &seen).await;
     for result in fixture.publisher().publish_to_group("target", &messages).await {
         result.expect("confirmed");
     }
