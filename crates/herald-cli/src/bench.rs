@@ -30,6 +30,8 @@ pub struct BenchOptions {
     pub stall_timeout: Duration,
     /// How the run shows itself while it goes.
     pub view: View,
+    /// The transport between relay and consumer.
+    pub broker: crate::transport::BrokerArgs,
 }
 
 /// How a run shows progress.
@@ -77,6 +79,8 @@ pub struct Summary {
     pub rate: u64,
     /// `sqlite` or `postgres`.
     pub database: String,
+    /// `embedded log`, `RabbitMQ` or `NATS JetStream`.
+    pub transport: String,
     /// The command that ran (`bench` or `demo`), for the summary's title.
     #[serde(skip)]
     pub title: &'static str,
@@ -94,7 +98,7 @@ impl Summary {
     pub fn render(&self) -> String {
         let verdict = |n: i64| if n == 0 { "ok" } else { "VIOLATED" };
         format!(
-            "Herald {title} — {database}, rate {rate}\n\
+            "Herald {title} — {database}, {transport}, rate {rate}\n\
              \x20 produced               {produced}\n\
              \x20 delivered              {delivered}\n\
              \x20 lost                   {lost} ({lost_verdict})\n\
@@ -105,6 +109,7 @@ impl Summary {
              \x20 latency commit→handler p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms",
             title = self.title,
             database = self.database,
+            transport = self.transport,
             rate = if self.rate == 0 { "unlimited".to_owned() } else { format!("{}/s", self.rate) },
             produced = self.produced,
             delivered = self.delivered,
@@ -242,6 +247,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
         run: run.clone(),
         partitions: options.partitions,
         producers,
+        broker: options.broker.clone(),
     })
     .await?;
     let started = Instant::now();
@@ -258,17 +264,20 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
         task.await??;
     }
     let tracker = Arc::clone(&pipeline.tracker);
+    let pipeline_transport = pipeline.transport;
     let duplicates = pipeline.consumer_stats.duplicates_suppressed.load(Ordering::Relaxed);
     let (producer_db, consumer_db) = pipeline.stop().await?;
     let verification = workload::verify(&producer_db, &consumer_db, &run).await?;
     producer_db.close().await;
     consumer_db.close().await;
-    Ok(summarize(options, is_postgres, verification, duplicates, &tracker, finished_at - started))
+    let transport = pipeline_transport;
+    Ok(summarize(options, is_postgres, transport, verification, duplicates, &tracker, finished_at - started))
 }
 
 fn summarize(
     options: &BenchOptions,
     is_postgres: bool,
+    transport: &str,
     verification: Verification,
     duplicates: u64,
     tracker: &workload::Tracker,
@@ -290,6 +299,7 @@ fn summarize(
         },
         rate: options.rate,
         database: if is_postgres { "postgres" } else { "sqlite" }.to_owned(),
+        transport: transport.to_owned(),
         title: if options.view == View::Demo { "demo" } else { "bench" },
         elapsed_s,
     }

@@ -10,5 +10,8 @@
 //! - [`workload`]: the shop workload and its verification, shared with the tests.
 
 pub mod bench;
+pub mod dlq;
+pub mod push;
 pub mod pipeline;
+pub mod transport;
 pub mod workload;

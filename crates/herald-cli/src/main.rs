@@ -6,10 +6,12 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use herald_cli::bench::{self, BenchOptions, View};
+use herald_cli::dlq::{self, FilterArgs, ReplayRequest};
+use herald_cli::transport::BrokerArgs;
+use herald_consumer::RetryPolicy;
 use herald_db::{Database, DatabaseOptions};
 use herald_outbox::{OutboxStore, Retention};
 use herald_relay::{Relay, RelayConfig};
-use herald_transport::{SqlLog, SqlLogConfig};
 
 /// Herald: every event, reliably and fast, from the transaction that made it to whoever
 /// needs it.
@@ -33,14 +35,19 @@ enum Command {
         /// Database URL (`sqlite://file.db` or `postgres://…`); default: a temporary SQLite file.
         #[arg(long, env = "HERALD_DATABASE_URL")]
         database: Option<String>,
+        #[command(flatten)]
+        broker: BrokerArgs,
     },
     /// Measure the whole path: commit → outbox → relay → transport → consumer.
     Bench(BenchArgs),
-    /// Run a relay: publish committed outbox rows to the SQL log transport.
+    /// Run a relay: publish committed outbox rows to the transport (the embedded log,
+    /// RabbitMQ or NATS JetStream), marking them sent only once the broker confirmed.
     Relay {
-        /// Database URL holding the outbox (and the log).
+        /// Database URL holding the outbox (and the embedded log).
         #[arg(long, env = "HERALD_DATABASE_URL")]
         database: String,
+        #[command(flatten)]
+        broker: BrokerArgs,
         /// This relay's unique name (default: random).
         #[arg(long)]
         relay_id: Option<String>,
@@ -67,6 +74,12 @@ enum Command {
         /// This member's name in the consumer group.
         #[arg(long)]
         member: String,
+        #[command(flatten)]
+        broker: BrokerArgs,
+        /// Fault injection for crash tests: each handler waits this long inside its
+        /// transaction, so that a kill lands mid-handler.
+        #[arg(long, default_value_t = 0, hide = true)]
+        handler_delay_ms: u64,
     },
     /// Apply Herald's migrations to a database.
     Migrate {
@@ -79,6 +92,144 @@ enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Inspect and replay the dead-letter queues of consuming services.
+    Dlq {
+        /// Database URL of the consuming services (where their dead letters are).
+        #[arg(long, env = "HERALD_DATABASE_URL", global = true)]
+        database: Option<String>,
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+    /// Manage HTTP push subscriptions (signed webhooks).
+    Subscriptions {
+        /// Database URL holding the subscriptions.
+        #[arg(long, env = "HERALD_DATABASE_URL", global = true)]
+        database: Option<String>,
+        #[command(subcommand)]
+        command: SubscriptionsCommand,
+    },
+    /// Deliver events to the HTTP endpoints of push subscriptions, signed per Standard
+    /// Webhooks, with retries, backoff and dead letters; optionally serve the
+    /// subscriptions API.
+    Push(PushArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum DlqCommand {
+    /// List dead letters (newest failure first).
+    List {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Include entries already replayed.
+        #[arg(long)]
+        include_replayed: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one dead letter: the reasons and the event.
+    Show {
+        /// The entry's id (from `herald dlq list`).
+        id: uuid::Uuid,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Publish dead letters again, each to its own service only.
+    Replay {
+        /// One entry's id.
+        id: Option<uuid::Uuid>,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Replay every dead entry (needed when neither an id nor a filter is given).
+        #[arg(long)]
+        all: bool,
+        /// Show what would be replayed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Leave entries replayed this many times already (the loop guard).
+        #[arg(long, default_value_t = 3)]
+        max_replays: u32,
+        #[command(flatten)]
+        broker: BrokerArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SubscriptionsCommand {
+    /// Add a subscription: events matching PATTERN are POSTed to ENDPOINT. Prints the
+    /// signing secret once.
+    Add {
+        /// The subscribing service.
+        #[arg(long)]
+        service: String,
+        /// Routing-key pattern, e.g. `integration.orders.#`.
+        #[arg(long)]
+        pattern: String,
+        /// The HTTP(S) URL to POST events to.
+        #[arg(long)]
+        endpoint: String,
+        /// A `whsec_…` secret to use instead of a generated one.
+        #[arg(long, env = "HERALD_WEBHOOK_SECRET")]
+        secret: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List subscriptions (secrets are never shown).
+    List {
+        /// Only this service's.
+        #[arg(long)]
+        service: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a subscription.
+    Remove {
+        /// The subscription's id.
+        id: uuid::Uuid,
+    },
+    /// Enable a subscription disabled after persistent failure.
+    Enable {
+        /// The subscription's id.
+        id: uuid::Uuid,
+    },
+    /// Issue a new signing secret (the old one keeps signing for 24 h).
+    RotateSecret {
+        /// The subscription's id.
+        id: uuid::Uuid,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct PushArgs {
+    /// Database URL holding the subscriptions, the inbox and dead letters.
+    #[arg(long, env = "HERALD_DATABASE_URL")]
+    database: String,
+    #[command(flatten)]
+    broker: BrokerArgs,
+    /// Also serve the subscriptions API (`/api/subscriptions`) on this address.
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Bearer token the API requires for changes.
+    #[arg(long, env = "HERALD_API_TOKEN")]
+    token: Option<String>,
+    /// Immediate re-sends after a failed delivery.
+    #[arg(long, default_value_t = 0)]
+    immediate_retries: u32,
+    /// Delayed re-sends (exponential backoff with jitter) before the dead letter.
+    #[arg(long, default_value_t = 8)]
+    delayed_retries: u32,
+    /// The first delay, in milliseconds (it doubles each time, up to 10 minutes).
+    #[arg(long, default_value_t = 1000)]
+    first_delay_ms: u64,
+    /// Longest wait for an endpoint's answer, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    timeout_ms: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -108,6 +259,8 @@ struct BenchArgs {
     /// commits, the yardstick for the pipeline's throughput.
     #[arg(long)]
     baseline: bool,
+    #[command(flatten)]
+    broker: BrokerArgs,
 }
 
 impl BenchArgs {
@@ -121,6 +274,7 @@ impl BenchArgs {
             partitions: self.partitions,
             stall_timeout: Duration::from_secs(30),
             view: if self.json { View::Quiet } else { View::Progress },
+            broker: self.broker,
         }
     }
 }
@@ -165,7 +319,7 @@ fn main() -> std::process::ExitCode {
 
 async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
     match command {
-        Command::Demo { events, rate, database } => {
+        Command::Demo { events, rate, database, broker } => {
             eprintln!(
                 "Herald demo: customers place {events} orders at {rate}/s. Each order is one \
                  database transaction\nthat writes the order and its `shop.order_placed` event \
@@ -181,6 +335,7 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 partitions: 16,
                 stall_timeout: Duration::from_secs(30),
                 view: View::Demo,
+                broker,
             };
             let summary = bench::run(&options).await?;
             println!("{}", summary.render());
@@ -197,6 +352,7 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Relay {
             database,
+            broker,
             relay_id,
             partitions,
             poll_interval_ms,
@@ -210,11 +366,11 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 relay_id: relay_id.unwrap_or_else(|| RelayConfig::default().relay_id),
                 ..RelayConfig::default()
             };
-            run_relay(&database, config, retention_secs).await?;
+            run_relay(&database, &broker, config, retention_secs).await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::ShopConsumer { database, member } => {
-            run_shop_consumer(&database, member).await?;
+        Command::ShopConsumer { database, member, broker, handler_delay_ms } => {
+            run_shop_consumer(&database, member, &broker, handler_delay_ms).await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Migrate { database } => {
@@ -228,7 +384,120 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
             print_status(&status, json)?;
             Ok(std::process::ExitCode::SUCCESS)
         }
+        Command::Dlq { database, command } => run_dlq(database, command).await,
+        Command::Subscriptions { database, command } => run_subscriptions(database, command).await,
+        Command::Push(args) => run_push(args).await,
     }
+}
+
+/// The database of an operator command, or an error that says how to give it.
+async fn database_of(database: Option<String>) -> anyhow::Result<Database> {
+    let Some(url) = database else {
+        anyhow::bail!("no database: pass --database URL or set HERALD_DATABASE_URL");
+    };
+    connect(&url).await
+}
+
+async fn run_dlq(database: Option<String>, command: DlqCommand) -> anyhow::Result<std::process::ExitCode> {
+    let db = database_of(database).await?;
+    match command {
+        DlqCommand::List { filter, include_replayed, json } => dlq::list(db, &filter, include_replayed, json).await?,
+        DlqCommand::Show { id, json } => dlq::show(db, id, json).await?,
+        DlqCommand::Replay { id, filter, all, dry_run, max_replays, broker, json } => {
+            let request = ReplayRequest { id, filter, all, dry_run, max_replays, json };
+            let clean = dlq::replay(db, &broker, &request).await?;
+            return Ok(exit_code(clean));
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn run_subscriptions(
+    database: Option<String>,
+    command: SubscriptionsCommand,
+) -> anyhow::Result<std::process::ExitCode> {
+    use herald_push::{NewSubscription, SubscriptionStore, SubscriptionStoreConfig};
+    let store = SubscriptionStore::new(database_of(database).await?, SubscriptionStoreConfig::default())?;
+    match command {
+        SubscriptionsCommand::Add { service, pattern, endpoint, secret, json } => {
+            let issued = store.create(&NewSubscription { service, pattern, endpoint, secret }).await?;
+            if json {
+                let mut value = serde_json::to_value(&issued.subscription)?;
+                value["secret"] = issued.secret.expose().into();
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                println!("subscription {} added", issued.subscription.id);
+                println!("signing secret (shown once): {}", issued.secret.expose());
+            }
+        }
+        SubscriptionsCommand::List { service, json } => {
+            let subscriptions = store.list(service.as_deref()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&subscriptions)?);
+            } else if subscriptions.is_empty() {
+                println!("No push subscriptions.");
+            } else {
+                for s in &subscriptions {
+                    let state = if s.is_disabled() { "DISABLED" } else { "active" };
+                    println!("{}  {:<16} {:<32} {} ({state}, {} failures in a row)", s.id, s.service, s.pattern, s.endpoint, s.consecutive_failures);
+                }
+            }
+        }
+        SubscriptionsCommand::Remove { id } => {
+            store.delete(id).await?;
+            println!("subscription {id} removed");
+        }
+        SubscriptionsCommand::Enable { id } => {
+            store.enable(id).await?;
+            println!("subscription {id} enabled; `herald dlq replay --service …` re-sends what it missed");
+        }
+        SubscriptionsCommand::RotateSecret { id } => {
+            let issued = store.rotate_secret(id, None).await?;
+            println!("new signing secret (shown once): {}", issued.secret.expose());
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn run_push(args: PushArgs) -> anyhow::Result<std::process::ExitCode> {
+    use herald_push::{PushClient, PushClientConfig, SubscriptionStore, SubscriptionStoreConfig};
+    let db = connect(&args.database).await?;
+    let transport = args.broker.open(&db, 16)?;
+    let store = SubscriptionStore::new(db.clone(), SubscriptionStoreConfig::default())?;
+    let client = PushClient::new(&PushClientConfig {
+        timeout: Duration::from_millis(args.timeout_ms),
+        ..PushClientConfig::default()
+    })?;
+    let settings = herald_cli::push::PushSettings {
+        retry: RetryPolicy {
+            immediate: args.immediate_retries,
+            delayed: args.delayed_retries,
+            first_delay: Duration::from_millis(args.first_delay_ms),
+            max_delay: Duration::from_secs(600),
+            jitter: 0.2,
+        },
+    };
+    let (api_stop, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let api = match args.listen {
+        Some(address) => {
+            let Some(token) = args.token.as_deref() else {
+                anyhow::bail!("--listen needs --token (or HERALD_API_TOKEN): changes to subscriptions require it");
+            };
+            let router = herald_push::api::router(store.clone(), token)?;
+            let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("listening on {address}"))?;
+            eprintln!("Subscriptions API on http://{}/api/subscriptions", listener.local_addr()?);
+            Some(tokio::spawn(async move {
+                axum::serve(listener, router).with_graceful_shutdown(async { let _ = api_stopped.await; }).await
+            }))
+        }
+        None => None,
+    };
+    herald_cli::push::run(db, transport, store, client, settings, shutdown_signal()).await?;
+    let _ = api_stop.send(());
+    if let Some(api) = api {
+        api.await??;
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 async fn run_bench(options: &BenchOptions, json: bool) -> anyhow::Result<std::process::ExitCode> {
@@ -265,39 +534,52 @@ async fn connect(url: &str) -> anyhow::Result<Database> {
     Database::connect(url, &DatabaseOptions::default()).await.context("opening the database")
 }
 
-async fn run_relay(url: &str, config: RelayConfig, retention_secs: u64) -> anyhow::Result<()> {
+async fn run_relay(
+    url: &str,
+    broker: &BrokerArgs,
+    config: RelayConfig,
+    retention_secs: u64,
+) -> anyhow::Result<()> {
     let db = connect(url).await?;
     let retention = match retention_secs {
         0 => Retention::DeleteOnSend,
         secs => Retention::Keep(Duration::from_secs(secs)),
     };
-    let log = SqlLog::new(
-        db.clone(),
-        SqlLogConfig { partitions: config.partitions, ..SqlLogConfig::default() },
+    let transport = broker.open(&db, config.partitions)?;
+    eprintln!(
+        "Relay {} publishing to {}; stop it with Ctrl-C or SIGTERM.",
+        config.relay_id, transport.name
     );
-    eprintln!("Relay {} running; stop it with Ctrl-C or SIGTERM.", config.relay_id);
-    let relay = Relay::new(OutboxStore::new(db, retention), Arc::new(log), config);
+    let relay = Relay::new(OutboxStore::new(db, retention), transport.publisher, config);
     relay.run(shutdown_signal()).await?;
     Ok(())
 }
 
-async fn run_shop_consumer(url: &str, member: String) -> anyhow::Result<()> {
+async fn run_shop_consumer(
+    url: &str,
+    member: String,
+    broker: &BrokerArgs,
+    handler_delay_ms: u64,
+) -> anyhow::Result<()> {
     use herald_cli::workload::{self, RecordOrder, Tracker};
     use herald_consumer::{Consumer, ConsumerConfig, Router};
     let db = connect(url).await?;
     workload::create_tables(&db, &db).await?;
-    let log = SqlLog::new(db.clone(), SqlLogConfig::default());
+    let transport = broker.open(&db, 16)?;
     let config = ConsumerConfig { member, ..ConsumerConfig::new("shipping") };
-    let record = RecordOrder { tracker: Arc::new(Tracker::new("")) };
+    let tracker = Arc::new(Tracker::new(""));
+    let record =
+        RecordOrder { tracker, handler_delay: Duration::from_millis(handler_delay_ms) };
+    let subscriber = transport.subscriber.as_ref();
     match db {
         Database::Postgres(pool) => {
             Consumer::new(config, pool, Router::new().on(record))
-                .run(&log, shutdown_signal())
+                .run(subscriber, shutdown_signal())
                 .await?;
         }
         Database::Sqlite(sqlite) => {
             Consumer::new(config, sqlite.writer, Router::new().on(record))
-                .run(&log, shutdown_signal())
+                .run(subscriber, shutdown_signal())
                 .await?;
         }
     }

@@ -8,11 +8,12 @@ use herald_consumer::{Consumer, ConsumerConfig, ConsumerStats, Router};
 use herald_db::{Database, DatabaseOptions, Wakeup};
 use herald_outbox::{Outbox, OutboxConfig, OutboxStore, Retention};
 use herald_relay::{Relay, RelayConfig, RelayStats};
-use herald_transport::{SqlLog, SqlLogConfig};
+use herald_transport::Pattern;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::workload::{self, RecordOrder, Tracker};
+use crate::transport::BrokerArgs;
+use crate::workload::{self, OrderPlaced, RecordOrder, Tracker};
 
 /// Where the pipeline's two databases live.
 #[derive(Debug, Clone)]
@@ -53,6 +54,8 @@ pub struct Pipeline {
     pub consumer_stats: Arc<ConsumerStats>,
     /// Orders committed so far.
     pub produced: Arc<AtomicU64>,
+    /// The transport's name.
+    pub transport: &'static str,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
 }
@@ -68,6 +71,8 @@ pub struct PipelineOptions {
     pub partitions: u32,
     /// Producer tasks that will share the producer's pool.
     pub producers: u64,
+    /// The transport between the relay and the consumer.
+    pub broker: BrokerArgs,
 }
 
 impl Pipeline {
@@ -93,13 +98,12 @@ impl Pipeline {
             Database::Sqlite(sqlite) => sqlite.wakeup.clone(),
             Database::Postgres(pool) => Wakeup::for_postgres(pool.clone()),
         });
-        let log = SqlLog::new(
-            producer_db.clone(),
-            SqlLogConfig { partitions: options.partitions, ..SqlLogConfig::default() },
-        );
+        let transport = options.broker.open(&producer_db, options.partitions)?;
+        let shop_pattern: Pattern = <OrderPlaced as herald_envelope::Event>::routing_key().parse()?;
+        transport.declare_group("shipping", &[shop_pattern]).await?;
         let relay = Relay::new(
             OutboxStore::new(producer_db.clone(), Retention::DeleteOnSend),
-            Arc::new(log.clone()),
+            Arc::clone(&transport.publisher),
             RelayConfig { partitions: options.partitions, ..RelayConfig::default() },
         );
         let tracker = Arc::new(Tracker::new(&options.run));
@@ -111,13 +115,14 @@ impl Pipeline {
         // One consumer service, `shipping`, across runs: a new group would start at the log's
         // beginning and replay every earlier run first.
         let consumer_config = ConsumerConfig::new("shipping");
-        let record = RecordOrder { tracker: Arc::clone(&tracker) };
+        let record = RecordOrder::new(Arc::clone(&tracker));
         let consumer_stats = match consumer_db.clone() {
             Database::Postgres(pool) => {
                 let consumer = Consumer::new(consumer_config, pool, Router::new().on(record));
                 let stats = consumer.stats();
                 let stop = stopped(&shutdown);
-                tasks.push(tokio::spawn(async move { Ok(consumer.run(&log, stop).await?) }));
+                let subscriber = Arc::clone(&transport.subscriber);
+                tasks.push(tokio::spawn(async move { Ok(consumer.run(subscriber.as_ref(), stop).await?) }));
                 stats
             }
             Database::Sqlite(sqlite) => {
@@ -125,7 +130,8 @@ impl Pipeline {
                     Consumer::new(consumer_config, sqlite.writer, Router::new().on(record));
                 let stats = consumer.stats();
                 let stop = stopped(&shutdown);
-                tasks.push(tokio::spawn(async move { Ok(consumer.run(&log, stop).await?) }));
+                let subscriber = Arc::clone(&transport.subscriber);
+                tasks.push(tokio::spawn(async move { Ok(consumer.run(subscriber.as_ref(), stop).await?) }));
                 stats
             }
         };
@@ -138,6 +144,7 @@ impl Pipeline {
             relay_stats,
             consumer_stats,
             produced: Arc::default(),
+            transport: transport.name,
             shutdown,
             tasks,
         })

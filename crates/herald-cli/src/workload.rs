@@ -241,6 +241,15 @@ impl Tracker {
 pub struct RecordOrder {
     /// Where live observations go.
     pub tracker: std::sync::Arc<Tracker>,
+    /// Fault injection: time spent inside the transaction before the effect is written.
+    pub handler_delay: std::time::Duration,
+}
+
+impl RecordOrder {
+    /// A handler reporting to `tracker`, without delay.
+    pub fn new(tracker: std::sync::Arc<Tracker>) -> RecordOrder {
+        RecordOrder { tracker, handler_delay: std::time::Duration::ZERO }
+    }
 }
 
 #[async_trait]
@@ -250,6 +259,9 @@ impl Handler<OrderPlaced, sqlx::Postgres> for RecordOrder {
         order: OrderPlaced,
         ctx: HandlerContext<'_, sqlx::Postgres>,
     ) -> Result<(), HandlerError> {
+        if !self.handler_delay.is_zero() {
+            tokio::time::sleep(self.handler_delay).await;
+        }
         sqlx::query("INSERT INTO shop_effects (run, event_id, customer, customer_seq) VALUES ($1, $2, $3, $4)")
             .bind(&order.run).bind(ctx.envelope.id.as_uuid()).bind(&order.customer).bind(order.customer_seq)
             .execute(&mut *ctx.tx).await?;
@@ -265,6 +277,9 @@ impl Handler<OrderPlaced, sqlx::Sqlite> for RecordOrder {
         order: OrderPlaced,
         ctx: HandlerContext<'_, sqlx::Sqlite>,
     ) -> Result<(), HandlerError> {
+        if !self.handler_delay.is_zero() {
+            tokio::time::sleep(self.handler_delay).await;
+        }
         sqlx::query("INSERT INTO shop_effects (run, event_id, customer, customer_seq) VALUES ($1, $2, $3, $4)")
             .bind(&order.run).bind(ctx.envelope.id.as_uuid()).bind(&order.customer).bind(order.customer_seq)
             .execute(&mut *ctx.tx).await?;

@@ -90,6 +90,7 @@ async fn rolled_back_events_are_never_delivered(test_db: &TestDb) {
         run: run.into(),
         partitions: 16,
         producers: 1,
+        broker: Default::default(),
     })
     .await
     .expect("pipeline");
@@ -151,6 +152,7 @@ async fn postgres_an_event_committed_after_a_later_one_is_still_delivered() {
         run: run.into(),
         partitions: 16,
         producers: 1,
+        broker: Default::default(),
     })
     .await
     .expect("pipeline");

@@ -94,7 +94,14 @@ impl JetStream {
         if let Some(open) = context.as_ref() {
             return Ok(open.clone());
         }
-        let client = async_nats::connect(&self.config.url).await.map_err(unavailable)?;
+        // Reconnect quickly after a server restart: 100 ms more per attempt, at most 1 s.
+        let client = async_nats::ConnectOptions::new()
+            .reconnect_delay_callback(|attempts| {
+                Duration::from_millis((100 * attempts as u64).min(1000))
+            })
+            .connect(&self.config.url)
+            .await
+            .map_err(unavailable)?;
         let opened = jetstream::new(client);
         self.ensure_stream(&opened).await?;
         *context = Some(opened.clone());

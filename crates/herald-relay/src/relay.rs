@@ -54,7 +54,8 @@ impl Default for RelayConfig {
             linger: Duration::from_millis(1),
             lease_ttl: Duration::from_secs(3),
             publish_timeout: Duration::from_secs(10),
-            backoff: Backoff::default(),
+            // At most 2 s between attempts, so a returning broker is used again promptly.
+            backoff: Backoff { min: Duration::from_millis(50), max: Duration::from_secs(2) },
             purge_interval: Duration::from_secs(1),
             pause_before_mark: Duration::ZERO,
         }

@@ -62,7 +62,7 @@ impl TestConsumer {
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;
         };
-        let record = RecordOrder { tracker: Arc::clone(&tracker) };
+        let record = RecordOrder::new(Arc::clone(&tracker));
         let config = ConsumerConfig::new("shipping");
         let (stats, task) = match db.clone() {
             Database::Postgres(pool) => {

@@ -1,0 +1,139 @@
+//! `herald push`: delivers events to the HTTP endpoints of push subscriptions, signed
+//! per Standard Webhooks, with the consumer framework's retries and dead letters.
+//!
+//! Each subscription is a consumer group of its own, `push-<service>-<id>`, so that one
+//! slow or failing endpoint never holds back another, and its dead letters are its own.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use herald_consumer::{
+    Consumer, ConsumerConfig, EnvelopeHandler, HandlerContext, HandlerError, InboxBackend,
+    RetryPolicy, Router,
+};
+use herald_db::Database;
+use herald_push::{PushClient, PushError, Subscription, SubscriptionStore};
+use herald_transport::Pattern;
+use tokio::sync::watch;
+
+use crate::transport::Transport;
+
+/// The consumer group of a push subscription.
+pub fn group_of(subscription: &Subscription) -> String {
+    let service: String = subscription.service.chars().take(40).collect();
+    format!("push-{service}-{}", &subscription.id.simple().to_string()[..8])
+}
+
+/// POSTs each event to one subscription's endpoint.
+struct PushHandler {
+    store: SubscriptionStore,
+    client: PushClient,
+    subscription: uuid::Uuid,
+}
+
+impl PushHandler {
+    async fn push(&self, envelope: &herald_envelope::Envelope) -> Result<(), HandlerError> {
+        let current = self.store.get(self.subscription).await.map_err(|e| HandlerError::retry(e.to_string()))?;
+        if current.is_disabled() {
+            return Err(HandlerError::dead_letter(format!(
+                "endpoint {} is disabled after {} consecutive failures; enable it and replay",
+                current.endpoint, current.consecutive_failures
+            )));
+        }
+        let target = self.store.target(self.subscription).await.map_err(|e| HandlerError::retry(e.to_string()))?;
+        match self.client.deliver(&target, envelope).await {
+            Ok(()) => {
+                if let Err(error) = self.store.record_success(self.subscription).await {
+                    tracing::warn!(%error, "Recording a delivery failed.");
+                }
+                Ok(())
+            }
+            Err(error) => Err(self.failed(error).await),
+        }
+    }
+
+    /// Records the failure; a permanent refusal or a now disabled endpoint dead-letters.
+    async fn failed(&self, error: PushError) -> HandlerError {
+        let disabled = self.store.record_failure(self.subscription, &error.to_string()).await.unwrap_or(false);
+        if disabled {
+            HandlerError::dead_letter(format!("{error}; the endpoint is now disabled"))
+        } else if error.is_retryable() {
+            HandlerError::retry(error.to_string())
+        } else {
+            HandlerError::dead_letter(error.to_string())
+        }
+    }
+}
+
+#[async_trait]
+impl<DB: sqlx::Database> EnvelopeHandler<DB> for PushHandler {
+    async fn handle(&self, ctx: HandlerContext<'_, DB>) -> Result<(), HandlerError> {
+        self.push(ctx.envelope).await
+    }
+}
+
+/// How `herald push` delivers.
+#[derive(Debug, Clone)]
+pub struct PushSettings {
+    /// Retries before a dead letter.
+    pub retry: RetryPolicy,
+}
+
+/// Runs one consumer per push subscription until `shutdown`.
+pub async fn run(
+    db: Database,
+    transport: Transport,
+    store: SubscriptionStore,
+    client: PushClient,
+    settings: PushSettings,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<usize> {
+    let subscriptions = store.list(None).await?;
+    let (stop, _) = watch::channel(false);
+    let mut tasks = Vec::new();
+    for subscription in &subscriptions {
+        let pattern: Pattern = subscription.pattern.parse()?;
+        let group = group_of(subscription);
+        transport.declare_group(&group, std::slice::from_ref(&pattern)).await?;
+        let handler = PushHandler { store: store.clone(), client: client.clone(), subscription: subscription.id };
+        let mut config = ConsumerConfig::new(group);
+        config.retry = settings.retry;
+        config.workers = 4;
+        let subscriber = Arc::clone(&transport.subscriber);
+        let stopped = stopped(&stop);
+        tasks.push(match &db {
+            Database::Postgres(pool) => spawn(pool.clone(), config, pattern, handler, subscriber, stopped),
+            Database::Sqlite(sqlite) => spawn(sqlite.writer.clone(), config, pattern, handler, subscriber, stopped),
+        });
+    }
+    eprintln!("Pushing to {} subscriptions through {}; stop with Ctrl-C or SIGTERM.", subscriptions.len(), transport.name);
+    shutdown.await;
+    stop.send_replace(true);
+    for task in tasks {
+        task.await??;
+    }
+    Ok(subscriptions.len())
+}
+
+fn spawn<DB: InboxBackend>(
+    pool: sqlx::Pool<DB>,
+    config: ConsumerConfig,
+    pattern: Pattern,
+    handler: PushHandler,
+    subscriber: Arc<dyn herald_transport::Subscriber>,
+    stopped: impl Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<anyhow::Result<()>>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    let consumer = Consumer::new(config, pool, Router::new().on_pattern(pattern, handler));
+    tokio::spawn(async move { Ok(consumer.run(subscriber.as_ref(), stopped).await?) })
+}
+
+fn stopped(stop: &watch::Sender<bool>) -> impl Future<Output = ()> + Send + 'static {
+    let mut receiver = stop.subscribe();
+    async move {
+        let _ = receiver.wait_for(|stop| *stop).await;
+    }
+}
