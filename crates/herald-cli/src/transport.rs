@@ -36,6 +36,7 @@ pub struct Transport {
     /// The subscribing side (consumers').
     pub subscriber: Arc<dyn Subscriber>,
     rabbit: Option<Arc<RabbitMq>>,
+    nats: Option<Arc<JetStream>>,
     /// `embedded log`, `RabbitMQ` or `NATS JetStream`.
     pub name: &'static str,
 }
@@ -49,7 +50,7 @@ impl BrokerArgs {
                 db.clone(),
                 SqlLogConfig { partitions, ..SqlLogConfig::default() },
             ));
-            return Ok(Transport { publisher: log.clone(), subscriber: log, rabbit: None, name: "embedded log" });
+            return Ok(Transport { publisher: log.clone(), subscriber: log, rabbit: None, nats: None, name: "embedded log" });
         };
         let namespace = &self.namespace;
         if url.starts_with("amqp://") || url.starts_with("amqps://") {
@@ -61,6 +62,7 @@ impl BrokerArgs {
                 publisher: rabbit.clone(),
                 subscriber: rabbit.clone(),
                 rabbit: Some(rabbit),
+                nats: None,
                 name: "RabbitMQ",
             });
         }
@@ -69,7 +71,13 @@ impl BrokerArgs {
             config.stream = format!("{}_EVENTS", namespace.to_ascii_uppercase().replace('-', "_"));
             config.subject_prefix = namespace.clone();
             let nats = Arc::new(JetStream::new(config));
-            return Ok(Transport { publisher: nats.clone(), subscriber: nats, rabbit: None, name: "NATS JetStream" });
+            return Ok(Transport {
+                publisher: nats.clone(),
+                subscriber: nats.clone(),
+                rabbit: None,
+                nats: Some(nats),
+                name: "NATS JetStream",
+            });
         }
         bail!("--broker: `{}` is neither `amqp://…` (RabbitMQ) nor `nats://…` (NATS JetStream)", redact(url))
     }
@@ -83,6 +91,20 @@ impl Transport {
         if let Some(rabbit) = &self.rabbit {
             let spec = SubscriptionSpec { group: group.into(), member: "declare".into(), patterns: patterns.to_vec() };
             rabbit.declare_group(&spec).await.with_context(|| format!("declaring the queue of `{group}`"))?;
+        }
+        Ok(())
+    }
+}
+
+impl Transport {
+    /// Deletes what the namespace holds on the broker: the queues of `groups` and the
+    /// exchange (RabbitMQ) or the stream (NATS). For tests and teardown.
+    pub async fn delete_topology(&self, groups: &[&str]) -> anyhow::Result<()> {
+        if let Some(rabbit) = &self.rabbit {
+            rabbit.delete_topology(groups).await?;
+        }
+        if let Some(nats) = &self.nats {
+            nats.delete_stream().await?;
         }
         Ok(())
     }

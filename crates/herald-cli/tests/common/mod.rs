@@ -11,13 +11,23 @@ use herald_cli::workload::{self, ProducerPlan, RecordOrder, Tracker, Verificatio
 use herald_consumer::{Consumer, ConsumerConfig, ConsumerStats, Router};
 use herald_db::Database;
 use herald_outbox::{Outbox, OutboxConfig};
-use herald_transport::{SqlLog, SqlLogConfig};
+use herald_transport::{SqlLog, SqlLogConfig, Subscriber};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Starts `herald relay` as a child process.
 /// `pause_before_mark_ms` widens the window in which a kill leaves published rows unmarked.
 pub(crate) fn spawn_relay(url: &str, relay_id: &str, pause_before_mark_ms: u64) -> Child {
+    spawn_relay_with(url, relay_id, pause_before_mark_ms, &[])
+}
+
+/// Starts `herald relay` with extra arguments (`--broker`, `--namespace`, …).
+pub(crate) fn spawn_relay_with(
+    url: &str,
+    relay_id: &str,
+    pause_before_mark_ms: u64,
+    extra: &[&str],
+) -> Child {
     Command::new(env!("CARGO_BIN_EXE_herald"))
         .args([
             "relay",
@@ -27,14 +37,20 @@ pub(crate) fn spawn_relay(url: &str, relay_id: &str, pause_before_mark_ms: u64) 
             relay_id,
             "--poll-interval-ms",
             "100",
-            "--retention-secs",
-            "0",
         ])
         .args(["--pause-before-mark-ms", &pause_before_mark_ms.to_string()])
+        .args(if extra.contains(&"--retention-secs") { &[][..] } else { &["--retention-secs", "0"][..] })
+        .args(extra)
+        .env("HERALD_LOG", std::env::var("HERALD_TEST_LOG").unwrap_or_else(|_| "warn".into()))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(child_stderr())
         .spawn()
         .expect("start herald relay")
+}
+
+/// Children's logs reach the test output when `HERALD_TEST_LOG` is set (e.g. `info`).
+pub(crate) fn child_stderr() -> Stdio {
+    if std::env::var_os("HERALD_TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() }
 }
 
 /// Kills a child with SIGKILL and reaps it.
@@ -53,11 +69,16 @@ pub(crate) struct TestConsumer {
 
 impl TestConsumer {
     pub(crate) fn start(db: &Database, run: &str) -> TestConsumer {
-        let tracker = Arc::new(Tracker::new(run));
         let log = SqlLog::new(
             db.clone(),
             SqlLogConfig { poll_interval: Duration::from_millis(20), ..SqlLogConfig::default() },
         );
+        TestConsumer::start_on(db, run, Arc::new(log))
+    }
+
+    /// A consumer of `shipping` on the given transport.
+    pub(crate) fn start_on(db: &Database, run: &str, subscriber: Arc<dyn Subscriber>) -> TestConsumer {
+        let tracker = Arc::new(Tracker::new(run));
         let (stop, mut stopped) = watch::channel(false);
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;
@@ -71,7 +92,7 @@ impl TestConsumer {
                 (
                     stats,
                     tokio::spawn(async move {
-                        consumer.run(&log, shutdown).await.expect("consumer runs")
+                        consumer.run(subscriber.as_ref(), shutdown).await.expect("consumer runs")
                     }),
                 )
             }
@@ -81,7 +102,7 @@ impl TestConsumer {
                 (
                     stats,
                     tokio::spawn(async move {
-                        consumer.run(&log, shutdown).await.expect("consumer runs")
+                        consumer.run(subscriber.as_ref(), shutdown).await.expect("consumer runs")
                     }),
                 )
             }
