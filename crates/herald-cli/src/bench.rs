@@ -271,7 +271,15 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
     producer_db.close().await;
     consumer_db.close().await;
     let transport = pipeline_transport;
-    Ok(summarize(options, is_postgres, transport, verification, duplicates, &tracker, finished_at - started))
+    Ok(summarize(
+        options,
+        is_postgres,
+        transport,
+        verification,
+        duplicates,
+        &tracker,
+        finished_at - started,
+    ))
 }
 
 fn summarize(

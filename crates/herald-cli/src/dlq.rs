@@ -66,7 +66,12 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 /// `herald dlq list`.
-pub async fn list(db: Database, filter: &FilterArgs, include_replayed: bool, json: bool) -> anyhow::Result<()> {
+pub async fn list(
+    db: Database,
+    filter: &FilterArgs,
+    include_replayed: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     let entries = DeadLetterStore::new(db).list(&filter.filter(None, include_replayed)).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&entries)?);
@@ -76,7 +81,10 @@ pub async fn list(db: Database, filter: &FilterArgs, include_replayed: bool, jso
         println!("No dead letters match.");
         return Ok(());
     }
-    println!("{:<36}  {:<16}  {:<24}  {:>8}  {:<8}  {:<20}  error", "id", "service", "type", "attempts", "status", "last failure");
+    println!(
+        "{:<36}  {:<16}  {:<24}  {:>8}  {:<8}  {:<20}  error",
+        "id", "service", "type", "attempts", "status", "last failure"
+    );
     for entry in &entries {
         println!(
             "{:<36}  {:<16}  {:<24}  {:>8}  {:<8}  {:<20}  {}",
@@ -95,7 +103,8 @@ pub async fn list(db: Database, filter: &FilterArgs, include_replayed: bool, jso
 
 /// `herald dlq show ID`.
 pub async fn show(db: Database, id: uuid::Uuid, json: bool) -> anyhow::Result<()> {
-    let filter = DeadLetterFilter { id: Some(id), include_replayed: true, ..DeadLetterFilter::default() };
+    let filter =
+        DeadLetterFilter { id: Some(id), include_replayed: true, ..DeadLetterFilter::default() };
     let Some(entry) = DeadLetterStore::new(db).list(&filter).await?.into_iter().next() else {
         bail!("no dead letter with id {id}; `herald dlq list` shows them");
     };
@@ -107,7 +116,11 @@ pub async fn show(db: Database, id: uuid::Uuid, json: bool) -> anyhow::Result<()
     }
     println!("dead letter      {}", entry.id);
     println!("service          {}", entry.service);
-    println!("event            {} ({})", entry.event_id, entry.event_type.as_deref().unwrap_or("undecodable"));
+    println!(
+        "event            {} ({})",
+        entry.event_id,
+        entry.event_type.as_deref().unwrap_or("undecodable")
+    );
     println!("routing key      {}", entry.routing_key);
     println!("partition key    {}", entry.partition_key);
     println!("reason           {}", entry.reason);
@@ -123,8 +136,9 @@ pub async fn show(db: Database, id: uuid::Uuid, json: bool) -> anyhow::Result<()
 }
 
 fn payload_json(entry: &DeadLetterEntry) -> serde_json::Value {
-    serde_json::from_slice(&entry.payload)
-        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&entry.payload).into_owned()))
+    serde_json::from_slice(&entry.payload).unwrap_or_else(|_| {
+        serde_json::Value::String(String::from_utf8_lossy(&entry.payload).into_owned())
+    })
 }
 
 /// What `herald dlq replay` was asked.
@@ -145,9 +159,15 @@ pub struct ReplayRequest {
 }
 
 /// `herald dlq replay`: publishes the selected entries again to their service only.
-pub async fn replay(db: Database, broker: &BrokerArgs, request: &ReplayRequest) -> anyhow::Result<bool> {
+pub async fn replay(
+    db: Database,
+    broker: &BrokerArgs,
+    request: &ReplayRequest,
+) -> anyhow::Result<bool> {
     if request.id.is_none() && request.filter.is_empty() && !request.all {
-        bail!("say what to replay: an id, a filter (--service, --type, --key, --error, --since, --until), or --all");
+        bail!(
+            "say what to replay: an id, a filter (--service, --type, --key, --error, --since, --until), or --all"
+        );
     }
     let transport = broker.open(&db, 16)?;
     let store = DeadLetterStore::new(db);
@@ -162,7 +182,10 @@ pub async fn replay(db: Database, broker: &BrokerArgs, request: &ReplayRequest) 
         let verb = if request.dry_run { "would replay" } else { "replayed" };
         println!("{verb} {} dead letters through {}", report.replayed.len(), transport.name);
         for id in &report.over_limit {
-            println!("left {id}: replayed {} times already (the loop guard; raise --max-replays to force)", request.max_replays);
+            println!(
+                "left {id}: replayed {} times already (the loop guard; raise --max-replays to force)",
+                request.max_replays
+            );
         }
         for (id, error) in &report.failed {
             println!("failed {id}: {error}");

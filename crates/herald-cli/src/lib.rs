@@ -11,7 +11,7 @@
 
 pub mod bench;
 pub mod dlq;
-pub mod push;
 pub mod pipeline;
+pub mod push;
 pub mod transport;
 pub mod workload;

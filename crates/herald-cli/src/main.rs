@@ -398,10 +398,15 @@ async fn database_of(database: Option<String>) -> anyhow::Result<Database> {
     connect(&url).await
 }
 
-async fn run_dlq(database: Option<String>, command: DlqCommand) -> anyhow::Result<std::process::ExitCode> {
+async fn run_dlq(
+    database: Option<String>,
+    command: DlqCommand,
+) -> anyhow::Result<std::process::ExitCode> {
     let db = database_of(database).await?;
     match command {
-        DlqCommand::List { filter, include_replayed, json } => dlq::list(db, &filter, include_replayed, json).await?,
+        DlqCommand::List { filter, include_replayed, json } => {
+            dlq::list(db, &filter, include_replayed, json).await?
+        }
         DlqCommand::Show { id, json } => dlq::show(db, id, json).await?,
         DlqCommand::Replay { id, filter, all, dry_run, max_replays, broker, json } => {
             let request = ReplayRequest { id, filter, all, dry_run, max_replays, json };
@@ -417,10 +422,12 @@ async fn run_subscriptions(
     command: SubscriptionsCommand,
 ) -> anyhow::Result<std::process::ExitCode> {
     use herald_push::{NewSubscription, SubscriptionStore, SubscriptionStoreConfig};
-    let store = SubscriptionStore::new(database_of(database).await?, SubscriptionStoreConfig::default())?;
+    let store =
+        SubscriptionStore::new(database_of(database).await?, SubscriptionStoreConfig::default())?;
     match command {
         SubscriptionsCommand::Add { service, pattern, endpoint, secret, json } => {
-            let issued = store.create(&NewSubscription { service, pattern, endpoint, secret }).await?;
+            let issued =
+                store.create(&NewSubscription { service, pattern, endpoint, secret }).await?;
             if json {
                 let mut value = serde_json::to_value(&issued.subscription)?;
                 value["secret"] = issued.secret.expose().into();
@@ -439,7 +446,10 @@ async fn run_subscriptions(
             } else {
                 for s in &subscriptions {
                     let state = if s.is_disabled() { "DISABLED" } else { "active" };
-                    println!("{}  {:<16} {:<32} {} ({state}, {} failures in a row)", s.id, s.service, s.pattern, s.endpoint, s.consecutive_failures);
+                    println!(
+                        "{}  {:<16} {:<32} {} ({state}, {} failures in a row)",
+                        s.id, s.service, s.pattern, s.endpoint, s.consecutive_failures
+                    );
                 }
             }
         }
@@ -449,7 +459,9 @@ async fn run_subscriptions(
         }
         SubscriptionsCommand::Enable { id } => {
             store.enable(id).await?;
-            println!("subscription {id} enabled; `herald dlq replay --service …` re-sends what it missed");
+            println!(
+                "subscription {id} enabled; `herald dlq replay --service …` re-sends what it missed"
+            );
         }
         SubscriptionsCommand::RotateSecret { id } => {
             let issued = store.rotate_secret(id, None).await?;
@@ -461,7 +473,10 @@ async fn run_subscriptions(
 
 async fn run_push(args: PushArgs) -> anyhow::Result<std::process::ExitCode> {
     use herald_push::{PushClient, PushClientConfig, SubscriptionStore, SubscriptionStoreConfig};
-    let db = connect(&args.database).await?;
+    // Each subscription's workers hold a transaction while they POST; the store and the
+    // log need connections besides.
+    let options = DatabaseOptions { max_connections: 32, ..DatabaseOptions::default() };
+    let db = Database::connect(&args.database, &options).await.context("opening the database")?;
     let transport = args.broker.open(&db, 16)?;
     let store = SubscriptionStore::new(db.clone(), SubscriptionStoreConfig::default())?;
     let client = PushClient::new(&PushClientConfig {
@@ -481,13 +496,21 @@ async fn run_push(args: PushArgs) -> anyhow::Result<std::process::ExitCode> {
     let api = match args.listen {
         Some(address) => {
             let Some(token) = args.token.as_deref() else {
-                anyhow::bail!("--listen needs --token (or HERALD_API_TOKEN): changes to subscriptions require it");
+                anyhow::bail!(
+                    "--listen needs --token (or HERALD_API_TOKEN): changes to subscriptions require it"
+                );
             };
             let router = herald_push::api::router(store.clone(), token)?;
-            let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("listening on {address}"))?;
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("listening on {address}"))?;
             eprintln!("Subscriptions API on http://{}/api/subscriptions", listener.local_addr()?);
             Some(tokio::spawn(async move {
-                axum::serve(listener, router).with_graceful_shutdown(async { let _ = api_stopped.await; }).await
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async {
+                        let _ = api_stopped.await;
+                    })
+                    .await
             }))
         }
         None => None,
@@ -568,8 +591,7 @@ async fn run_shop_consumer(
     let transport = broker.open(&db, 16)?;
     let config = ConsumerConfig { member, ..ConsumerConfig::new("shipping") };
     let tracker = Arc::new(Tracker::new(""));
-    let record =
-        RecordOrder { tracker, handler_delay: Duration::from_millis(handler_delay_ms) };
+    let record = RecordOrder { tracker, handler_delay: Duration::from_millis(handler_delay_ms) };
     let subscriber = transport.subscriber.as_ref();
     match db {
         Database::Postgres(pool) => {

@@ -99,7 +99,8 @@ impl Pipeline {
             Database::Postgres(pool) => Wakeup::for_postgres(pool.clone()),
         });
         let transport = options.broker.open(&producer_db, options.partitions)?;
-        let shop_pattern: Pattern = <OrderPlaced as herald_envelope::Event>::routing_key().parse()?;
+        let shop_pattern: Pattern =
+            <OrderPlaced as herald_envelope::Event>::routing_key().parse()?;
         transport.declare_group("shipping", &[shop_pattern]).await?;
         let relay = Relay::new(
             OutboxStore::new(producer_db.clone(), Retention::DeleteOnSend),
@@ -122,7 +123,9 @@ impl Pipeline {
                 let stats = consumer.stats();
                 let stop = stopped(&shutdown);
                 let subscriber = Arc::clone(&transport.subscriber);
-                tasks.push(tokio::spawn(async move { Ok(consumer.run(subscriber.as_ref(), stop).await?) }));
+                tasks.push(tokio::spawn(async move {
+                    Ok(consumer.run(subscriber.as_ref(), stop).await?)
+                }));
                 stats
             }
             Database::Sqlite(sqlite) => {
@@ -131,7 +134,9 @@ impl Pipeline {
                 let stats = consumer.stats();
                 let stop = stopped(&shutdown);
                 let subscriber = Arc::clone(&transport.subscriber);
-                tasks.push(tokio::spawn(async move { Ok(consumer.run(subscriber.as_ref(), stop).await?) }));
+                tasks.push(tokio::spawn(async move {
+                    Ok(consumer.run(subscriber.as_ref(), stop).await?)
+                }));
                 stats
             }
         };

@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use herald_consumer::{
@@ -13,9 +14,9 @@ use herald_consumer::{
     RetryPolicy, Router,
 };
 use herald_db::Database;
-use herald_push::{PushClient, PushError, Subscription, SubscriptionStore};
+use herald_push::{PushClient, PushError, PushTarget, Subscription, SubscriptionStore};
 use herald_transport::Pattern;
-use tokio::sync::watch;
+use tokio::sync::{Mutex, watch};
 
 use crate::transport::Transport;
 
@@ -25,23 +26,41 @@ pub fn group_of(subscription: &Subscription) -> String {
     format!("push-{service}-{}", &subscription.id.simple().to_string()[..8])
 }
 
+/// How long a subscription's state (endpoint, secrets, disabled) is cached.
+const REFRESH: Duration = Duration::from_secs(2);
+
 /// POSTs each event to one subscription's endpoint.
 struct PushHandler {
     store: SubscriptionStore,
     client: PushClient,
     subscription: uuid::Uuid,
+    /// The subscription and its signing target, read at most every [`REFRESH`].
+    cached: Mutex<Option<(Instant, Subscription, PushTarget)>>,
 }
 
 impl PushHandler {
+    /// The subscription and its target, from the cache or the store.
+    async fn current(&self) -> Result<(Subscription, PushTarget), HandlerError> {
+        if let Some((read, subscription, target)) = self.cached.lock().await.as_ref()
+            && read.elapsed() < REFRESH
+        {
+            return Ok((subscription.clone(), target.clone()));
+        }
+        let read = |e: PushError| HandlerError::retry(format!("reading the subscription: {e}"));
+        let subscription = self.store.get(self.subscription).await.map_err(read)?;
+        let target = self.store.target(self.subscription).await.map_err(read)?;
+        *self.cached.lock().await = Some((Instant::now(), subscription.clone(), target.clone()));
+        Ok((subscription, target))
+    }
+
     async fn push(&self, envelope: &herald_envelope::Envelope) -> Result<(), HandlerError> {
-        let current = self.store.get(self.subscription).await.map_err(|e| HandlerError::retry(e.to_string()))?;
+        let (current, target) = self.current().await?;
         if current.is_disabled() {
             return Err(HandlerError::dead_letter(format!(
                 "endpoint {} is disabled after {} consecutive failures; enable it and replay",
                 current.endpoint, current.consecutive_failures
             )));
         }
-        let target = self.store.target(self.subscription).await.map_err(|e| HandlerError::retry(e.to_string()))?;
         match self.client.deliver(&target, envelope).await {
             Ok(()) => {
                 if let Err(error) = self.store.record_success(self.subscription).await {
@@ -55,7 +74,11 @@ impl PushHandler {
 
     /// Records the failure; a permanent refusal or a now disabled endpoint dead-letters.
     async fn failed(&self, error: PushError) -> HandlerError {
-        let disabled = self.store.record_failure(self.subscription, &error.to_string()).await.unwrap_or(false);
+        let disabled =
+            self.store.record_failure(self.subscription, &error.to_string()).await.unwrap_or(false);
+        if disabled {
+            *self.cached.lock().await = None;
+        }
         if disabled {
             HandlerError::dead_letter(format!("{error}; the endpoint is now disabled"))
         } else if error.is_retryable() {
@@ -96,18 +119,32 @@ pub async fn run(
         let pattern: Pattern = subscription.pattern.parse()?;
         let group = group_of(subscription);
         transport.declare_group(&group, std::slice::from_ref(&pattern)).await?;
-        let handler = PushHandler { store: store.clone(), client: client.clone(), subscription: subscription.id };
+        let handler = PushHandler {
+            store: store.clone(),
+            client: client.clone(),
+            subscription: subscription.id,
+            cached: Mutex::new(None),
+        };
         let mut config = ConsumerConfig::new(group);
         config.retry = settings.retry;
         config.workers = 4;
+        config.transactional_handlers = false; // an HTTP POST is not undone by a rollback
         let subscriber = Arc::clone(&transport.subscriber);
         let stopped = stopped(&stop);
         tasks.push(match &db {
-            Database::Postgres(pool) => spawn(pool.clone(), config, pattern, handler, subscriber, stopped),
-            Database::Sqlite(sqlite) => spawn(sqlite.writer.clone(), config, pattern, handler, subscriber, stopped),
+            Database::Postgres(pool) => {
+                spawn(pool.clone(), config, pattern, handler, subscriber, stopped)
+            }
+            Database::Sqlite(sqlite) => {
+                spawn(sqlite.writer.clone(), config, pattern, handler, subscriber, stopped)
+            }
         });
     }
-    eprintln!("Pushing to {} subscriptions through {}; stop with Ctrl-C or SIGTERM.", subscriptions.len(), transport.name);
+    eprintln!(
+        "Pushing to {} subscriptions through {}; stop with Ctrl-C or SIGTERM.",
+        subscriptions.len(),
+        transport.name
+    );
     shutdown.await;
     stop.send_replace(true);
     for task in tasks {

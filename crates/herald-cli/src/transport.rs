@@ -50,7 +50,13 @@ impl BrokerArgs {
                 db.clone(),
                 SqlLogConfig { partitions, ..SqlLogConfig::default() },
             ));
-            return Ok(Transport { publisher: log.clone(), subscriber: log, rabbit: None, nats: None, name: "embedded log" });
+            return Ok(Transport {
+                publisher: log.clone(),
+                subscriber: log,
+                rabbit: None,
+                nats: None,
+                name: "embedded log",
+            });
         };
         let namespace = &self.namespace;
         if url.starts_with("amqp://") || url.starts_with("amqps://") {
@@ -79,7 +85,10 @@ impl BrokerArgs {
                 name: "NATS JetStream",
             });
         }
-        bail!("--broker: `{}` is neither `amqp://…` (RabbitMQ) nor `nats://…` (NATS JetStream)", redact(url))
+        bail!(
+            "--broker: `{}` is neither `amqp://…` (RabbitMQ) nor `nats://…` (NATS JetStream)",
+            redact(url)
+        )
     }
 }
 
@@ -89,8 +98,15 @@ impl Transport {
     /// Other transports keep every event without it.
     pub async fn declare_group(&self, group: &str, patterns: &[Pattern]) -> anyhow::Result<()> {
         if let Some(rabbit) = &self.rabbit {
-            let spec = SubscriptionSpec { group: group.into(), member: "declare".into(), patterns: patterns.to_vec() };
-            rabbit.declare_group(&spec).await.with_context(|| format!("declaring the queue of `{group}`"))?;
+            let spec = SubscriptionSpec {
+                group: group.into(),
+                member: "declare".into(),
+                patterns: patterns.to_vec(),
+            };
+            rabbit
+                .declare_group(&spec)
+                .await
+                .with_context(|| format!("declaring the queue of `{group}`"))?;
         }
         Ok(())
     }
@@ -116,7 +132,9 @@ fn check_namespace(namespace: &str) -> anyhow::Result<()> {
         && namespace.starts_with(|c: char| c.is_ascii_lowercase())
         && namespace.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid {
-        bail!("--namespace `{namespace}`: expected 1 to 48 characters of a-z, 0-9 and `-`, starting with a letter");
+        bail!(
+            "--namespace `{namespace}`: expected 1 to 48 characters of a-z, 0-9 and `-`, starting with a letter"
+        );
     }
     Ok(())
 }
@@ -124,7 +142,9 @@ fn check_namespace(namespace: &str) -> anyhow::Result<()> {
 /// A URL without its password, for messages.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
         _ => url.to_owned(),
     }
 }

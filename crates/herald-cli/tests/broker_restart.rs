@@ -50,7 +50,8 @@ async fn broker_restarted_mid_run(url: &str, stop: fn(), start: fn()) {
         async move { first_sent_after(&pool, returned_at).await.is_some() }
     })
     .await;
-    let first_sent = first_sent_after(&pool, returned_at).await.expect("a row sent after the return");
+    let first_sent =
+        first_sent_after(&pool, returned_at).await.expect("a row sent after the return");
     let resume = (first_sent - returned_at).to_std().unwrap_or_default();
 
     assert_eq!(producers.await.expect("producers"), EVENTS);
@@ -59,11 +60,19 @@ async fn broker_restarted_mid_run(url: &str, stop: fn(), start: fn()) {
     let duplicates = consumer.stats.duplicates_suppressed.load(Ordering::Relaxed);
     consumer.stop().await;
     transport.delete_topology(&["shipping"]).await.expect("delete the test's broker names");
-    eprintln!("broker restart ({url}): relay resumed {resume:?} after the broker's return; {duplicates} redeliveries suppressed; {verification:?}");
+    eprintln!(
+        "broker restart ({url}): relay resumed {resume:?} after the broker's return; {duplicates} redeliveries suppressed; {verification:?}"
+    );
     assert_eq!(verification.produced, EVENTS as i64);
     assert_eq!(verification.lost, 0, "{verification:?}");
-    assert_eq!(verification.applied_twice, 0, "the inbox applies each event once: {verification:?}");
-    assert!(resume < Duration::from_secs(5), "the relay resumed {resume:?} after the broker's return");
+    assert_eq!(
+        verification.applied_twice, 0,
+        "the inbox applies each event once: {verification:?}"
+    );
+    assert!(
+        resume < Duration::from_secs(5),
+        "the relay resumed {resume:?} after the broker's return"
+    );
     test_db.cleanup().await;
 }
 

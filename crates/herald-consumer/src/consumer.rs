@@ -90,6 +90,11 @@ pub struct ConsumerConfig {
     pub unroutable: UnroutablePolicy,
     /// Events it refuses are acknowledged without handling.
     pub filter: Option<EventFilter>,
+    /// Whether handlers only write through the consumer's transaction, so that a
+    /// share of deliveries may run in one transaction and run again if one fails (the
+    /// fast path). Handlers with effects outside the database (HTTP calls) set it false:
+    /// each event then runs once per attempt, in a savepoint of its own.
+    pub transactional_handlers: bool,
     /// Backoff after a transport or database error.
     pub backoff: Backoff,
     /// Size limit of an event.
@@ -122,6 +127,7 @@ impl ConsumerConfig {
             retry: RetryPolicy::default(),
             unroutable: UnroutablePolicy::default(),
             filter: None,
+            transactional_handlers: true,
             backoff: Backoff::default(),
             limits: Limits::default(),
         }
@@ -336,10 +342,14 @@ where
     /// One worker's share in one transaction; after a database error every delivery of
     /// the share is retried later.
     async fn apply_group(&self, items: &[Item<'_, DB>], keeps_order: bool) -> Settlement {
-        let applied = match self.apply_together(items).await {
-            Ok(Some(settlement)) => Ok(settlement),
-            Ok(None) => self.apply_one_by_one(items, keeps_order).await,
-            Err(error) => Err(error),
+        let applied = if self.config.transactional_handlers {
+            match self.apply_together(items).await {
+                Ok(Ok(settlement)) => Ok(settlement),
+                Ok(Err(failed)) => self.apply_one_by_one(items, keeps_order, Some(failed)).await,
+                Err(error) => Err(error),
+            }
+        } else {
+            self.apply_one_by_one(items, keeps_order, None).await
         };
         applied.unwrap_or_else(|error| {
             tracing::warn!(%error, consumer = %self.config.name, "Applying deliveries failed; they come again.");
@@ -352,12 +362,13 @@ where
         })
     }
 
-    /// The fast path: one inbox statement and no savepoints; `None` when a handler
-    /// failed (nothing was committed).
+    /// The fast path: one inbox statement and no savepoints. When a handler fails,
+    /// nothing is committed and its item's index and error come back: that failure is
+    /// the event's first run.
     async fn apply_together(
         &self,
         items: &[Item<'_, DB>],
-    ) -> Result<Option<Settlement>, sqlx::Error> {
+    ) -> Result<Result<Settlement, (usize, HandlerError)>, sqlx::Error> {
         let mut settlement = Settlement::default();
         let ids: Vec<uuid::Uuid> = items
             .iter()
@@ -372,7 +383,7 @@ where
         } else {
             DB::record_many(&mut *tx, &self.config.name, &ids).await?
         };
-        for item in items {
+        for (index, item) in items.iter().enumerate() {
             let tag = item.delivery.tag;
             match &item.work {
                 Work::Skip | Work::Park(..) => {
@@ -384,9 +395,9 @@ where
                 }
                 Work::Handle(envelope, handler) => {
                     let ctx = HandlerContext { envelope, tx: &mut *tx };
-                    if handler.call(ctx).await.is_err() {
+                    if let Err(error) = handler.call(ctx).await {
                         tx.rollback().await?;
-                        return Ok(None);
+                        return Ok(Err((index, error)));
                     }
                     settlement.counts.processed += 1;
                     settlement.acks.push(tag);
@@ -394,7 +405,7 @@ where
             }
         }
         tx.commit().await?;
-        Ok(Some(settlement))
+        Ok(Ok(settlement))
     }
 
     /// The careful path: each event in savepoints of its own, with immediate retries;
@@ -403,11 +414,12 @@ where
         &self,
         items: &[Item<'_, DB>],
         keeps_order: bool,
+        mut earlier_failure: Option<(usize, HandlerError)>,
     ) -> Result<Settlement, sqlx::Error> {
         let mut settlement = Settlement::default();
         let mut held_back = BTreeSet::new();
         let mut tx = self.pool.begin().await?;
-        for item in items {
+        for (index, item) in items.iter().enumerate() {
             let delivery = item.delivery;
             if keeps_order && held_back.contains(&delivery.tag.partition) {
                 continue; // It comes again after the event retried before it.
@@ -419,7 +431,14 @@ where
                     continue;
                 }
             };
-            match self.run_with_retries(&mut tx, envelope, handler.as_ref()).await? {
+            let failed_before = match earlier_failure.take() {
+                Some((failed, error)) if failed == index => Some(error),
+                other => {
+                    earlier_failure = other;
+                    None
+                }
+            };
+            match self.run_with_retries(&mut tx, envelope, handler.as_ref(), failed_before).await? {
                 Run::Applied => {
                     settlement.counts.processed += 1;
                     settlement.acks.push(delivery.tag);
@@ -445,14 +464,22 @@ where
     }
 
     /// Runs a handler, again right away after a failure, each run in a savepoint with the
-    /// inbox record.
+    /// inbox record. `failed_before` is a failure of this delivery on the fast path,
+    /// which counts as its first run.
     async fn run_with_retries(
         &self,
         tx: &mut DB::Connection,
         envelope: &Envelope,
         handler: &dyn ErasedHandler<DB>,
+        failed_before: Option<HandlerError>,
     ) -> Result<Run, sqlx::Error> {
         let mut runs = 0;
+        if let Some(error) = failed_before {
+            runs = 1;
+            if error.outcome() == Outcome::DeadLetter || runs > self.config.retry.immediate {
+                return Ok(Run::Failed { error, runs });
+            }
+        }
         loop {
             runs += 1;
             let mut savepoint = tx.begin().await?;

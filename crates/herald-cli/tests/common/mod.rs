@@ -29,17 +29,13 @@ pub(crate) fn spawn_relay_with(
     extra: &[&str],
 ) -> Child {
     Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args([
-            "relay",
-            "--database",
-            url,
-            "--relay-id",
-            relay_id,
-            "--poll-interval-ms",
-            "100",
-        ])
+        .args(["relay", "--database", url, "--relay-id", relay_id, "--poll-interval-ms", "100"])
         .args(["--pause-before-mark-ms", &pause_before_mark_ms.to_string()])
-        .args(if extra.contains(&"--retention-secs") { &[][..] } else { &["--retention-secs", "0"][..] })
+        .args(if extra.contains(&"--retention-secs") {
+            &[][..]
+        } else {
+            &["--retention-secs", "0"][..]
+        })
         .args(extra)
         .env("HERALD_LOG", std::env::var("HERALD_TEST_LOG").unwrap_or_else(|_| "warn".into()))
         .stdout(Stdio::null())
@@ -51,6 +47,16 @@ pub(crate) fn spawn_relay_with(
 /// Children's logs reach the test output when `HERALD_TEST_LOG` is set (e.g. `info`).
 pub(crate) fn child_stderr() -> Stdio {
     if std::env::var_os("HERALD_TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() }
+}
+
+/// A child process killed when the guard drops, so that a failing test leaves none behind.
+pub(crate) struct KillOnDrop(pub(crate) Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Kills a child with SIGKILL and reaps it.
@@ -77,7 +83,11 @@ impl TestConsumer {
     }
 
     /// A consumer of `shipping` on the given transport.
-    pub(crate) fn start_on(db: &Database, run: &str, subscriber: Arc<dyn Subscriber>) -> TestConsumer {
+    pub(crate) fn start_on(
+        db: &Database,
+        run: &str,
+        subscriber: Arc<dyn Subscriber>,
+    ) -> TestConsumer {
         let tracker = Arc::new(Tracker::new(run));
         let (stop, mut stopped) = watch::channel(false);
         let shutdown = async move {
