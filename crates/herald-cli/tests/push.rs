@@ -162,16 +162,18 @@ async fn webhooks_are_signed_retried_and_dead_lettered() {
     drop(push);
     drop(relay);
 
-    let flaky_seen = flaky.seen.lock().expect("lock");
-    assert_eq!(flaky_seen.bad_signatures, 0, "every signature verifies");
-    assert!(flaky_seen.accepted.values().all(|n| *n == 1), "each event accepted once");
-    assert!(flaky_seen.attempts.values().all(|n| *n == 3), "two failures, then success");
-    let broken_seen = broken.seen.lock().expect("lock");
-    assert_eq!(broken_seen.bad_signatures, 0);
-    // Four runs each: the first delivery and 3 delayed retries.
-    assert_eq!(broken_seen.attempts.len(), events as usize);
-    assert!(broken_seen.attempts.values().all(|n| *n == 4), "{:?}", broken_seen.attempts);
-    assert!(broken_seen.accepted.is_empty());
+    {
+        let flaky_seen = flaky.seen.lock().expect("lock");
+        assert_eq!(flaky_seen.bad_signatures, 0, "every signature verifies");
+        assert!(flaky_seen.accepted.values().all(|n| *n == 1), "each event accepted once");
+        assert!(flaky_seen.attempts.values().all(|n| *n == 3), "two failures, then success");
+        let broken_seen = broken.seen.lock().expect("lock");
+        assert_eq!(broken_seen.bad_signatures, 0);
+        // Four runs each: the first delivery and 3 delayed retries.
+        assert_eq!(broken_seen.attempts.len(), events as usize);
+        assert!(broken_seen.attempts.values().all(|n| *n == 4), "{:?}", broken_seen.attempts);
+        assert!(broken_seen.accepted.is_empty());
+    }
     let listed =
         herald(&["dlq", "list", "--database", &test_db.url, "--service", &group, "--json"]);
     let letters = listed.as_array().expect("a list");

@@ -424,12 +424,9 @@ where
             if keeps_order && held_back.contains(&delivery.tag.partition) {
                 continue; // It comes again after the event retried before it.
             }
-            let (envelope, handler) = match &item.work {
-                Work::Handle(envelope, handler) => (envelope, handler),
-                _ => {
-                    self.settle_unhandled(&mut tx, item, &mut settlement).await?;
-                    continue;
-                }
+            let Work::Handle(envelope, handler) = &item.work else {
+                self.settle_unhandled(&mut tx, item, &mut settlement).await?;
+                continue;
             };
             let failed_before = match earlier_failure.take() {
                 Some((failed, error)) if failed == index => Some(error),

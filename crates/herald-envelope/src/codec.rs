@@ -581,63 +581,6 @@ fn display(value: &WireValue<'_>) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn decode(json: &str) -> Result<Envelope> {
-        from_json(json.as_bytes())
-    }
-
-    const MINIMAL: &str = r#"{"specversion":"1.0","id":"0190f6a4-7d3e-7cc0-8a4e-7b0a1c2d3e4f",
-        "source":"/orders","type":"orders.order_placed","time":"2024-07-01T12:00:00Z",
-        "eventkind":"domain","schemaversion":"2","partitionkey":"order-1"#;
-
-    #[test]
-    fn schemaversion_accepts_strings_and_integers() {
-        let from_string = decode(&format!("{MINIMAL}\"}}")).unwrap();
-        assert_eq!(from_string.schema_version, 2);
-        let integer = format!("{MINIMAL}\"}}").replace("\"2\"", "2");
-        assert_eq!(decode(&integer).unwrap().schema_version, 2);
-    }
-
-    #[test]
-    fn data_is_kept_as_raw_text() {
-        let json = format!("{MINIMAL}\",\"data\":{{ \"a\" : [1, 2] }}}}");
-        let envelope = decode(&json).unwrap();
-        match envelope.data {
-            Some(Data::Json(raw)) => assert_eq!(raw.get(), r#"{ "a" : [1, 2] }"#),
-            other => panic!("unexpected data {other:?}"),
-        }
-    }
-
-    #[test]
-    fn escaped_member_names_are_understood() {
-        let json = format!("{MINIMAL}\",\"\\u0073ubject\":\"s\"}}");
-        assert_eq!(decode(&json).unwrap().subject.as_deref(), Some("s"));
-    }
-
-    #[test]
-    fn duplicates_and_double_data_are_malformed() {
-        let twice = format!("{MINIMAL}\",\"source\":\"/again\"}}");
-        assert!(matches!(decode(&twice), Err(EnvelopeError::Malformed { .. })));
-        let both = format!("{MINIMAL}\",\"data\":1,\"data_base64\":\"AA==\"}}");
-        assert!(matches!(decode(&both), Err(EnvelopeError::Malformed { .. })));
-    }
-
-    #[test]
-    fn trailing_garbage_is_malformed() {
-        let json = format!("{MINIMAL}\"}} x");
-        assert!(matches!(decode(&json), Err(EnvelopeError::Malformed { .. })));
-    }
-
-    #[test]
-    fn encoded_len_matches_encoding() {
-        let envelope = decode(&format!("{MINIMAL}\",\"data_base64\":\"AAEC\",\"x\":1}}")).unwrap();
-        assert_eq!(encoded_len(&envelope), to_json(&envelope).len());
-    }
-}
-
 /// Decodes a binary-mode event (AMQP, HTTP, …): attributes from message headers or
 /// properties, already stripped of their binding's prefix, and the body as the data.
 ///
@@ -723,4 +666,61 @@ fn is_json(media_type: Option<&str>) -> bool {
     };
     let essence = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(json: &str) -> Result<Envelope> {
+        from_json(json.as_bytes())
+    }
+
+    const MINIMAL: &str = r#"{"specversion":"1.0","id":"0190f6a4-7d3e-7cc0-8a4e-7b0a1c2d3e4f",
+        "source":"/orders","type":"orders.order_placed","time":"2024-07-01T12:00:00Z",
+        "eventkind":"domain","schemaversion":"2","partitionkey":"order-1"#;
+
+    #[test]
+    fn schemaversion_accepts_strings_and_integers() {
+        let from_string = decode(&format!("{MINIMAL}\"}}")).unwrap();
+        assert_eq!(from_string.schema_version, 2);
+        let integer = format!("{MINIMAL}\"}}").replace("\"2\"", "2");
+        assert_eq!(decode(&integer).unwrap().schema_version, 2);
+    }
+
+    #[test]
+    fn data_is_kept_as_raw_text() {
+        let json = format!("{MINIMAL}\",\"data\":{{ \"a\" : [1, 2] }}}}");
+        let envelope = decode(&json).unwrap();
+        match envelope.data {
+            Some(Data::Json(raw)) => assert_eq!(raw.get(), r#"{ "a" : [1, 2] }"#),
+            other => panic!("unexpected data {other:?}"),
+        }
+    }
+
+    #[test]
+    fn escaped_member_names_are_understood() {
+        let json = format!("{MINIMAL}\",\"\\u0073ubject\":\"s\"}}");
+        assert_eq!(decode(&json).unwrap().subject.as_deref(), Some("s"));
+    }
+
+    #[test]
+    fn duplicates_and_double_data_are_malformed() {
+        let twice = format!("{MINIMAL}\",\"source\":\"/again\"}}");
+        assert!(matches!(decode(&twice), Err(EnvelopeError::Malformed { .. })));
+        let both = format!("{MINIMAL}\",\"data\":1,\"data_base64\":\"AA==\"}}");
+        assert!(matches!(decode(&both), Err(EnvelopeError::Malformed { .. })));
+    }
+
+    #[test]
+    fn trailing_garbage_is_malformed() {
+        let json = format!("{MINIMAL}\"}} x");
+        assert!(matches!(decode(&json), Err(EnvelopeError::Malformed { .. })));
+    }
+
+    #[test]
+    fn encoded_len_matches_encoding() {
+        let envelope = decode(&format!("{MINIMAL}\",\"data_base64\":\"AAEC\",\"x\":1}}")).unwrap();
+        assert_eq!(encoded_len(&envelope), to_json(&envelope).len());
+    }
 }

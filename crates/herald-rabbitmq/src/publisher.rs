@@ -5,7 +5,6 @@ use futures::future::join_all;
 use herald_transport::{Message, Publisher, Result, TransportError};
 use lapin::Confirmation;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection};
 use tokio::sync::Mutex;
 
@@ -122,7 +121,7 @@ impl AmqpPublisher {
 
 /// Adds a text header to a message's properties.
 pub(crate) fn with_header(properties: BasicProperties, name: &str, value: &str) -> BasicProperties {
-    let mut headers = properties.headers().clone().unwrap_or_else(FieldTable::default);
+    let mut headers = properties.headers().clone().unwrap_or_default();
     headers.insert(name.into(), long_string(value));
     properties.with_headers(headers)
 }

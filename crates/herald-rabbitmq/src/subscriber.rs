@@ -183,18 +183,25 @@ impl AmqpSubscription {
 
     /// Turns a lapin delivery into the seam's.
     fn delivery(&mut self, amqp: lapin::message::Delivery) -> Delivery {
-        let properties = &amqp.properties;
-        let attempt = binding::header_integer(properties, ATTEMPT_HEADER)
+        let lapin::message::Delivery {
+            delivery_tag,
+            routing_key,
+            redelivered,
+            properties,
+            data,
+            ..
+        } = amqp;
+        let attempt = binding::header_integer(&properties, ATTEMPT_HEADER)
             .and_then(|n| u32::try_from(n).ok())
             .unwrap_or(1)
-            + u32::from(amqp.redelivered);
-        let first_failed_at = binding::header_text(properties, FIRST_FAILED_HEADER)
+            + u32::from(redelivered);
+        let first_failed_at = binding::header_text(&properties, FIRST_FAILED_HEADER)
             .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
             .map(|time| time.with_timezone(&Utc));
-        self.tracker.delivered(amqp.delivery_tag);
+        self.tracker.delivered(delivery_tag);
         Delivery {
-            tag: DeliveryTag { partition: self.generation, offset: amqp.delivery_tag as i64 },
-            message: binding::from_amqp(amqp.routing_key.as_str(), properties, &amqp.data),
+            tag: DeliveryTag { partition: self.generation, offset: delivery_tag as i64 },
+            message: binding::from_amqp(routing_key.as_str(), &properties, &data),
             attempt,
             first_failed_at,
         }

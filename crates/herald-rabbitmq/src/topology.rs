@@ -46,6 +46,7 @@ impl RabbitMqConfig {
 }
 
 /// Turns a lapin error into the seam's: broker refusals apart from lost connections.
+#[allow(clippy::needless_pass_by_value, reason = "called as `.map_err(broker_error)`")]
 pub(crate) fn broker_error(error: lapin::Error) -> TransportError {
     let text = error.to_string();
     if text.contains("PRECONDITION_FAILED") || text.contains("ACCESS_REFUSED") {
