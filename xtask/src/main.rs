@@ -111,6 +111,10 @@ fn lint() -> anyhow::Result<()> {
     cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])
 }
 
+/// The local RabbitMQ and NATS of every machine of the project.
+const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+const NATS: &str = "nats://127.0.0.1:4222";
+
 /// The benchmark runs of BENCHMARKS.md: each pipeline run next to a baseline run (the
 /// producers alone on the same kind of database), so that figures can be quoted as ratios
 /// measured side by side on this shared, noisy machine.
@@ -130,6 +134,11 @@ fn bench() -> anyhow::Result<()> {
         vec!["--events", "30000", "--rate", "0", "--baseline", "--database", &postgres],
         vec!["--events", "30000", "--rate", "0", "--database", &postgres],
         vec!["--events", "30000", "--rate", "1000", "--database", &postgres],
+        // The broker issue's bar: PostgreSQL → relay → RabbitMQ or NATS → consumer.
+        vec!["--events", "30000", "--rate", "0", "--database", &postgres, "--broker", AMQP],
+        vec!["--events", "30000", "--rate", "3000", "--database", &postgres, "--broker", AMQP],
+        vec!["--events", "30000", "--rate", "0", "--database", &postgres, "--broker", NATS],
+        vec!["--events", "30000", "--rate", "3000", "--database", &postgres, "--broker", NATS],
     ];
     for args in runs {
         eprintln!("$ target/release/herald bench {}", args.join(" "));

@@ -169,6 +169,10 @@ enum SubscriptionsCommand {
         /// Routing-key pattern, e.g. `integration.orders.#`.
         #[arg(long)]
         pattern: String,
+        /// A CloudEvents SQL expression the events must also satisfy, e.g.
+        /// "source = '/orders' AND eventkind = 'integration'".
+        #[arg(long)]
+        filter: Option<String>,
         /// The HTTP(S) URL to POST events to.
         #[arg(long)]
         endpoint: String,
@@ -425,9 +429,10 @@ async fn run_subscriptions(
     let store =
         SubscriptionStore::new(database_of(database).await?, SubscriptionStoreConfig::default())?;
     match command {
-        SubscriptionsCommand::Add { service, pattern, endpoint, secret, json } => {
-            let issued =
-                store.create(&NewSubscription { service, pattern, endpoint, secret }).await?;
+        SubscriptionsCommand::Add { service, pattern, filter, endpoint, secret, json } => {
+            let issued = store
+                .create(&NewSubscription { service, pattern, filter, endpoint, secret })
+                .await?;
             if json {
                 let mut value = serde_json::to_value(&issued.subscription)?;
                 value["secret"] = issued.secret.expose().into();

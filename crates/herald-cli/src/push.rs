@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use herald_consumer::{
     Consumer, ConsumerConfig, EnvelopeHandler, HandlerContext, HandlerError, InboxBackend,
-    RetryPolicy, Router,
+    RetryPolicy, Router, cesql_filter,
 };
 use herald_db::Database;
 use herald_push::{PushClient, PushError, PushTarget, Subscription, SubscriptionStore};
@@ -127,6 +127,9 @@ pub async fn run(
         };
         let mut config = ConsumerConfig::new(group);
         config.retry = settings.retry;
+        if let Some(filter) = &subscription.filter {
+            config.filter = Some(cesql_filter(filter.parse()?));
+        }
         config.workers = 4;
         config.transactional_handlers = false; // an HTTP POST is not undone by a rollback
         let subscriber = Arc::clone(&transport.subscriber);

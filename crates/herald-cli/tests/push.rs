@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,7 +35,7 @@ struct Seen {
 struct Receiver {
     secret: Arc<Mutex<Option<Secret>>>,
     /// Fail this many times per event before accepting; `u32::MAX` = always fail.
-    fail_first: u32,
+    fail_first: Arc<AtomicU32>,
     seen: Arc<Mutex<Seen>>,
 }
 
@@ -49,7 +50,7 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Byt
     assert_eq!(headers.get("ce-type").and_then(|v| v.to_str().ok()), Some("shop.order_placed"));
     let attempt = seen.attempts.entry(id.clone()).or_default();
     *attempt += 1;
-    if *attempt <= receiver.fail_first {
+    if *attempt <= receiver.fail_first.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE;
     }
     *seen.accepted.entry(id).or_default() += 1;
@@ -87,12 +88,22 @@ fn spawn_push(url: &str) -> Child {
 }
 
 fn receiver(fail_first: u32) -> Receiver {
-    Receiver { secret: Arc::default(), fail_first, seen: Arc::default() }
+    Receiver {
+        secret: Arc::default(),
+        fail_first: Arc::new(AtomicU32::new(fail_first)),
+        seen: Arc::default(),
+    }
 }
 
 /// Adds a subscription for `service`, telling the receiver its secret.
-async fn subscribe(url: &str, service: &str, endpoint: &str, receiver: &Receiver) -> String {
-    let added = herald(&[
+async fn subscribe(
+    url: &str,
+    service: &str,
+    endpoint: &str,
+    filter: Option<&str>,
+    receiver: &Receiver,
+) -> String {
+    let mut args = vec![
         "subscriptions",
         "add",
         "--database",
@@ -104,7 +115,11 @@ async fn subscribe(url: &str, service: &str, endpoint: &str, receiver: &Receiver
         "--endpoint",
         endpoint,
         "--json",
-    ]);
+    ];
+    if let Some(filter) = filter {
+        args.extend(["--filter", filter]);
+    }
+    let added = herald(&args);
     let secret = Secret::parse(added["secret"].as_str().expect("secret")).expect("a whsec_ secret");
     *receiver.secret.lock().expect("lock") = Some(secret);
     added["id"].as_str().expect("id").to_owned()
@@ -119,10 +134,16 @@ async fn webhooks_are_signed_retried_and_dead_lettered() {
     let broken = receiver(u32::MAX);
     let flaky_url = serve(flaky.clone()).await;
     let broken_url = serve(broken.clone()).await;
-    subscribe(&test_db.url, "crm", &flaky_url, &flaky).await;
-    let broken_id = subscribe(&test_db.url, "billing", &broken_url, &broken).await;
+    subscribe(&test_db.url, "crm", &flaky_url, None, &flaky).await;
+    let broken_id = subscribe(&test_db.url, "billing", &broken_url, None, &broken).await;
+    // A CloudEvents SQL filter narrows the pattern to one customer's events.
+    let picky = receiver(0);
+    let picky_url = serve(picky.clone()).await;
+    let filter = "partitionkey = 'customer-3' AND eventkind = 'integration'";
+    subscribe(&test_db.url, "vip", &picky_url, Some(filter), &picky).await;
     let listed = herald(&["subscriptions", "list", "--database", &test_db.url, "--json"]);
-    assert_eq!(listed.as_array().map(Vec::len), Some(2));
+    assert_eq!(listed.as_array().map(Vec::len), Some(3));
+    assert!(listed.to_string().contains("customer-3"), "listings show the filter");
     assert!(!listed.to_string().contains("whsec_"), "listings never show secrets");
 
     let relay = KillOnDrop(spawn_relay(&test_db.url, "relay", 0));
@@ -159,8 +180,6 @@ async fn webhooks_are_signed_retried_and_dead_lettered() {
         },
     )
     .await;
-    drop(push);
-    drop(relay);
 
     {
         let flaky_seen = flaky.seen.lock().expect("lock");
@@ -186,5 +205,44 @@ async fn webhooks_are_signed_retried_and_dead_lettered() {
         assert_eq!(letter["attempts"], 4, "{letter}");
         assert_eq!(letter["routing_key"], "integration.shop.order_placed.v1");
     }
+
+    // The endpoint is fixed: `herald dlq replay` sends each parked event again, once.
+    broken.fail_first.store(0, Ordering::SeqCst);
+    let dry = herald(&[
+        "dlq",
+        "replay",
+        "--database",
+        &test_db.url,
+        "--service",
+        &group,
+        "--dry-run",
+        "--json",
+    ]);
+    assert_eq!(dry["replayed"].as_array().map(Vec::len), Some(events as usize));
+    let replayed =
+        herald(&["dlq", "replay", "--database", &test_db.url, "--service", &group, "--json"]);
+    assert_eq!(replayed["replayed"].as_array().map(Vec::len), Some(events as usize));
+    wait_until(Duration::from_secs(60), "the replayed events to reach the fixed endpoint", || {
+        let seen = Arc::clone(&broken.seen);
+        async move { seen.lock().expect("lock").accepted.len() == events as usize }
+    })
+    .await;
+    drop(push);
+    drop(relay);
+    let for_customer_3: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM shop_orders WHERE run = 'push' AND customer = 'customer-3'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("count");
+    let picky_seen = picky.seen.lock().expect("lock").accepted.len();
+    assert!(for_customer_3 > 0, "the workload had orders of customer-3");
+    assert_eq!(picky_seen as i64, for_customer_3, "exactly the events the filter selects");
+    assert!(
+        broken.seen.lock().expect("lock").accepted.values().all(|n| *n == 1),
+        "each replayed event once"
+    );
+    let again = herald(&["dlq", "list", "--database", &test_db.url, "--service", &group, "--json"]);
+    assert_eq!(again.as_array().map(Vec::len), Some(0), "nothing dead any more");
     test_db.cleanup().await;
 }

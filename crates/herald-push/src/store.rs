@@ -26,7 +26,7 @@ const MAX_ROTATION_OVERLAP: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 /// The columns of a [`Subscription`] on PostgreSQL, times as microseconds since the epoch.
 macro_rules! postgres_columns {
     () => {
-        "id, service, pattern, endpoint, \
+        "id, service, pattern, filter, endpoint, \
          (EXTRACT(EPOCH FROM created_at) * 1000000)::BIGINT AS created_at, \
          (EXTRACT(EPOCH FROM disabled_at) * 1000000)::BIGINT AS disabled_at, \
          consecutive_failures, last_error, \
@@ -40,7 +40,7 @@ macro_rules! postgres_columns {
 /// The columns of a [`Subscription`] on SQLite, where times are stored as microseconds.
 macro_rules! sqlite_columns {
     () => {
-        "id, service, pattern, endpoint, created_at, disabled_at, consecutive_failures, \
+        "id, service, pattern, filter, endpoint, created_at, disabled_at, consecutive_failures, \
          last_error, last_success_at, \
          CASE WHEN previous_secret_expires_at > CAST(unixepoch('subsec') * 1000000 AS INTEGER) \
              THEN previous_secret_expires_at \
@@ -101,6 +101,10 @@ pub struct NewSubscription {
     /// An AMQP topic pattern over routing keys `<kind>.<type>.v<version>`, such as
     /// `integration.orders.#`.
     pub pattern: String,
+    /// A CloudEvents SQL expression the events must also satisfy, e.g.
+    /// `source = '/orders' AND eventkind = 'integration'`.
+    #[serde(default)]
+    pub filter: Option<String>,
     /// The `http` or `https` URL that receives the events.
     pub endpoint: String,
     /// A `whsec_…` secret to sign with; one is generated when absent.
@@ -113,6 +117,7 @@ impl fmt::Debug for NewSubscription {
         f.debug_struct("NewSubscription")
             .field("service", &self.service)
             .field("pattern", &self.pattern)
+            .field("filter", &self.filter)
             .field("endpoint", &self.endpoint)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .finish()
@@ -128,6 +133,8 @@ pub struct Subscription {
     pub service: String,
     /// The pattern over routing keys.
     pub pattern: String,
+    /// The CloudEvents SQL filter, if any.
+    pub filter: Option<String>,
     /// The URL that receives the events.
     pub endpoint: String,
     /// When the subscription was created.
@@ -189,6 +196,9 @@ impl SubscriptionStore {
     pub async fn create(&self, new: &NewSubscription) -> Result<IssuedSecret> {
         validate::service(&new.service)?;
         validate::pattern(&new.pattern)?;
+        if let Some(filter) = &new.filter {
+            validate::filter(filter)?;
+        }
         validate::endpoint(&new.endpoint)?;
         let secret = match &new.secret {
             Some(text) => Secret::parse(text)?,
@@ -197,8 +207,8 @@ impl SubscriptionStore {
         let id = Uuid::now_v7();
         let row = match &self.db {
             Database::Postgres(pool) => sqlx::query(concat!(
-                "INSERT INTO herald_subscriptions (id, service, pattern, endpoint, secret) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING ",
+                "INSERT INTO herald_subscriptions (id, service, pattern, endpoint, secret, filter) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
                 postgres_columns!()
             ))
             .bind(id)
@@ -206,12 +216,13 @@ impl SubscriptionStore {
             .bind(&new.pattern)
             .bind(&new.endpoint)
             .bind(secret.expose())
+            .bind(&new.filter)
             .fetch_one(pool)
             .await
             .map(|row| subscription_from(&row)),
             Database::Sqlite(sqlite) => sqlx::query(concat!(
-                "INSERT INTO herald_subscriptions (id, service, pattern, endpoint, secret) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) RETURNING ",
+                "INSERT INTO herald_subscriptions (id, service, pattern, endpoint, secret, filter) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING ",
                 sqlite_columns!()
             ))
             .bind(id)
@@ -219,6 +230,7 @@ impl SubscriptionStore {
             .bind(&new.pattern)
             .bind(&new.endpoint)
             .bind(secret.expose())
+            .bind(&new.filter)
             .fetch_one(&sqlite.writer)
             .await
             .map(|row| subscription_from(&row)),
@@ -501,6 +513,7 @@ where
         id: row.try_get("id")?,
         service: row.try_get("service")?,
         pattern: row.try_get("pattern")?,
+        filter: row.try_get("filter")?,
         endpoint: row.try_get("endpoint")?,
         created_at: time(row.try_get("created_at")?)?,
         disabled_at: row.try_get::<Option<i64>, _>("disabled_at")?.map(time).transpose()?,

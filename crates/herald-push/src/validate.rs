@@ -37,6 +37,13 @@ pub(crate) fn service(value: &str) -> Result<()> {
 /// Beyond the pattern syntax (checked by [`Pattern`]): literal words use the characters
 /// of event types, a literal first word is a kind, a literal last word is `v<version>`,
 /// and a pattern without `#` has at least three words, since every routing key has.
+/// Checks a CloudEvents SQL filter: it must parse; the error says where and what.
+pub(crate) fn filter(value: &str) -> Result<()> {
+    herald_cesql::Expression::parse(value).map(|_| ()).map_err(|error| {
+        PushError::invalid("filter", value, format!("a CloudEvents SQL expression; {error}"))
+    })
+}
+
 pub(crate) fn pattern(value: &str) -> Result<Pattern> {
     let invalid = |problem: &str| {
         PushError::invalid("pattern", value, format!("{PATTERN_EXPECTED}; {problem}"))
@@ -129,6 +136,14 @@ fn without_user_info(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filters_must_be_cloudevents_sql() {
+        filter("source = '/orders' AND eventkind = 'integration'").expect("a valid filter");
+        let error = filter("source = = 'x'").expect_err("not CESQL");
+        assert_eq!(error.field(), Some("filter"));
+        assert!(error.to_string().contains("CloudEvents SQL"), "{error}");
+    }
 
     #[test]
     fn service_names_are_short_lowercase_words() {

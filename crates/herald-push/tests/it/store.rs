@@ -20,6 +20,7 @@ fn store(db: &Database) -> SubscriptionStore {
 
 pub(crate) fn new_subscription(service: &str, pattern: &str, endpoint: &str) -> NewSubscription {
     NewSubscription {
+        filter: None,
         service: service.into(),
         pattern: pattern.into(),
         endpoint: endpoint.into(),
