@@ -108,6 +108,18 @@ enum Command {
         #[command(subcommand)]
         command: SubscriptionsCommand,
     },
+    /// Declare a consuming service's queue and bindings on the broker ahead of its
+    /// consumer (idempotent), so that nothing published before it starts is unrouted.
+    Declare {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        /// The consuming service (consumer group).
+        #[arg(long)]
+        group: String,
+        /// Routing-key patterns it subscribes to (repeat the flag for several).
+        #[arg(long = "pattern", required = true)]
+        patterns: Vec<String>,
+    },
     /// Deliver events to the HTTP endpoints of push subscriptions, signed per Standard
     /// Webhooks, with retries, backoff and dead letters; optionally serve the
     /// subscriptions API.
@@ -391,6 +403,18 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
         Command::Dlq { database, command } => run_dlq(database, command).await,
         Command::Subscriptions { database, command } => run_subscriptions(database, command).await,
         Command::Push(args) => run_push(args).await,
+        Command::Declare { broker, group, patterns } => {
+            herald_transport::check_name("--group", &group)?;
+            let patterns = patterns
+                .iter()
+                .map(|p| p.parse().with_context(|| format!("--pattern `{p}`")))
+                .collect::<anyhow::Result<Vec<herald_transport::Pattern>>>()?;
+            let db = Database::connect("sqlite::memory:", &DatabaseOptions::default()).await?;
+            let transport = broker.open(&db, 16)?;
+            transport.declare_group(&group, &patterns).await?;
+            eprintln!("Declared `{group}` on {} ({} patterns).", transport.name, patterns.len());
+            Ok(std::process::ExitCode::SUCCESS)
+        }
     }
 }
 

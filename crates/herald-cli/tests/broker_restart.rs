@@ -38,9 +38,12 @@ async fn broker_restarted_mid_run(url: &str, stop: fn(), start: fn()) {
 
     wait_for_produced(&produced, 15_000).await;
     tokio::task::spawn_blocking(stop).await.expect("stop the broker");
+    // Should anything below fail, the broker still comes back for the tests after this one.
+    let mut outage = Outage(Some(start));
     // Producers go on committing while the broker is away: the outbox holds their events.
     let at_stop = produced.load(Ordering::Relaxed);
     wait_for_produced(&produced, at_stop + 5_000).await;
+    outage.0 = None;
     tokio::task::spawn_blocking(start).await.expect("start the broker");
     let returned_at: chrono::DateTime<chrono::Utc> =
         sqlx::query_scalar("SELECT clock_timestamp()").fetch_one(&pool).await.expect("clock");
@@ -74,6 +77,17 @@ async fn broker_restarted_mid_run(url: &str, stop: fn(), start: fn()) {
         "the relay resumed {resume:?} after the broker's return"
     );
     test_db.cleanup().await;
+}
+
+/// Starts the broker again when dropped during an outage.
+struct Outage(Option<fn()>);
+
+impl Drop for Outage {
+    fn drop(&mut self) {
+        if let Some(start) = self.0.take() {
+            start();
+        }
+    }
 }
 
 /// When the relay first marked a row sent after `time`.

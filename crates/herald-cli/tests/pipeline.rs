@@ -206,6 +206,34 @@ fn malformed_database_urls_are_refused_by_every_command() {
 }
 
 #[test]
+fn bad_broker_settings_are_refused_with_what_is_expected() {
+    for (args, expected) in [
+        (vec!["declare", "--group", "Bad Name", "--pattern", "#"], "invalid --group `Bad Name`"),
+        (vec!["declare", "--group", "ok", "--pattern", "a..b"], "--pattern `a..b`"),
+        (
+            vec!["declare", "--group", "ok", "--pattern", "#", "--broker", "kafka://x"],
+            "neither `amqp://",
+        ),
+        (
+            vec!["declare", "--group", "ok", "--pattern", "#", "--namespace", "Nope!"],
+            "--namespace `Nope!`",
+        ),
+        (vec!["dlq", "replay", "--database", "sqlite::memory:"], "say what to replay"),
+        (vec!["dlq", "list"], "pass --database URL or set HERALD_DATABASE_URL"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(&args)
+            .env_remove("HERALD_DATABASE_URL")
+            .env_remove("HERALD_BROKER_URL")
+            .output()
+            .expect("run herald");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} must fail");
+        assert!(stderr.contains(expected), "{args:?} says `{expected}`: {stderr}");
+    }
+}
+
+#[test]
 fn bench_json_reports_the_promised_keys() {
     let output = Command::new(env!("CARGO_BIN_EXE_herald"))
         .args(["bench", "--events", "300", "--rate", "0", "--json"])

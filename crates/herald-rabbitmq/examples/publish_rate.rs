@@ -21,7 +21,8 @@ async fn main() {
         patterns: vec!["#".parse::<Pattern>().expect("pattern")],
     };
     rabbit.declare_group(&spec).await.expect("declare");
-    let messages: Vec<_> = (0..20_000).map(|n| message("orders.placed", &format!("k{}", n % 100), n)).collect();
+    let messages: Vec<_> =
+        (0..20_000).map(|n| message("orders.placed", &format!("k{}", n % 100), n)).collect();
     let started = Instant::now();
     for batch in messages.chunks(1000) {
         let batch_started = Instant::now();
