@@ -139,6 +139,42 @@ fn bench() -> anyhow::Result<()> {
         vec!["--events", "30000", "--rate", "3000", "--database", &postgres, "--broker", AMQP],
         vec!["--events", "30000", "--rate", "0", "--database", &postgres, "--broker", NATS],
         vec!["--events", "30000", "--rate", "3000", "--database", &postgres, "--broker", NATS],
+        // Four events per business transaction.
+        vec![
+            "--events",
+            "60000",
+            "--events-per-tx",
+            "4",
+            "--rate",
+            "0",
+            "--baseline",
+            "--database",
+            &postgres,
+        ],
+        vec![
+            "--events",
+            "60000",
+            "--events-per-tx",
+            "4",
+            "--rate",
+            "10000",
+            "--database",
+            &postgres,
+            "--broker",
+            AMQP,
+        ],
+        vec![
+            "--events",
+            "60000",
+            "--events-per-tx",
+            "4",
+            "--rate",
+            "10000",
+            "--database",
+            &postgres,
+            "--broker",
+            NATS,
+        ],
     ];
     for args in runs {
         eprintln!("$ target/release/herald bench {}", args.join(" "));

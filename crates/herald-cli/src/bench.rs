@@ -32,6 +32,8 @@ pub struct BenchOptions {
     pub view: View,
     /// The transport between relay and consumer.
     pub broker: crate::transport::BrokerArgs,
+    /// Events (orders) per business transaction.
+    pub events_per_tx: u64,
 }
 
 /// How a run shows progress.
@@ -81,6 +83,8 @@ pub struct Summary {
     pub database: String,
     /// `embedded log`, `RabbitMQ` or `NATS JetStream`.
     pub transport: String,
+    /// Events per business transaction.
+    pub events_per_tx: u64,
     /// The command that ran (`bench` or `demo`), for the summary's title.
     #[serde(skip)]
     pub title: &'static str,
@@ -98,7 +102,7 @@ impl Summary {
     pub fn render(&self) -> String {
         let verdict = |n: i64| if n == 0 { "ok" } else { "VIOLATED" };
         format!(
-            "Herald {title} — {database}, {transport}, rate {rate}\n\
+            "Herald {title} — {database}, {transport}, rate {rate}, {per_tx} events per transaction\n\
              \x20 produced               {produced}\n\
              \x20 delivered              {delivered}\n\
              \x20 lost                   {lost} ({lost_verdict})\n\
@@ -110,6 +114,7 @@ impl Summary {
             title = self.title,
             database = self.database,
             transport = self.transport,
+            per_tx = self.events_per_tx,
             rate = if self.rate == 0 { "unlimited".to_owned() } else { format!("{}/s", self.rate) },
             produced = self.produced,
             delivered = self.delivered,
@@ -191,6 +196,7 @@ fn spawn_producers(
                 customers: options.customers.max(1),
                 producers,
                 producer,
+                events_per_tx: options.events_per_tx,
             };
             let (db, outbox, produced) = (db.clone(), outbox.clone(), Arc::clone(produced));
             tokio::spawn(async move { workload::produce(db, outbox, plan, &produced).await })
@@ -308,6 +314,7 @@ fn summarize(
         rate: options.rate,
         database: if is_postgres { "postgres" } else { "sqlite" }.to_owned(),
         transport: transport.to_owned(),
+        events_per_tx: options.events_per_tx,
         title: if options.view == View::Demo { "demo" } else { "bench" },
         elapsed_s,
     }

@@ -277,6 +277,9 @@ struct BenchArgs {
     baseline: bool,
     #[command(flatten)]
     broker: BrokerArgs,
+    /// Events per business transaction (each order and its event; all due together).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    events_per_tx: u64,
 }
 
 impl BenchArgs {
@@ -291,6 +294,7 @@ impl BenchArgs {
             stall_timeout: Duration::from_secs(30),
             view: if self.json { View::Quiet } else { View::Progress },
             broker: self.broker,
+            events_per_tx: self.events_per_tx,
         }
     }
 }
@@ -352,6 +356,7 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 stall_timeout: Duration::from_secs(30),
                 view: View::Demo,
                 broker,
+                events_per_tx: 1,
             };
             let summary = bench::run(&options).await?;
             println!("{}", summary.render());

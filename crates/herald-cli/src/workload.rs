@@ -108,6 +108,8 @@ pub struct ProducerPlan {
     pub producers: u64,
     /// Which producer this is.
     pub producer: u64,
+    /// Orders (each with its event) per business transaction.
+    pub events_per_tx: u64,
 }
 
 impl ProducerPlan {
@@ -124,23 +126,41 @@ pub async fn place_order(
     outbox: &Outbox,
     order: &OrderPlaced,
 ) -> anyhow::Result<()> {
-    let envelope = Envelope::from_event("/shop/orders", order)?
-        .with_sequence(format!("{:020}", order.customer_seq));
+    place_orders(db, outbox, std::slice::from_ref(order)).await
+}
+
+/// Commits orders, each with its event, in one business transaction.
+pub async fn place_orders(
+    db: &Database,
+    outbox: &Outbox,
+    orders: &[OrderPlaced],
+) -> anyhow::Result<()> {
+    let envelopes = orders
+        .iter()
+        .map(|order| {
+            Ok(Envelope::from_event("/shop/orders", order)?
+                .with_sequence(format!("{:020}", order.customer_seq)))
+        })
+        .collect::<anyhow::Result<Vec<Envelope>>>()?;
     match db {
         Database::Postgres(pool) => {
             let mut tx = pool.begin().await?;
-            sqlx::query("INSERT INTO shop_orders (run, order_id, customer, amount_cents) VALUES ($1, $2, $3, $4)")
-                .bind(&order.run).bind(order.order_id).bind(&order.customer).bind(order.amount_cents)
-                .execute(&mut *tx).await?;
-            outbox.enqueue(&mut tx, &envelope).await?;
+            for (order, envelope) in orders.iter().zip(&envelopes) {
+                sqlx::query("INSERT INTO shop_orders (run, order_id, customer, amount_cents) VALUES ($1, $2, $3, $4)")
+                    .bind(&order.run).bind(order.order_id).bind(&order.customer).bind(order.amount_cents)
+                    .execute(&mut *tx).await?;
+                outbox.enqueue(&mut tx, envelope).await?;
+            }
             outbox.commit(tx).await?;
         }
         Database::Sqlite(sqlite) => {
             let mut tx = sqlite.writer.begin().await?;
-            sqlx::query("INSERT INTO shop_orders (run, order_id, customer, amount_cents) VALUES ($1, $2, $3, $4)")
-                .bind(&order.run).bind(order.order_id).bind(&order.customer).bind(order.amount_cents)
-                .execute(&mut *tx).await?;
-            outbox.enqueue(&mut tx, &envelope).await?;
+            for (order, envelope) in orders.iter().zip(&envelopes) {
+                sqlx::query("INSERT INTO shop_orders (run, order_id, customer, amount_cents) VALUES ($1, $2, $3, $4)")
+                    .bind(&order.run).bind(order.order_id).bind(&order.customer).bind(order.amount_cents)
+                    .execute(&mut *tx).await?;
+                outbox.enqueue(&mut tx, envelope).await?;
+            }
             outbox.commit(tx).await?;
         }
     }
@@ -148,7 +168,8 @@ pub async fn place_order(
 }
 
 /// Runs one producer task's share of the plan; returns how many orders it committed.
-/// `produced` counts committed orders as they happen.
+/// `produced` counts committed orders as they happen. With `events_per_tx` above 1, a
+/// transaction commits that many orders, all due when the first of them is.
 pub async fn produce(
     db: Database,
     outbox: Outbox,
@@ -159,7 +180,10 @@ pub async fn produce(
     let start = tokio::time::Instant::now();
     let mut customer_seq: HashMap<u64, i64> = HashMap::new();
     let mut committed = 0;
-    for n in (0..plan.events).filter(|n| plan.owns(*n)) {
+    let mine: Vec<u64> = (0..plan.events).filter(|n| plan.owns(*n)).collect();
+    let per_tx = usize::try_from(plan.events_per_tx.max(1)).unwrap_or(1);
+    for chunk in mine.chunks(per_tx) {
+        let n = chunk[0];
         let due_at_us = match n.saturating_mul(1_000_000).checked_div(plan.rate) {
             Some(offset_us) => {
                 tokio::time::sleep_until(start + std::time::Duration::from_micros(offset_us)).await;
@@ -167,20 +191,25 @@ pub async fn produce(
             }
             None => now_us(),
         };
-        let customer = n % plan.customers;
-        let seq = customer_seq.entry(customer).or_insert(0);
-        *seq += 1;
-        let order = OrderPlaced {
-            run: plan.run.clone(),
-            order_id: i64::try_from(n).unwrap_or(i64::MAX),
-            customer: format!("customer-{customer}"),
-            customer_seq: *seq,
-            amount_cents: 1000 + i64::try_from(n % 9000).unwrap_or(0),
-            due_at_us,
-        };
-        place_order(&db, &outbox, &order).await?;
-        committed += 1;
-        produced.fetch_add(1, Ordering::Relaxed);
+        let orders: Vec<OrderPlaced> = chunk
+            .iter()
+            .map(|&n| {
+                let customer = n % plan.customers;
+                let seq = customer_seq.entry(customer).or_insert(0);
+                *seq += 1;
+                OrderPlaced {
+                    run: plan.run.clone(),
+                    order_id: i64::try_from(n).unwrap_or(i64::MAX),
+                    customer: format!("customer-{customer}"),
+                    customer_seq: *seq,
+                    amount_cents: 1000 + i64::try_from(n % 9000).unwrap_or(0),
+                    due_at_us,
+                }
+            })
+            .collect();
+        place_orders(&db, &outbox, &orders).await?;
+        committed += orders.len() as u64;
+        produced.fetch_add(orders.len() as u64, Ordering::Relaxed);
     }
     Ok(committed)
 }

@@ -236,13 +236,16 @@ fn bad_broker_settings_are_refused_with_what_is_expected() {
 #[test]
 fn bench_json_reports_the_promised_keys() {
     let output = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["bench", "--events", "300", "--rate", "0", "--json"])
+        .args(["bench", "--events", "300", "--rate", "0", "--events-per-tx", "4", "--json"])
         .output()
         .expect("run herald bench");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
     assert_eq!(summary["produced"], 300);
     assert_eq!(summary["delivered"], 300);
+    assert_eq!(summary["events_per_tx"], 4);
+    assert_eq!(summary["transport"], "embedded log");
+    assert_eq!(summary["order_violations"], 0);
     assert_eq!(summary["lost"], 0);
     assert!(summary["duplicates_suppressed"].is_u64());
     assert!(summary["throughput_eps"].as_f64().is_some_and(|t| t > 0.0));

@@ -157,6 +157,7 @@ async fn webhooks_are_signed_retried_and_dead_lettered() {
         customers: 5,
         producers: 1,
         producer: 0,
+        events_per_tx: 1,
     };
     let outbox = Outbox::new(OutboxConfig::default()).expect("outbox");
     workload::produce(db.clone(), outbox, plan, &produced).await.expect("produce");

@@ -140,8 +140,15 @@ pub(crate) fn produce(
     }
     let mut tasks = Vec::new();
     for producer in 0..producers {
-        let plan =
-            ProducerPlan { run: run.into(), events, rate: 0, customers: 200, producers, producer };
+        let plan = ProducerPlan {
+            run: run.into(),
+            events,
+            rate: 0,
+            customers: 200,
+            producers,
+            producer,
+            events_per_tx: 1,
+        };
         let (db, outbox, produced) = (db.clone(), outbox.clone(), Arc::clone(produced));
         tasks.push(tokio::spawn(async move {
             workload::produce(db, outbox, plan, &produced).await.expect("produce")
