@@ -3,7 +3,9 @@
 //!
 //! Each subscription is a consumer group of its own, `push-<service>-<id>`, so that one
 //! slow or failing endpoint never holds back another, and its dead letters are its own.
+//! Subscriptions added or removed while it runs are picked up within a few seconds.
 
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -103,7 +105,34 @@ pub struct PushSettings {
     pub retry: RetryPolicy,
 }
 
-/// Runs one consumer per push subscription until `shutdown`.
+/// How often `herald push` looks for added and removed subscriptions.
+const RESCAN: Duration = Duration::from_secs(5);
+
+/// Everything a subscription's consumer needs, shared by all of them.
+struct Pusher {
+    db: Database,
+    transport: Transport,
+    store: SubscriptionStore,
+    client: PushClient,
+    settings: PushSettings,
+}
+
+/// A running consumer of one subscription.
+struct Running {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    async fn stop(self) -> anyhow::Result<()> {
+        self.stop.send_replace(true);
+        self.task.await?
+    }
+}
+
+/// Runs one consumer per push subscription until `shutdown`, starting consumers for
+/// subscriptions added meanwhile (through the CLI or the API) and stopping those of
+/// removed ones, every few seconds. Returns how many subscriptions it served.
 pub async fn run(
     db: Database,
     transport: Transport,
@@ -112,48 +141,90 @@ pub async fn run(
     settings: PushSettings,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<usize> {
-    let subscriptions = store.list(None).await?;
-    let (stop, _) = watch::channel(false);
-    let mut tasks = Vec::new();
-    for subscription in &subscriptions {
+    let pusher = Pusher { db, transport, store, client, settings };
+    let mut running: HashMap<uuid::Uuid, Running> = HashMap::new();
+    let mut served = 0;
+    pusher.rescan(&mut running, &mut served).await?;
+    eprintln!(
+        "Pushing to {} subscriptions through {}; stop with Ctrl-C or SIGTERM.",
+        running.len(),
+        pusher.transport.name
+    );
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = tokio::time::sleep(RESCAN) => {}
+        }
+        if let Err(error) = pusher.rescan(&mut running, &mut served).await {
+            tracing::warn!(%error, "Reading the push subscriptions failed; trying again.");
+        }
+    }
+    for (_, consumer) in running {
+        consumer.stop().await?;
+    }
+    Ok(served)
+}
+
+impl Pusher {
+    /// Starts consumers for new subscriptions and stops those of removed ones.
+    async fn rescan(
+        &self,
+        running: &mut HashMap<uuid::Uuid, Running>,
+        served: &mut usize,
+    ) -> anyhow::Result<()> {
+        let subscriptions = self.store.list(None).await?;
+        let listed: HashSet<uuid::Uuid> = subscriptions.iter().map(|s| s.id).collect();
+        let removed: Vec<uuid::Uuid> =
+            running.keys().filter(|id| !listed.contains(id)).copied().collect();
+        for id in removed {
+            if let Some(consumer) = running.remove(&id) {
+                consumer.stop().await?;
+                eprintln!("Stopped pushing for removed subscription {id}.");
+            }
+        }
+        for subscription in &subscriptions {
+            if running.contains_key(&subscription.id) {
+                continue;
+            }
+            running.insert(subscription.id, self.start(subscription).await?);
+            *served += 1;
+            tracing::info!(subscription = %subscription.id, endpoint = %subscription.endpoint, "Pushing.");
+        }
+        Ok(())
+    }
+
+    /// Declares a subscription's group and starts its consumer.
+    async fn start(&self, subscription: &Subscription) -> anyhow::Result<Running> {
         let pattern: Pattern = subscription.pattern.parse()?;
         let group = group_of(subscription);
-        transport.declare_group(&group, std::slice::from_ref(&pattern)).await?;
+        self.transport.declare_group(&group, std::slice::from_ref(&pattern)).await?;
         let handler = PushHandler {
-            store: store.clone(),
-            client: client.clone(),
+            store: self.store.clone(),
+            client: self.client.clone(),
             subscription: subscription.id,
             cached: Mutex::new(None),
         };
         let mut config = ConsumerConfig::new(group);
-        config.retry = settings.retry;
+        config.retry = self.settings.retry;
         if let Some(filter) = &subscription.filter {
             config.filter = Some(cesql_filter(filter.parse()?));
         }
         config.workers = 4;
         config.transactional_handlers = false; // an HTTP POST is not undone by a rollback
-        let subscriber = Arc::clone(&transport.subscriber);
+        let subscriber = Arc::clone(&self.transport.subscriber);
+        let (stop, _) = watch::channel(false);
         let stopped = stopped(&stop);
-        tasks.push(match &db {
+        let task = match &self.db {
             Database::Postgres(pool) => {
                 spawn(pool.clone(), config, pattern, handler, subscriber, stopped)
             }
             Database::Sqlite(sqlite) => {
                 spawn(sqlite.writer.clone(), config, pattern, handler, subscriber, stopped)
             }
-        });
+        };
+        Ok(Running { stop, task })
     }
-    eprintln!(
-        "Pushing to {} subscriptions through {}; stop with Ctrl-C or SIGTERM.",
-        subscriptions.len(),
-        transport.name
-    );
-    shutdown.await;
-    stop.send_replace(true);
-    for task in tasks {
-        task.await??;
-    }
-    Ok(subscriptions.len())
 }
 
 fn spawn<DB: InboxBackend>(

@@ -136,7 +136,11 @@ async fn webhooks_are_signed_retried_and_dead_lettered() {
     let broken_url = serve(broken.clone()).await;
     subscribe(&test_db.url, "crm", &flaky_url, None, &flaky).await;
     let broken_id = subscribe(&test_db.url, "billing", &broken_url, None, &broken).await;
-    // A CloudEvents SQL filter narrows the pattern to one customer's events.
+
+    let relay = KillOnDrop(spawn_relay(&test_db.url, "relay", 0));
+    let push = KillOnDrop(spawn_push(&test_db.url));
+    // Added while `herald push` runs: picked up within seconds. A CloudEvents SQL filter
+    // narrows its pattern to one customer's events.
     let picky = receiver(0);
     let picky_url = serve(picky.clone()).await;
     let filter = "partitionkey = 'customer-3' AND eventkind = 'integration'";
@@ -145,9 +149,6 @@ async fn webhooks_are_signed_retried_and_dead_lettered() {
     assert_eq!(listed.as_array().map(Vec::len), Some(3));
     assert!(listed.to_string().contains("customer-3"), "listings show the filter");
     assert!(!listed.to_string().contains("whsec_"), "listings never show secrets");
-
-    let relay = KillOnDrop(spawn_relay(&test_db.url, "relay", 0));
-    let push = KillOnDrop(spawn_push(&test_db.url));
     let events = 10; // 40 failures at the broken endpoint: below the 50 that disable it
     let produced = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let plan = workload::ProducerPlan {
@@ -228,16 +229,21 @@ async fn webhooks_are_signed_retried_and_dead_lettered() {
         async move { seen.lock().expect("lock").accepted.len() == events as usize }
     })
     .await;
-    drop(push);
-    drop(relay);
     let for_customer_3: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM shop_orders WHERE run = 'push' AND customer = 'customer-3'",
     )
     .fetch_one(pool)
     .await
     .expect("count");
-    let picky_seen = picky.seen.lock().expect("lock").accepted.len();
     assert!(for_customer_3 > 0, "the workload had orders of customer-3");
+    wait_until(Duration::from_secs(30), "the subscription added later to get its events", || {
+        let seen = Arc::clone(&picky.seen);
+        async move { seen.lock().expect("lock").accepted.len() as i64 >= for_customer_3 }
+    })
+    .await;
+    let picky_seen = picky.seen.lock().expect("lock").accepted.len();
+    drop(push);
+    drop(relay);
     assert_eq!(picky_seen as i64, for_customer_3, "exactly the events the filter selects");
     assert!(
         broken.seen.lock().expect("lock").accepted.values().all(|n| *n == 1),

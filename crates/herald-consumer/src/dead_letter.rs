@@ -249,14 +249,12 @@ impl DeadLetterStore {
                 continue;
             }
             let message = replay_message(&entry);
-            let confirmed = publisher.publish_to_group(&entry.service, &[message]).await;
-            match confirmed.into_iter().next() {
-                Some(Ok(())) => {
+            match publish_with_retries(publisher, &entry.service, message).await {
+                Ok(()) => {
                     self.mark_replayed(entry.id).await?;
                     report.replayed.push(entry.id);
                 }
-                Some(Err(error)) => report.failed.push((entry.id, error.to_string())),
-                None => report.failed.push((entry.id, "no confirmation".into())),
+                Err(error) => report.failed.push((entry.id, error)),
             }
         }
         Ok(report)
@@ -285,6 +283,32 @@ impl DeadLetterStore {
         }
         Ok(())
     }
+}
+
+/// Publishes one replay, trying three times: on the embedded log a replay appends beside
+/// the relay, and the two may race for the same offset (the loser fails, unwritten).
+async fn publish_with_retries(
+    publisher: &dyn Publisher,
+    group: &str,
+    message: Message,
+) -> Result<(), String> {
+    let mut last = String::from("no confirmation");
+    for attempt in 0..3u64 {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+        }
+        match publisher
+            .publish_to_group(group, std::slice::from_ref(&message))
+            .await
+            .into_iter()
+            .next()
+        {
+            Some(Ok(())) => return Ok(()),
+            Some(Err(error)) => last = error.to_string(),
+            None => {}
+        }
+    }
+    Err(last)
 }
 
 /// The message a replay publishes: the event with its replay count as an extension; a
