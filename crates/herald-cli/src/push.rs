@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -25,7 +26,9 @@ use crate::transport::Transport;
 /// The consumer group of a push subscription.
 pub fn group_of(subscription: &Subscription) -> String {
     let service: String = subscription.service.chars().take(40).collect();
-    format!("push-{service}-{}", &subscription.id.simple().to_string()[..8])
+    // The tail of a UUIDv7 is random; its head is the creation time.
+    let id = subscription.id.simple().to_string();
+    format!("push-{service}-{}", &id[id.len() - 12..])
 }
 
 /// How long a subscription's state (endpoint, secrets, disabled) is cached.
@@ -38,10 +41,23 @@ struct PushHandler {
     subscription: uuid::Uuid,
     /// The subscription and its signing target, read at most every [`REFRESH`].
     cached: Mutex<Option<(Instant, Subscription, PushTarget)>>,
+    /// Failed deliveries in a row, counted here: the store is written in the background,
+    /// never while the consumer's transaction holds a connection (SQLite has one writer).
+    failures_in_a_row: AtomicU32,
 }
 
 impl PushHandler {
-    /// The subscription and its target, from the cache or the store.
+    fn new(store: SubscriptionStore, client: PushClient, subscription: uuid::Uuid) -> Self {
+        PushHandler {
+            store,
+            client,
+            subscription,
+            cached: Mutex::new(None),
+            failures_in_a_row: AtomicU32::new(0),
+        }
+    }
+
+    /// The subscription and its target, from the cache or the store (read pool only).
     async fn current(&self) -> Result<(Subscription, PushTarget), HandlerError> {
         if let Some((read, subscription, target)) = self.cached.lock().await.as_ref()
             && read.elapsed() < REFRESH
@@ -51,37 +67,48 @@ impl PushHandler {
         let read = |e: PushError| HandlerError::retry(format!("reading the subscription: {e}"));
         let subscription = self.store.get(self.subscription).await.map_err(read)?;
         let target = self.store.target(self.subscription).await.map_err(read)?;
+        // The store is the truth: an operator may have enabled the endpoint again.
+        self.failures_in_a_row.store(subscription.consecutive_failures, Ordering::Relaxed);
         *self.cached.lock().await = Some((Instant::now(), subscription.clone(), target.clone()));
         Ok((subscription, target))
     }
 
     async fn push(&self, envelope: &herald_envelope::Envelope) -> Result<(), HandlerError> {
         let (current, target) = self.current().await?;
-        if current.is_disabled() {
+        let disable_after = self.store.config().disable_after;
+        if current.is_disabled() || self.failures_in_a_row.load(Ordering::Relaxed) >= disable_after
+        {
             return Err(HandlerError::dead_letter(format!(
-                "endpoint {} is disabled after {} consecutive failures; enable it and replay",
-                current.endpoint, current.consecutive_failures
+                "endpoint {} is disabled after {disable_after} consecutive failures; enable it and replay",
+                current.endpoint
             )));
         }
         match self.client.deliver(&target, envelope).await {
             Ok(()) => {
-                if let Err(error) = self.store.record_success(self.subscription).await {
-                    tracing::warn!(%error, "Recording a delivery failed.");
-                }
+                self.failures_in_a_row.store(0, Ordering::Relaxed);
+                let (store, id) = (self.store.clone(), self.subscription);
+                tokio::spawn(async move {
+                    if let Err(error) = store.record_success(id).await {
+                        tracing::warn!(%error, "Recording a delivery failed.");
+                    }
+                });
                 Ok(())
             }
-            Err(error) => Err(self.failed(error).await),
+            Err(error) => Err(self.failed(&error)),
         }
     }
 
-    /// Records the failure; a permanent refusal or a now disabled endpoint dead-letters.
-    async fn failed(&self, error: PushError) -> HandlerError {
-        let disabled =
-            self.store.record_failure(self.subscription, &error.to_string()).await.unwrap_or(false);
-        if disabled {
-            *self.cached.lock().await = None;
-        }
-        if disabled {
+    /// Records the failure (in the background); a permanent refusal, or the failure that
+    /// disables the endpoint, dead-letters.
+    fn failed(&self, error: &PushError) -> HandlerError {
+        let (store, id, text) = (self.store.clone(), self.subscription, error.to_string());
+        tokio::spawn(async move {
+            if let Err(failure) = store.record_failure(id, &text).await {
+                tracing::warn!(error = %failure, "Recording a failed delivery failed.");
+            }
+        });
+        let failures = self.failures_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+        if failures >= self.store.config().disable_after {
             HandlerError::dead_letter(format!("{error}; the endpoint is now disabled"))
         } else if error.is_retryable() {
             HandlerError::retry(error.to_string())
@@ -167,7 +194,9 @@ pub async fn run(
 }
 
 impl Pusher {
-    /// Starts consumers for new subscriptions and stops those of removed ones.
+    /// Starts consumers for new subscriptions (and again for any whose consumer ended,
+    /// e.g. the broker was away when it started) and stops those of removed ones. A
+    /// subscription that cannot start is logged and tried at the next scan.
     async fn rescan(
         &self,
         running: &mut HashMap<uuid::Uuid, Running>,
@@ -175,21 +204,35 @@ impl Pusher {
     ) -> anyhow::Result<()> {
         let subscriptions = self.store.list(None).await?;
         let listed: HashSet<uuid::Uuid> = subscriptions.iter().map(|s| s.id).collect();
-        let removed: Vec<uuid::Uuid> =
-            running.keys().filter(|id| !listed.contains(id)).copied().collect();
-        for id in removed {
-            if let Some(consumer) = running.remove(&id) {
-                consumer.stop().await?;
-                eprintln!("Stopped pushing for removed subscription {id}.");
+        let ended: Vec<uuid::Uuid> = running
+            .iter()
+            .filter(|(id, consumer)| !listed.contains(id) || consumer.task.is_finished())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ended {
+            let Some(consumer) = running.remove(&id) else { continue };
+            match consumer.stop().await {
+                Ok(()) if !listed.contains(&id) => {
+                    eprintln!("Stopped pushing for removed subscription {id}.");
+                }
+                Ok(()) => {}
+                Err(error) => tracing::warn!(%error, subscription = %id, "A push consumer ended."),
             }
         }
         for subscription in &subscriptions {
             if running.contains_key(&subscription.id) {
                 continue;
             }
-            running.insert(subscription.id, self.start(subscription).await?);
-            *served += 1;
-            tracing::info!(subscription = %subscription.id, endpoint = %subscription.endpoint, "Pushing.");
+            match self.start(subscription).await {
+                Ok(consumer) => {
+                    running.insert(subscription.id, consumer);
+                    *served += 1;
+                    tracing::info!(subscription = %subscription.id, endpoint = %subscription.endpoint, "Pushing.");
+                }
+                Err(error) => {
+                    tracing::warn!(%error, subscription = %subscription.id, "Cannot start pushing; trying again.");
+                }
+            }
         }
         Ok(())
     }
@@ -199,12 +242,7 @@ impl Pusher {
         let pattern: Pattern = subscription.pattern.parse()?;
         let group = group_of(subscription);
         self.transport.declare_group(&group, std::slice::from_ref(&pattern)).await?;
-        let handler = PushHandler {
-            store: self.store.clone(),
-            client: self.client.clone(),
-            subscription: subscription.id,
-            cached: Mutex::new(None),
-        };
+        let handler = PushHandler::new(self.store.clone(), self.client.clone(), subscription.id);
         let mut config = ConsumerConfig::new(group);
         config.retry = self.settings.retry;
         if let Some(filter) = &subscription.filter {

@@ -168,7 +168,8 @@ async fn webhooks_are_signed_retried_and_dead_lettered() {
         async move { seen.lock().expect("lock").accepted.len() == events as usize }
     })
     .await;
-    let group = format!("push-billing-{}", &broken_id.replace('-', "")[..8]);
+    let simple = broken_id.replace('-', "");
+    let group = format!("push-billing-{}", &simple[simple.len() - 12..]);
     let dead_sql =
         "SELECT count(*) FROM herald_dead_letters WHERE service = $1 AND reason = 'handler_failed'";
     let herald_db::Database::Postgres(pool) = &db else { unreachable!() };

@@ -525,7 +525,11 @@ where
         }
         let reason =
             if rejected { DeadLetterReason::Rejected } else { DeadLetterReason::HandlerFailed };
-        let attempts = (delivery.attempt - 1) * (self.config.retry.immediate + 1) + runs;
+        let attempts = delivery
+            .attempt
+            .saturating_sub(1)
+            .saturating_mul(self.config.retry.immediate + 1)
+            .saturating_add(runs);
         let envelope = match &item.work {
             Work::Handle(envelope, _) => Some(envelope.as_ref()),
             _ => None,
@@ -576,9 +580,14 @@ where
         attempts: u32,
     ) -> DeadLetter {
         let now = Utc::now();
+        // A delivery without an id gets one of its own, so that two such never share a row.
+        let event_id = match delivery.message.event_id {
+            id if id.is_nil() => uuid::Uuid::now_v7(),
+            id => id,
+        };
         DeadLetter {
             service: self.config.name.clone(),
-            event_id: delivery.message.event_id,
+            event_id,
             event_type: envelope.map(|e| e.event_type.clone()),
             routing_key: delivery.message.routing_key.clone(),
             partition_key: delivery.message.partition_key.clone(),

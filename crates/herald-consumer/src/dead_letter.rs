@@ -239,7 +239,10 @@ impl DeadLetterStore {
         dry_run: bool,
     ) -> Result<ReplayReport, DeadLetterError> {
         let mut report = ReplayReport::default();
-        for entry in self.list(filter).await? {
+        let mut entries = self.list(filter).await?;
+        // Oldest failure first, so that one key's events go out in their order.
+        entries.sort_by_key(|entry| (entry.first_failed_at, entry.id));
+        for entry in entries {
             if entry.replays >= max_replays {
                 report.over_limit.push(entry.id);
                 continue;
@@ -248,35 +251,46 @@ impl DeadLetterStore {
                 report.replayed.push(entry.id);
                 continue;
             }
+            // Marked first: if the replay fails again at once, the consumer's new dead
+            // letter must not be overwritten by this mark.
+            self.set_replayed(entry.id, true).await?;
             let message = replay_message(&entry);
             match publish_with_retries(publisher, &entry.service, message).await {
-                Ok(()) => {
-                    self.mark_replayed(entry.id).await?;
-                    report.replayed.push(entry.id);
+                Ok(()) => report.replayed.push(entry.id),
+                Err(error) => {
+                    self.set_replayed(entry.id, false).await?;
+                    report.failed.push((entry.id, error));
                 }
-                Err(error) => report.failed.push((entry.id, error)),
             }
         }
         Ok(report)
     }
 
-    async fn mark_replayed(&self, id: uuid::Uuid) -> Result<(), DeadLetterError> {
+    /// Marks an entry replayed (counting the replay), or dead again after a failed
+    /// publish (uncounting it).
+    async fn set_replayed(&self, id: uuid::Uuid, replayed: bool) -> Result<(), DeadLetterError> {
+        let (status, step) = if replayed { ("replayed", 1_i32) } else { ("dead", -1_i32) };
         match &self.db {
             Database::Postgres(pool) => {
                 sqlx::query(
-                    "UPDATE herald_dead_letters SET status = 'replayed', replays = replays + 1, \
-                     replayed_at = clock_timestamp() WHERE id = $1",
+                    "UPDATE herald_dead_letters SET status = $2, replays = replays + $3, \
+                     replayed_at = CASE WHEN $3 > 0 THEN clock_timestamp() END WHERE id = $1",
                 )
                 .bind(id)
+                .bind(status)
+                .bind(step)
                 .execute(pool)
                 .await?;
             }
             Database::Sqlite(sqlite) => {
                 sqlx::query(
-                    "UPDATE herald_dead_letters SET status = 'replayed', replays = replays + 1, \
-                     replayed_at = CAST(unixepoch('subsec') * 1000000 AS INTEGER) WHERE id = ?1",
+                    "UPDATE herald_dead_letters SET status = ?2, replays = replays + ?3, \
+                     replayed_at = CASE WHEN ?3 > 0 \
+                         THEN CAST(unixepoch('subsec') * 1000000 AS INTEGER) END WHERE id = ?1",
                 )
                 .bind(id)
+                .bind(status)
+                .bind(step)
                 .execute(&sqlite.writer)
                 .await?;
             }

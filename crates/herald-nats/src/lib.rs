@@ -8,7 +8,7 @@
 //!
 //! A consumer group is a durable pull consumer named after the group, with a subject
 //! filter derived from its patterns and explicit acks; a second durable consumer,
-//! `<group>-direct`, reads the group's direct subjects. A delayed retry is a negative
+//! `DIRECT_<group>`, reads the group's direct subjects. A delayed retry is a negative
 //! acknowledgement with a delay; JetStream counts deliveries, which gives the attempt.
 //! The client reconnects by itself after the server restarts; a publish that JetStream
 //! did not acknowledge is reported as failed, so the relay does not mark it sent.

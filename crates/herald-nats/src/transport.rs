@@ -225,7 +225,7 @@ impl Subscriber for JetStream {
         let filter = common_filter(&self.config.events_base(), &spec.patterns);
         let events = self.consumer(&spec.group, filter).await?;
         let direct_base = self.config.direct_base(&spec.group);
-        let direct_name = format!("{}-direct", spec.group);
+        let direct_name = format!("DIRECT_{}", spec.group); // upper case: never a group name
         let direct = self.consumer(&direct_name, format!("{direct_base}.>")).await?;
         Ok(Box::new(JetStreamSubscription {
             events: events.messages().await.map_err(unavailable)?,

@@ -194,7 +194,8 @@ impl AmqpSubscription {
         let attempt = binding::header_integer(&properties, ATTEMPT_HEADER)
             .and_then(|n| u32::try_from(n).ok())
             .unwrap_or(1)
-            + u32::from(redelivered);
+            .max(1)
+            .saturating_add(u32::from(redelivered));
         let first_failed_at = binding::header_text(&properties, FIRST_FAILED_HEADER)
             .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
             .map(|time| time.with_timezone(&Utc));
@@ -232,7 +233,12 @@ impl AmqpSubscription {
         let group = self.spec.group.clone();
         let config = self.config.clone();
         let fresh = !self.retry_queues.contains(&attempt);
-        let link = self.link().await?;
+        let generation = self.generation;
+        self.link().await?;
+        if self.generation != generation {
+            return Ok(()); // Reconnected: the broker redelivers the original itself.
+        }
+        let link = self.link.as_ref().expect("the link is open");
         let queue = if fresh {
             topology::declare_retry_queue(&link.channel, &config, &group, attempt).await?
         } else {
@@ -251,12 +257,22 @@ impl AmqpSubscription {
             )
             .await
             .map_err(broker_error)?;
-        match confirm.await.map_err(broker_error)? {
+        let confirmed = tokio::time::timeout(config.confirm_timeout, confirm)
+            .await
+            .map_err(|_| TransportError::NotConfirmed("no confirm for a retry".into()))?;
+        match confirmed.map_err(broker_error)? {
             Confirmation::Ack(_) => {}
             other => return Err(TransportError::NotConfirmed(format!("retry publish: {other:?}"))),
         }
         self.retry_queues.insert(attempt);
         Ok(())
+    }
+
+    /// Closes the connection; unacknowledged deliveries go back to the queue.
+    async fn drop_link(&mut self) {
+        if let Some(link) = self.link.take() {
+            let _ = link.connection.close(200, "retry failed".into()).await;
+        }
     }
 }
 
@@ -316,7 +332,15 @@ impl Subscription for AmqpSubscription {
         if delivery.tag.partition != self.generation {
             return Ok(()); // From a lost connection: the broker redelivers it anyway.
         }
-        self.publish_retry(delivery, delay, error).await?;
+        if let Err(failure) = self.publish_retry(delivery, delay, error).await {
+            // Unsettled, the delivery would hold back every later acknowledgement (they
+            // ack a prefix): drop the connection so that the broker redelivers them all.
+            self.drop_link().await;
+            return Err(failure);
+        }
+        if delivery.tag.partition != self.generation {
+            return Ok(()); // Reconnected meanwhile: the broker redelivers the original.
+        }
         self.settle(&[delivery.tag]).await
     }
 
