@@ -102,7 +102,7 @@ impl Summary {
     pub fn render(&self) -> String {
         let verdict = |n: i64| if n == 0 { "ok" } else { "VIOLATED" };
         format!(
-            "Herald {title} — {database}, {transport}, rate {rate}, {per_tx} events per transaction\n\
+            "Herald {title} — {database}, {transport}, rate {rate}, {per_tx} per transaction\n\
              \x20 produced               {produced}\n\
              \x20 delivered              {delivered}\n\
              \x20 lost                   {lost} ({lost_verdict})\n\
@@ -114,7 +114,10 @@ impl Summary {
             title = self.title,
             database = self.database,
             transport = self.transport,
-            per_tx = self.events_per_tx,
+            per_tx = match self.events_per_tx {
+                1 => "1 event".to_owned(),
+                n => format!("{n} events"),
+            },
             rate = if self.rate == 0 { "unlimited".to_owned() } else { format!("{}/s", self.rate) },
             produced = self.produced,
             delivered = self.delivered,
