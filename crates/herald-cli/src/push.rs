@@ -286,3 +286,33 @@ fn stopped(stop: &watch::Sender<bool>) -> impl Future<Output = ()> + Send + 'sta
         let _ = receiver.wait_for(|stop| *stop).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subscription(service: &str) -> Subscription {
+        Subscription {
+            id: uuid::Uuid::now_v7(),
+            service: service.into(),
+            pattern: "#".into(),
+            filter: None,
+            endpoint: "http://127.0.0.1:1/hook".into(),
+            created_at: chrono::Utc::now(),
+            disabled_at: None,
+            consecutive_failures: 0,
+            last_error: None,
+            last_success_at: None,
+            previous_secret_expires_at: None,
+        }
+    }
+
+    #[test]
+    fn subscriptions_made_in_the_same_millisecond_get_groups_of_their_own() {
+        let (a, b) = (subscription("crm"), subscription("crm"));
+        assert_ne!(group_of(&a), group_of(&b));
+        let long = subscription(&"s".repeat(64));
+        let group = group_of(&long);
+        assert!(herald_transport::check_name("group", &group).is_ok(), "{group}");
+    }
+}

@@ -679,3 +679,59 @@ fn hold_back_after_retries(settlement: &mut Settlement) {
         .acks
         .retain(|tag| first.get(&tag.partition).is_none_or(|offset| tag.offset < *offset));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald_transport::Message;
+
+    fn delivery(partition: u32, offset: i64) -> Delivery {
+        let message = Message {
+            event_id: uuid::Uuid::now_v7(),
+            routing_key: "integration.t.v1".into(),
+            partition_key: "k".into(),
+            payload: Vec::new(),
+        };
+        Delivery::first(DeliveryTag { partition, offset }, message)
+    }
+
+    #[test]
+    fn delays_double_from_the_first_up_to_the_maximum_within_the_jitter() {
+        let policy = RetryPolicy {
+            immediate: 0,
+            delayed: 10,
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(5),
+            jitter: 0.2,
+        };
+        assert_eq!(policy.delay(1, 0.5), Duration::from_secs(1));
+        assert_eq!(policy.delay(2, 0.5), Duration::from_secs(2));
+        assert_eq!(policy.delay(3, 0.5), Duration::from_secs(4));
+        assert_eq!(policy.delay(9, 0.5), Duration::from_secs(5), "capped");
+        assert_eq!(policy.delay(1, 0.0), Duration::from_millis(800), "1 - jitter");
+        assert_eq!(policy.delay(1, 1.0), Duration::from_millis(1200), "1 + jitter");
+        assert_eq!(policy.delay(u32::MAX, 0.5), Duration::from_secs(5), "no overflow");
+    }
+
+    #[test]
+    fn after_a_retry_nothing_later_in_its_partition_is_acknowledged() {
+        let mut settlement = Settlement {
+            acks: vec![
+                DeliveryTag { partition: 0, offset: 1 },
+                DeliveryTag { partition: 0, offset: 4 },
+                DeliveryTag { partition: 1, offset: 9 },
+            ],
+            retries: vec![
+                (delivery(0, 3), Duration::ZERO, "late".into()),
+                (delivery(0, 2), Duration::ZERO, "first".into()),
+            ],
+            counts: Counts::default(),
+        };
+        hold_back_after_retries(&mut settlement);
+        let kept: Vec<(u32, i64)> =
+            settlement.acks.iter().map(|tag| (tag.partition, tag.offset)).collect();
+        assert_eq!(kept, vec![(0, 1), (1, 9)], "offset 4 of partition 0 comes again");
+        assert_eq!(settlement.retries.len(), 1, "only the partition's first retry stands");
+        assert_eq!(settlement.retries[0].0.tag.offset, 2);
+    }
+}
