@@ -253,3 +253,38 @@ fn bench_json_reports_the_promised_keys() {
         assert!(summary["latency_ms"][key].as_f64().is_some_and(|v| v > 0.0), "latency_ms.{key}");
     }
 }
+
+/// `herald bench --broker …` runs the same path over a real broker, with the same summary.
+async fn bench_over_a_broker(url: &str, transport: &str) {
+    let test_db = TestDb::postgres("bench_broker").await;
+    let namespace = herald_testkit::brokers::unique("bench").replace('_', "-");
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["bench", "--events", "500", "--rate", "0", "--events-per-tx", "2", "--json"])
+        .args(["--database", &test_db.url, "--broker", url, "--namespace", &namespace])
+        .output()
+        .expect("run herald bench");
+    let broker = herald_cli::transport::BrokerArgs { broker: Some(url.into()), namespace };
+    let cleanup = broker.open(&test_db.db, 16).expect("transport");
+    cleanup.delete_topology(&["shipping"]).await.expect("delete the broker names");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
+    assert_eq!(summary["transport"], transport);
+    assert_eq!(summary["database"], "postgres");
+    assert_eq!(summary["produced"], 500);
+    assert_eq!(summary["delivered"], 500);
+    assert_eq!(summary["lost"], 0);
+    assert_eq!(summary["applied_twice"], 0);
+    assert_eq!(summary["order_violations"], 0);
+    assert!(summary["latency_ms"]["p99"].as_f64().is_some_and(|v| v > 0.0));
+    test_db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_runs_over_rabbitmq() {
+    bench_over_a_broker(&herald_testkit::brokers::amqp_url(), "RabbitMQ").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_runs_over_nats() {
+    bench_over_a_broker(&herald_testkit::brokers::nats_url(), "NATS JetStream").await;
+}
