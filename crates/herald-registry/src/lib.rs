@@ -1,0 +1,18 @@
+//! The schema registry's storage: subjects, their versions, and schemas by global id, as
+//! Confluent Schema Registry keeps them, on PostgreSQL or SQLite.
+//!
+//! Work in progress for the registry issue: the compatibility engine, the REST API, the
+//! producer and consumer sides come next.
+//!
+//! # Layout
+//!
+//! - [`SchemaStore`]: register (idempotent: the same schema gets the same id, and the
+//!   same version within a subject), look up, read by id or version, list, delete (soft and
+//!   hard), and the compatibility settings.
+//! - [`RegistryError`]: every failure, with Confluent's `error_code` and HTTP status.
+
+mod error;
+mod store;
+
+pub use error::{RegistryError, Result};
+pub use store::{RegisteredSchema, SchemaStore, VersionRef, canonical_schema};

@@ -1,0 +1,354 @@
+//! Subjects, versions and schemas in `herald_schemas`, `herald_subjects`, `herald_config`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use herald_db::Database;
+use sqlx::Row;
+
+use crate::{RegistryError, Result};
+
+/// The schema types the registry accepts.
+const SCHEMA_TYPES: &[&str] = &["JSON", "AVRO"];
+
+/// A schema registered under a subject.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RegisteredSchema {
+    /// The subject.
+    pub subject: String,
+    /// Its version within the subject (from 1).
+    pub version: i32,
+    /// The schema's global id.
+    pub id: i64,
+    /// `JSON` or `AVRO`.
+    #[serde(rename = "schemaType")]
+    pub schema_type: String,
+    /// The schema, as canonical JSON text.
+    pub schema: String,
+}
+
+/// A version of a subject: a number or the latest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionRef {
+    /// Version `n`.
+    Number(i32),
+    /// The newest version not deleted.
+    Latest,
+}
+
+impl FromStr for VersionRef {
+    type Err = RegistryError;
+
+    fn from_str(text: &str) -> Result<VersionRef> {
+        if text == "latest" || text == "-1" {
+            return Ok(VersionRef::Latest);
+        }
+        match text.parse::<i32>() {
+            Ok(number) if number >= 1 => Ok(VersionRef::Number(number)),
+            _ => Err(RegistryError::InvalidVersion { version: text.to_owned() }),
+        }
+    }
+}
+
+impl fmt::Display for VersionRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VersionRef::Number(number) => write!(f, "{number}"),
+            VersionRef::Latest => f.write_str("latest"),
+        }
+    }
+}
+
+/// The canonical text of a schema: parsed and written back with sorted keys and no
+/// whitespace, so that the same schema always gets the same id.
+pub fn canonical_schema(schema_type: &str, text: &str) -> Result<String> {
+    if !SCHEMA_TYPES.contains(&schema_type) {
+        return Err(RegistryError::InvalidSchema {
+            reason: format!("schemaType `{schema_type}` is not supported; use JSON (or AVRO)"),
+        });
+    }
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|error| {
+        RegistryError::InvalidSchema { reason: format!("the schema is not JSON: {error}") }
+    })?;
+    if schema_type == "JSON" && !(value.is_object() || value.is_boolean()) {
+        return Err(RegistryError::InvalidSchema {
+            reason: "a JSON Schema is an object or a boolean".into(),
+        });
+    }
+    Ok(value.to_string())
+}
+
+fn fingerprint(canonical: &str) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(canonical.as_bytes()))
+}
+
+/// The registry's tables over one database.
+#[derive(Debug, Clone)]
+pub struct SchemaStore {
+    db: Database,
+}
+
+impl SchemaStore {
+    /// The store over `db` (migrated by `herald-db`).
+    pub fn new(db: Database) -> SchemaStore {
+        SchemaStore { db }
+    }
+
+    /// Registers `schema` under `subject` and returns it with its id and version. The same
+    /// schema again returns the version it already has; a schema registered under another
+    /// subject keeps its global id. Compatibility is the caller's to check first.
+    pub async fn register(
+        &self,
+        subject: &str,
+        schema_type: &str,
+        schema: &str,
+    ) -> Result<RegisteredSchema> {
+        let canonical = canonical_schema(schema_type, schema)?;
+        if let Ok(existing) = self.lookup(subject, schema_type, &canonical).await {
+            return Ok(existing);
+        }
+        let id = self.schema_id(schema_type, &canonical).await?;
+        // Two registrations racing for one version number: the loser tries again.
+        let mut last = None;
+        for _ in 0..3 {
+            match self.add_version(subject, id).await {
+                Ok(version) => {
+                    return Ok(RegisteredSchema {
+                        subject: subject.to_owned(),
+                        version,
+                        id,
+                        schema_type: schema_type.to_owned(),
+                        schema: canonical,
+                    });
+                }
+                Err(error) => last = Some(error),
+            }
+        }
+        Err(last.expect("three attempts").into())
+    }
+
+    /// The id of a schema, inserting it if new.
+    async fn schema_id(&self, schema_type: &str, canonical: &str) -> Result<i64> {
+        let print = fingerprint(canonical);
+        let id = match &self.db {
+            Database::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "WITH added AS (INSERT INTO herald_schemas (schema_type, schema, fingerprint) \
+                     VALUES ($1, $2, $3) ON CONFLICT (schema_type, fingerprint) DO NOTHING RETURNING id) \
+                     SELECT id FROM added UNION ALL \
+                     SELECT id FROM herald_schemas WHERE schema_type = $1 AND fingerprint = $3 LIMIT 1",
+                )
+                .bind(schema_type)
+                .bind(canonical)
+                .bind(&print)
+                .fetch_one(pool)
+                .await?
+            }
+            Database::Sqlite(sqlite) => {
+                sqlx::query(
+                    "INSERT INTO herald_schemas (schema_type, schema, fingerprint) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (schema_type, fingerprint) DO NOTHING",
+                )
+                .bind(schema_type)
+                .bind(canonical)
+                .bind(&print)
+                .execute(&sqlite.writer)
+                .await?;
+                sqlx::query_scalar(
+                    "SELECT id FROM herald_schemas WHERE schema_type = ?1 AND fingerprint = ?2",
+                )
+                .bind(schema_type)
+                .bind(&print)
+                .fetch_one(&sqlite.writer)
+                .await?
+            }
+        };
+        Ok(id)
+    }
+
+    /// Appends the next version of `subject` for schema `id`.
+    async fn add_version(&self, subject: &str, id: i64) -> Result<i32, sqlx::Error> {
+        match &self.db {
+            Database::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "INSERT INTO herald_subjects (subject, version, schema_id) \
+                     SELECT $1, COALESCE(max(version), 0) + 1, $2 FROM herald_subjects WHERE subject = $1 \
+                     RETURNING version",
+                )
+                .bind(subject)
+                .bind(id)
+                .fetch_one(pool)
+                .await
+            }
+            Database::Sqlite(sqlite) => {
+                sqlx::query_scalar(
+                    "INSERT INTO herald_subjects (subject, version, schema_id) \
+                     SELECT ?1, COALESCE(max(version), 0) + 1, ?2 FROM herald_subjects WHERE subject = ?1 \
+                     RETURNING version",
+                )
+                .bind(subject)
+                .bind(id)
+                .fetch_one(&sqlite.writer)
+                .await
+            }
+        }
+    }
+
+    /// The version of `subject` that holds this schema (`POST /subjects/{subject}`).
+    pub async fn lookup(
+        &self,
+        subject: &str,
+        schema_type: &str,
+        schema: &str,
+    ) -> Result<RegisteredSchema> {
+        let canonical = canonical_schema(schema_type, schema)?;
+        let print = fingerprint(&canonical);
+        let found = self
+            .history(subject)
+            .await?
+            .into_iter()
+            .find(|s| s.schema_type == schema_type && fingerprint(&s.schema) == print);
+        found.ok_or_else(|| RegistryError::SchemaNotFound {
+            what: format!("under subject '{subject}'"),
+        })
+    }
+
+    /// The live versions of a subject, oldest first; unknown subjects fail.
+    pub async fn history(&self, subject: &str) -> Result<Vec<RegisteredSchema>> {
+        let sql = "SELECT v.subject, v.version, s.id, s.schema_type, s.schema \
+                   FROM herald_subjects AS v JOIN herald_schemas AS s ON s.id = v.schema_id \
+                   WHERE v.subject = $1 AND NOT v.deleted ORDER BY v.version";
+        let rows = match &self.db {
+            Database::Postgres(pool) => sqlx::query(sql).bind(subject).fetch_all(pool).await?,
+            Database::Sqlite(sqlite) => {
+                let rows = sqlx::query(sql).bind(subject).fetch_all(&sqlite.reader).await?;
+                return rows_to_schemas(&rows, subject);
+            }
+        };
+        rows_to_schemas(&rows, subject)
+    }
+
+    /// One version of a subject.
+    pub async fn version(&self, subject: &str, version: VersionRef) -> Result<RegisteredSchema> {
+        let history = self.history(subject).await?;
+        let found = match version {
+            VersionRef::Latest => history.last().cloned(),
+            VersionRef::Number(number) => history.into_iter().find(|s| s.version == number),
+        };
+        found.ok_or_else(|| RegistryError::VersionNotFound { version: version.to_string() })
+    }
+
+    /// A schema by its global id: its type and text.
+    pub async fn schema_by_id(&self, id: i64) -> Result<(String, String)> {
+        let sql = "SELECT schema_type, schema FROM herald_schemas WHERE id = $1";
+        let found: Option<(String, String)> = match &self.db {
+            Database::Postgres(pool) => sqlx::query_as(sql).bind(id).fetch_optional(pool).await?,
+            Database::Sqlite(sqlite) => {
+                sqlx::query_as(sql).bind(id).fetch_optional(&sqlite.reader).await?
+            }
+        };
+        found.ok_or_else(|| RegistryError::SchemaNotFound { what: id.to_string() })
+    }
+
+    /// Every subject with a live version, sorted.
+    pub async fn subjects(&self) -> Result<Vec<String>> {
+        let sql = "SELECT DISTINCT subject FROM herald_subjects WHERE NOT deleted ORDER BY subject";
+        let subjects = match &self.db {
+            Database::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await?,
+            Database::Sqlite(sqlite) => sqlx::query_scalar(sql).fetch_all(&sqlite.reader).await?,
+        };
+        Ok(subjects)
+    }
+
+    /// Deletes a subject's versions: soft (they stay, hidden) or, after a soft delete,
+    /// permanently. Returns the versions deleted.
+    pub async fn delete_subject(&self, subject: &str, permanent: bool) -> Result<Vec<i32>> {
+        let sql = if permanent {
+            "DELETE FROM herald_subjects WHERE subject = $1 AND deleted RETURNING version"
+        } else {
+            "UPDATE herald_subjects SET deleted = TRUE WHERE subject = $1 AND NOT deleted RETURNING version"
+        };
+        let mut versions: Vec<i32> = match &self.db {
+            Database::Postgres(pool) => {
+                sqlx::query_scalar(sql).bind(subject).fetch_all(pool).await?
+            }
+            Database::Sqlite(sqlite) => {
+                sqlx::query_scalar(sql).bind(subject).fetch_all(&sqlite.writer).await?
+            }
+        };
+        if versions.is_empty() {
+            return Err(RegistryError::SubjectNotFound { subject: subject.to_owned() });
+        }
+        versions.sort_unstable();
+        Ok(versions)
+    }
+
+    /// The compatibility level of a subject (`None`: the global default), if set.
+    pub async fn compatibility(&self, subject: Option<&str>) -> Result<Option<String>> {
+        let sql = "SELECT compatibility FROM herald_config WHERE subject = $1";
+        let key = subject.unwrap_or_default();
+        let level = match &self.db {
+            Database::Postgres(pool) => {
+                sqlx::query_scalar(sql).bind(key).fetch_optional(pool).await?
+            }
+            Database::Sqlite(sqlite) => {
+                sqlx::query_scalar(sql).bind(key).fetch_optional(&sqlite.reader).await?
+            }
+        };
+        Ok(level)
+    }
+
+    /// Sets the compatibility level of a subject (`None`: the global default).
+    pub async fn set_compatibility(&self, subject: Option<&str>, level: &str) -> Result<()> {
+        const LEVELS: &[&str] = &[
+            "NONE",
+            "BACKWARD",
+            "BACKWARD_TRANSITIVE",
+            "FORWARD",
+            "FORWARD_TRANSITIVE",
+            "FULL",
+            "FULL_TRANSITIVE",
+        ];
+        if !LEVELS.contains(&level) {
+            return Err(RegistryError::InvalidCompatibilityLevel { level: level.to_owned() });
+        }
+        let sql = "INSERT INTO herald_config (subject, compatibility) VALUES ($1, $2) \
+                   ON CONFLICT (subject) DO UPDATE SET compatibility = excluded.compatibility";
+        let key = subject.unwrap_or_default();
+        match &self.db {
+            Database::Postgres(pool) => {
+                sqlx::query(sql).bind(key).bind(level).execute(pool).await?;
+            }
+            Database::Sqlite(sqlite) => {
+                sqlx::query(sql).bind(key).bind(level).execute(&sqlite.writer).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Rows of `history` as schemas; none means the subject is unknown.
+fn rows_to_schemas<R>(rows: &[R], subject: &str) -> Result<Vec<RegisteredSchema>>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i32: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    if rows.is_empty() {
+        return Err(RegistryError::SubjectNotFound { subject: subject.to_owned() });
+    }
+    rows.iter()
+        .map(|row| {
+            Ok(RegisteredSchema {
+                subject: row.try_get(0)?,
+                version: row.try_get(1)?,
+                id: row.try_get(2)?,
+                schema_type: row.try_get(3)?,
+                schema: row.try_get(4)?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(RegistryError::from)
+}
