@@ -1,7 +1,7 @@
 //! The schema registry's storage: subjects, their versions, and schemas by global id, as
 //! Confluent Schema Registry keeps them, on PostgreSQL or SQLite.
 //!
-//! Work in progress for the registry issue: the compatibility engine, the REST API, the
+//! Work in progress for the registry issue: compatibility checks, `herald registry`, the
 //! producer and consumer sides come next.
 //!
 //! # Layout
@@ -10,7 +10,10 @@
 //!   same version within a subject), look up, read by id or version, list, delete (soft and
 //!   hard), and the compatibility settings.
 //! - [`RegistryError`]: every failure, with Confluent's `error_code` and HTTP status.
+//! - [`api`]: the REST API of Confluent Schema Registry (subjects, versions, ids, lookup,
+//!   config, deletes), credentials for changes.
 
+pub mod api;
 mod error;
 mod store;
 

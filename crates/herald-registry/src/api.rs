@@ -1,0 +1,338 @@
+//! The REST API of Confluent Schema Registry, served at the root path.
+//!
+//! Bodies are `application/vnd.schemaregistry.v1+json`; errors are Confluent's
+//! `{"error_code": …, "message": …}`. Requests that change state need credentials, in
+//! either form Confluent clients send: HTTP Basic user info or a Bearer token.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{RegistryError, SchemaStore, VersionRef};
+
+/// The registry's media type.
+pub const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
+
+/// Who may change the registry.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    /// A Bearer token.
+    pub token: Option<String>,
+    /// A user and password for HTTP Basic.
+    pub basic: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("basic_user", &self.basic.as_ref().map(|(user, _)| user))
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// Whether the request's `Authorization` header carries these credentials. With no
+    /// credentials configured, nothing that changes state is allowed.
+    fn admit(&self, headers: &HeaderMap) -> bool {
+        let Some(given) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        if let (Some(token), Some(bearer)) = (&self.token, given.strip_prefix("Bearer ")) {
+            return constant_time_eq(token.as_bytes(), bearer.trim().as_bytes());
+        }
+        if let (Some((user, password)), Some(basic)) = (&self.basic, given.strip_prefix("Basic ")) {
+            let expected =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            return constant_time_eq(expected.as_bytes(), basic.trim().as_bytes());
+        }
+        false
+    }
+}
+
+fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
+    left.len() == right.len() && left.iter().zip(right).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+#[derive(Clone)]
+struct AppState {
+    store: SchemaStore,
+    credentials: Credentials,
+}
+
+/// The API over `store`; changes need `credentials`.
+pub fn router(store: SchemaStore, credentials: Credentials) -> Router {
+    Router::new()
+        .route("/subjects", get(list_subjects))
+        .route("/subjects/{subject}", post(lookup).delete(delete_subject))
+        .route("/subjects/{subject}/versions", get(list_versions).post(register))
+        .route("/subjects/{subject}/versions/{version}", get(get_version))
+        .route("/subjects/{subject}/versions/{version}/schema", get(get_raw_schema))
+        .route("/schemas/ids/{id}", get(get_schema))
+        .route("/config", get(get_global_config).put(put_global_config))
+        .route("/config/{subject}", get(get_subject_config).put(put_subject_config))
+        .with_state(AppState { store, credentials })
+}
+
+/// A response in the registry's media type.
+fn reply(status: StatusCode, body: serde_json::Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    response
+}
+
+/// A Confluent error body.
+fn fail(status: u16, error_code: u32, message: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    reply(status, json!({ "error_code": error_code, "message": message }))
+}
+
+impl IntoResponse for RegistryError {
+    fn into_response(self) -> Response {
+        if let RegistryError::Database(error) = &self {
+            tracing::warn!(%error, "Registry database error.");
+        }
+        fail(self.http_status(), self.error_code(), &self.to_string())
+    }
+}
+
+fn unauthorized() -> Response {
+    let mut response =
+        fail(401, 40101, "Unauthorized: send HTTP Basic credentials or a Bearer token");
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"herald\", Bearer"),
+    );
+    response
+}
+
+/// The body of a registration or lookup.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SchemaRequest {
+    schema: String,
+    #[serde(default)]
+    schema_type: Option<String>,
+}
+
+fn parse_request(body: &Bytes) -> Result<SchemaRequest, Response> {
+    serde_json::from_slice(body).map_err(|error| {
+        fail(422, 42201, &format!("Invalid request body: expected {{\"schema\": \"…\", \"schemaType\": \"JSON\"}}: {error}"))
+    })
+}
+
+fn version_of(text: &str) -> Result<VersionRef, Response> {
+    text.parse::<VersionRef>().map_err(IntoResponse::into_response)
+}
+
+fn schema_body(schema: &crate::RegisteredSchema) -> serde_json::Value {
+    json!({
+        "subject": schema.subject,
+        "version": schema.version,
+        "id": schema.id,
+        "schemaType": schema.schema_type,
+        "schema": schema.schema,
+    })
+}
+
+async fn list_subjects(State(state): State<AppState>) -> Response {
+    match state.store.subjects().await {
+        Ok(subjects) => reply(StatusCode::OK, json!(subjects)),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn list_versions(State(state): State<AppState>, Path(subject): Path<String>) -> Response {
+    match state.store.history(&subject).await {
+        Ok(history) => {
+            reply(StatusCode::OK, json!(history.iter().map(|s| s.version).collect::<Vec<_>>()))
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn register(
+    State(state): State<AppState>,
+    Path(subject): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !state.credentials.admit(&headers) {
+        return unauthorized();
+    }
+    let request = match parse_request(&body) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let schema_type = request.schema_type.as_deref().unwrap_or("JSON");
+    match state.store.register(&subject, schema_type, &request.schema).await {
+        Ok(registered) => reply(StatusCode::OK, json!({ "id": registered.id })),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn lookup(
+    State(state): State<AppState>,
+    Path(subject): Path<String>,
+    body: Bytes,
+) -> Response {
+    let request = match parse_request(&body) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let schema_type = request.schema_type.as_deref().unwrap_or("JSON");
+    if let Err(error) = state.store.history(&subject).await {
+        return error.into_response();
+    }
+    match state.store.lookup(&subject, schema_type, &request.schema).await {
+        Ok(found) => reply(StatusCode::OK, schema_body(&found)),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn get_version(
+    State(state): State<AppState>,
+    Path((subject, version)): Path<(String, String)>,
+) -> Response {
+    let version = match version_of(&version) {
+        Ok(version) => version,
+        Err(response) => return response,
+    };
+    match state.store.version(&subject, version).await {
+        Ok(found) => reply(StatusCode::OK, schema_body(&found)),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn get_raw_schema(
+    State(state): State<AppState>,
+    Path((subject, version)): Path<(String, String)>,
+) -> Response {
+    let version = match version_of(&version) {
+        Ok(version) => version,
+        Err(response) => return response,
+    };
+    match state.store.version(&subject, version).await {
+        Ok(found) => {
+            let value: serde_json::Value = serde_json::from_str(&found.schema).unwrap_or_default();
+            reply(StatusCode::OK, value)
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn get_schema(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return fail(404, 40403, &format!("Schema {id} not found"));
+    };
+    match state.store.schema_by_id(id).await {
+        Ok((schema_type, schema)) => {
+            reply(StatusCode::OK, json!({ "schema": schema, "schemaType": schema_type }))
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct DeleteQuery {
+    #[serde(default)]
+    permanent: bool,
+}
+
+async fn delete_subject(
+    State(state): State<AppState>,
+    Path(subject): Path<String>,
+    Query(query): Query<DeleteQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if !state.credentials.admit(&headers) {
+        return unauthorized();
+    }
+    match state.store.delete_subject(&subject, query.permanent).await {
+        Ok(versions) => reply(StatusCode::OK, json!(versions)),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// The default level when none is set, as in Confluent Schema Registry.
+const DEFAULT_LEVEL: &str = "BACKWARD";
+
+async fn get_global_config(State(state): State<AppState>) -> Response {
+    match state.store.compatibility(None).await {
+        Ok(level) => reply(
+            StatusCode::OK,
+            json!({ "compatibilityLevel": level.as_deref().unwrap_or(DEFAULT_LEVEL) }),
+        ),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn get_subject_config(
+    State(state): State<AppState>,
+    Path(subject): Path<String>,
+) -> Response {
+    match state.store.compatibility(Some(&subject)).await {
+        Ok(Some(level)) => reply(StatusCode::OK, json!({ "compatibilityLevel": level })),
+        Ok(None) => fail(
+            404,
+            40408,
+            &format!("Subject '{subject}' does not have subject-level compatibility configured"),
+        ),
+        Err(error) => error.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ConfigRequest {
+    compatibility: String,
+}
+
+async fn put_config(
+    state: &AppState,
+    subject: Option<&str>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
+    if !state.credentials.admit(headers) {
+        return unauthorized();
+    }
+    let request: ConfigRequest = match serde_json::from_slice(body) {
+        Ok(request) => request,
+        Err(error) => {
+            return fail(
+                422,
+                42203,
+                &format!(
+                    "Invalid request body: expected {{\"compatibility\": \"BACKWARD\"}}: {error}"
+                ),
+            );
+        }
+    };
+    match state.store.set_compatibility(subject, &request.compatibility).await {
+        Ok(()) => reply(StatusCode::OK, json!({ "compatibility": request.compatibility })),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn put_global_config(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    put_config(&state, None, &headers, &body).await
+}
+
+async fn put_subject_config(
+    State(state): State<AppState>,
+    Path(subject): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    put_config(&state, Some(&subject), &headers, &body).await
+}

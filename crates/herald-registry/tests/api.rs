@@ -1,0 +1,219 @@
+//! The Confluent-compatible REST API over real HTTP, on PostgreSQL and SQLite: every
+//! endpoint, every error path with Confluent's codes, and credentials for changes.
+
+use herald_registry::SchemaStore;
+use herald_registry::api::{CONTENT_TYPE, Credentials, router};
+use herald_testkit::TestDb;
+use serde_json::{Value, json};
+
+const SCHEMA: &str = r#"{"type":"object","properties":{"id":{"type":"integer"}}}"#;
+
+struct Registry {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Registry {
+    async fn start(db: &TestDb) -> Registry {
+        let credentials = Credentials {
+            token: Some("t0ken".into()),
+            basic: Some(("ci".into(), "s3cret".into())),
+        };
+        let app = router(SchemaStore::new(db.db.clone()), credentials);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+        Registry { base, http: reqwest::Client::new() }
+    }
+
+    /// Sends a request; returns the status and the JSON body.
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        auth: Option<&str>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.header("content-type", CONTENT_TYPE).body(body.to_string());
+        }
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        let response = request.send().await.expect("send");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap_or_default().to_owned());
+        assert_eq!(content_type.as_deref(), Some(CONTENT_TYPE), "{path}");
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+const BEARER: Option<&str> = Some("Bearer t0ken");
+/// `ci:s3cret` in base64.
+const BASIC: Option<&str> = Some("Basic Y2k6czNjcmV0");
+
+async fn the_api_serves_subjects_versions_ids_and_config(db: &TestDb) {
+    let registry = Registry::start(db).await;
+    let body = json!({ "schema": SCHEMA, "schemaType": "JSON" });
+    let (status, registered) =
+        registry.call("POST", "/subjects/orders-value/versions", Some(body.clone()), BEARER).await;
+    assert_eq!(status, 200, "{registered}");
+    let id = registered["id"].as_i64().expect("an id");
+    let (_, again) = registry
+        .call("POST", "/subjects/orders-value/versions", Some(json!({ "schema": SCHEMA })), BASIC)
+        .await;
+    assert_eq!(again["id"], id, "idempotent, and Basic credentials work too");
+    assert_eq!(registry.call("GET", "/subjects", None, None).await, (200, json!(["orders-value"])));
+    assert_eq!(
+        registry.call("GET", "/subjects/orders-value/versions", None, None).await,
+        (200, json!([1]))
+    );
+    let (status, latest) =
+        registry.call("GET", "/subjects/orders-value/versions/latest", None, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (latest["version"].clone(), latest["id"].clone(), latest["schemaType"].clone()),
+        (json!(1), json!(id), json!("JSON"))
+    );
+    let (_, raw) =
+        registry.call("GET", "/subjects/orders-value/versions/1/schema", None, None).await;
+    assert_eq!(raw, serde_json::from_str::<Value>(SCHEMA).expect("json"));
+    let (_, by_id) = registry.call("GET", &format!("/schemas/ids/{id}"), None, None).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(by_id["schema"].as_str().expect("text")).expect("json"),
+        raw
+    );
+    let (status, found) = registry.call("POST", "/subjects/orders-value", Some(body), None).await;
+    assert_eq!((status, found["version"].clone()), (200, json!(1)));
+    assert_eq!(
+        registry.call("GET", "/config", None, None).await,
+        (200, json!({ "compatibilityLevel": "BACKWARD" }))
+    );
+    let (status, _) =
+        registry.call("PUT", "/config", Some(json!({ "compatibility": "FULL" })), BEARER).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        registry.call("GET", "/config", None, None).await.1,
+        json!({ "compatibilityLevel": "FULL" })
+    );
+    registry
+        .call("PUT", "/config/orders-value", Some(json!({ "compatibility": "NONE" })), BEARER)
+        .await;
+    assert_eq!(
+        registry.call("GET", "/config/orders-value", None, None).await.1,
+        json!({ "compatibilityLevel": "NONE" })
+    );
+    assert_eq!(
+        registry.call("DELETE", "/subjects/orders-value", None, BEARER).await,
+        (200, json!([1]))
+    );
+    assert_eq!(
+        registry.call("DELETE", "/subjects/orders-value?permanent=true", None, BEARER).await,
+        (200, json!([1]))
+    );
+    assert_eq!(registry.call("GET", "/subjects", None, None).await, (200, json!([])));
+}
+
+async fn every_error_path_answers_with_confluents_codes(db: &TestDb) {
+    let registry = Registry::start(db).await;
+    let body = json!({ "schema": SCHEMA });
+    let code = |(status, body): (u16, Value)| (status, body["error_code"].as_u64().unwrap_or(0));
+    assert_eq!(
+        code(registry.call("POST", "/subjects/s/versions", Some(body.clone()), None).await),
+        (401, 40101)
+    );
+    assert_eq!(
+        code(
+            registry
+                .call("POST", "/subjects/s/versions", Some(body.clone()), Some("Bearer wrong"))
+                .await
+        ),
+        (401, 40101)
+    );
+    assert_eq!(
+        code(
+            registry
+                .call(
+                    "POST",
+                    "/subjects/s/versions",
+                    Some(body.clone()),
+                    Some("Basic Y2k6bm9wZQ==")
+                )
+                .await
+        ),
+        (401, 40101)
+    );
+    assert_eq!(
+        registry.call("GET", "/subjects", None, None).await.1,
+        json!([]),
+        "refused changes changed nothing"
+    );
+    registry.call("POST", "/subjects/s/versions", Some(body.clone()), BEARER).await;
+    assert_eq!(
+        code(registry.call("GET", "/subjects/nope/versions", None, None).await),
+        (404, 40401)
+    );
+    assert_eq!(
+        code(registry.call("GET", "/subjects/nope/versions/1", None, None).await),
+        (404, 40401)
+    );
+    assert_eq!(
+        code(registry.call("GET", "/subjects/s/versions/9", None, None).await),
+        (404, 40402)
+    );
+    assert_eq!(
+        code(registry.call("GET", "/subjects/s/versions/zero", None, None).await),
+        (422, 42202)
+    );
+    assert_eq!(code(registry.call("GET", "/schemas/ids/424242", None, None).await), (404, 40403));
+    assert_eq!(
+        code(registry.call("POST", "/subjects/nope", Some(body.clone()), None).await),
+        (404, 40401)
+    );
+    let other = json!({ "schema": r#"{"type":"string"}"# });
+    assert_eq!(code(registry.call("POST", "/subjects/s", Some(other), None).await), (404, 40403));
+    let (status, invalid) = registry
+        .call("POST", "/subjects/s/versions", Some(json!({ "schema": "{not json" })), BEARER)
+        .await;
+    assert_eq!((status, invalid["error_code"].clone()), (422, json!(42201)));
+    assert!(invalid["message"].as_str().is_some_and(|m| m.contains("not JSON")), "{invalid}");
+    assert_eq!(
+        code(
+            registry.call("POST", "/subjects/s/versions", Some(json!({ "nope": 1 })), BEARER).await
+        ),
+        (422, 42201)
+    );
+    assert_eq!(
+        code(
+            registry
+                .call("PUT", "/config", Some(json!({ "compatibility": "SOMETIMES" })), BEARER)
+                .await
+        ),
+        (422, 42203)
+    );
+    assert_eq!(code(registry.call("GET", "/config/s", None, None).await), (404, 40408));
+    assert_eq!(code(registry.call("DELETE", "/subjects/nope", None, BEARER).await), (404, 40401));
+    assert_eq!(
+        registry.call("GET", "/subjects/s/versions", None, None).await.1,
+        json!([1]),
+        "still one version"
+    );
+}
+
+macro_rules! on_both_databases {
+    ($($case:ident),+) => {
+        mod postgres { use super::*; $( #[tokio::test] async fn $case() { let db = TestDb::postgres("registry_api").await; super::$case(&db).await; db.cleanup().await; } )+ }
+        mod sqlite { use super::*; $( #[tokio::test] async fn $case() { let db = TestDb::sqlite("registry_api").await; super::$case(&db).await; db.cleanup().await; } )+ }
+    };
+}
+
+on_both_databases!(
+    the_api_serves_subjects_versions_ids_and_config,
+    every_error_path_answers_with_confluents_codes
+);
