@@ -81,7 +81,7 @@ pub fn router(store: SchemaStore, credentials: Credentials) -> Router {
 }
 
 /// A response in the registry's media type.
-fn reply(status: StatusCode, body: serde_json::Value) -> Response {
+fn reply(status: StatusCode, body: &serde_json::Value) -> Response {
     let mut response = (status, body.to_string()).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     response
@@ -90,7 +90,7 @@ fn reply(status: StatusCode, body: serde_json::Value) -> Response {
 /// A Confluent error body.
 fn fail(status: u16, error_code: u32, message: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    reply(status, json!({ "error_code": error_code, "message": message }))
+    reply(status, &json!({ "error_code": error_code, "message": message }))
 }
 
 impl IntoResponse for RegistryError {
@@ -121,14 +121,12 @@ struct SchemaRequest {
     schema_type: Option<String>,
 }
 
-fn parse_request(body: &Bytes) -> Result<SchemaRequest, Response> {
-    serde_json::from_slice(body).map_err(|error| {
-        fail(422, 42201, &format!("Invalid request body: expected {{\"schema\": \"…\", \"schemaType\": \"JSON\"}}: {error}"))
+fn parse_request(body: &Bytes) -> Result<SchemaRequest, RegistryError> {
+    serde_json::from_slice(body).map_err(|error| RegistryError::InvalidSchema {
+        reason: format!(
+            "the request body must be {{\"schema\": \"…\", \"schemaType\": \"JSON\"}}: {error}"
+        ),
     })
-}
-
-fn version_of(text: &str) -> Result<VersionRef, Response> {
-    text.parse::<VersionRef>().map_err(IntoResponse::into_response)
 }
 
 fn schema_body(schema: &crate::RegisteredSchema) -> serde_json::Value {
@@ -143,7 +141,7 @@ fn schema_body(schema: &crate::RegisteredSchema) -> serde_json::Value {
 
 async fn list_subjects(State(state): State<AppState>) -> Response {
     match state.store.subjects().await {
-        Ok(subjects) => reply(StatusCode::OK, json!(subjects)),
+        Ok(subjects) => reply(StatusCode::OK, &json!(subjects)),
         Err(error) => error.into_response(),
     }
 }
@@ -151,7 +149,7 @@ async fn list_subjects(State(state): State<AppState>) -> Response {
 async fn list_versions(State(state): State<AppState>, Path(subject): Path<String>) -> Response {
     match state.store.history(&subject).await {
         Ok(history) => {
-            reply(StatusCode::OK, json!(history.iter().map(|s| s.version).collect::<Vec<_>>()))
+            reply(StatusCode::OK, &json!(history.iter().map(|s| s.version).collect::<Vec<_>>()))
         }
         Err(error) => error.into_response(),
     }
@@ -168,11 +166,11 @@ async fn register(
     }
     let request = match parse_request(&body) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     let schema_type = request.schema_type.as_deref().unwrap_or("JSON");
     match state.store.register(&subject, schema_type, &request.schema).await {
-        Ok(registered) => reply(StatusCode::OK, json!({ "id": registered.id })),
+        Ok(registered) => reply(StatusCode::OK, &json!({ "id": registered.id })),
         Err(error) => error.into_response(),
     }
 }
@@ -184,14 +182,14 @@ async fn lookup(
 ) -> Response {
     let request = match parse_request(&body) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     let schema_type = request.schema_type.as_deref().unwrap_or("JSON");
     if let Err(error) = state.store.history(&subject).await {
         return error.into_response();
     }
     match state.store.lookup(&subject, schema_type, &request.schema).await {
-        Ok(found) => reply(StatusCode::OK, schema_body(&found)),
+        Ok(found) => reply(StatusCode::OK, &schema_body(&found)),
         Err(error) => error.into_response(),
     }
 }
@@ -200,12 +198,12 @@ async fn get_version(
     State(state): State<AppState>,
     Path((subject, version)): Path<(String, String)>,
 ) -> Response {
-    let version = match version_of(&version) {
+    let version = match version.parse::<VersionRef>() {
         Ok(version) => version,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     match state.store.version(&subject, version).await {
-        Ok(found) => reply(StatusCode::OK, schema_body(&found)),
+        Ok(found) => reply(StatusCode::OK, &schema_body(&found)),
         Err(error) => error.into_response(),
     }
 }
@@ -214,14 +212,14 @@ async fn get_raw_schema(
     State(state): State<AppState>,
     Path((subject, version)): Path<(String, String)>,
 ) -> Response {
-    let version = match version_of(&version) {
+    let version = match version.parse::<VersionRef>() {
         Ok(version) => version,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     match state.store.version(&subject, version).await {
         Ok(found) => {
             let value: serde_json::Value = serde_json::from_str(&found.schema).unwrap_or_default();
-            reply(StatusCode::OK, value)
+            reply(StatusCode::OK, &value)
         }
         Err(error) => error.into_response(),
     }
@@ -233,7 +231,7 @@ async fn get_schema(State(state): State<AppState>, Path(id): Path<String>) -> Re
     };
     match state.store.schema_by_id(id).await {
         Ok((schema_type, schema)) => {
-            reply(StatusCode::OK, json!({ "schema": schema, "schemaType": schema_type }))
+            reply(StatusCode::OK, &json!({ "schema": schema, "schemaType": schema_type }))
         }
         Err(error) => error.into_response(),
     }
@@ -255,7 +253,7 @@ async fn delete_subject(
         return unauthorized();
     }
     match state.store.delete_subject(&subject, query.permanent).await {
-        Ok(versions) => reply(StatusCode::OK, json!(versions)),
+        Ok(versions) => reply(StatusCode::OK, &json!(versions)),
         Err(error) => error.into_response(),
     }
 }
@@ -267,7 +265,7 @@ async fn get_global_config(State(state): State<AppState>) -> Response {
     match state.store.compatibility(None).await {
         Ok(level) => reply(
             StatusCode::OK,
-            json!({ "compatibilityLevel": level.as_deref().unwrap_or(DEFAULT_LEVEL) }),
+            &json!({ "compatibilityLevel": level.as_deref().unwrap_or(DEFAULT_LEVEL) }),
         ),
         Err(error) => error.into_response(),
     }
@@ -278,7 +276,7 @@ async fn get_subject_config(
     Path(subject): Path<String>,
 ) -> Response {
     match state.store.compatibility(Some(&subject)).await {
-        Ok(Some(level)) => reply(StatusCode::OK, json!({ "compatibilityLevel": level })),
+        Ok(Some(level)) => reply(StatusCode::OK, &json!({ "compatibilityLevel": level })),
         Ok(None) => fail(
             404,
             40408,
@@ -315,7 +313,7 @@ async fn put_config(
         }
     };
     match state.store.set_compatibility(subject, &request.compatibility).await {
-        Ok(()) => reply(StatusCode::OK, json!({ "compatibility": request.compatibility })),
+        Ok(()) => reply(StatusCode::OK, &json!({ "compatibility": request.compatibility })),
         Err(error) => error.into_response(),
     }
 }

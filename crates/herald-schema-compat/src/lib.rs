@@ -1,0 +1,33 @@
+//! JSON Schema compatibility checks with the semantics of Confluent Schema Registry.
+//!
+//! A schema registry decides whether a new schema version may be registered under a subject by
+//! comparing it with the versions already there. [`differences`] lists every change between a
+//! writer schema (the original) and a reader schema (the update), each with a
+//! [`DifferenceKind`] named as in Confluent's `Difference.Type` and a JSON pointer such as
+//! `#/properties/age`. [`check`] applies a [`CompatibilityLevel`]: `BACKWARD` lets the new schema
+//! read data written with the latest previous one, `FORWARD` the reverse, `FULL` both, and the
+//! `*_TRANSITIVE` levels check every previous version instead of only the latest.
+//!
+//! Which kinds are compatible follows Confluent's `SchemaDiff.COMPATIBLE_CHANGES`
+//! ([`DifferenceKind::is_compatible`]).
+//!
+//! ```
+//! use herald_schema_compat::{check, CompatibilityLevel, DifferenceKind};
+//! use serde_json::json;
+//!
+//! let v1 = json!({"type": "object", "properties": {"age": {"type": "integer"}}});
+//! let v2 = json!({"type": "object", "properties": {"age": {"type": "string"}}});
+//! let problems = check(&v2, &[v1], CompatibilityLevel::Backward);
+//! assert_eq!(problems[0].kind, DifferenceKind::TypeChanged);
+//! assert_eq!(problems[0].pointer, "#/properties/age");
+//! ```
+
+mod check;
+mod diff;
+mod error;
+mod kind;
+
+pub use check::{CompatibilityLevel, Direction, Incompatibility, check};
+pub use diff::{Difference, differences};
+pub use error::{Result, SchemaCompatError};
+pub use kind::DifferenceKind;
