@@ -75,6 +75,7 @@ pub fn router(store: SchemaStore, credentials: Credentials) -> Router {
         .route("/subjects/{subject}/versions/{version}", get(get_version))
         .route("/subjects/{subject}/versions/{version}/schema", get(get_raw_schema))
         .route("/schemas/ids/{id}", get(get_schema))
+        .route("/compatibility/subjects/{subject}/versions/{version}", post(check_compatibility))
         .route("/config", get(get_global_config).put(put_global_config))
         .route("/config/{subject}", get(get_subject_config).put(put_subject_config))
         .with_state(AppState { store, credentials })
@@ -169,7 +170,7 @@ async fn register(
         Err(error) => return error.into_response(),
     };
     let schema_type = request.schema_type.as_deref().unwrap_or("JSON");
-    match state.store.register(&subject, schema_type, &request.schema).await {
+    match state.store.register_checked(&subject, schema_type, &request.schema).await {
         Ok(registered) => reply(StatusCode::OK, &json!({ "id": registered.id })),
         Err(error) => error.into_response(),
     }
@@ -254,6 +255,37 @@ async fn delete_subject(
     }
     match state.store.delete_subject(&subject, query.permanent).await {
         Ok(versions) => reply(StatusCode::OK, &json!(versions)),
+        Err(error) => error.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct CompatibilityQuery {
+    #[serde(default)]
+    verbose: bool,
+}
+
+async fn check_compatibility(
+    State(state): State<AppState>,
+    Path((subject, version)): Path<(String, String)>,
+    Query(query): Query<CompatibilityQuery>,
+    body: Bytes,
+) -> Response {
+    let version = match version.parse::<VersionRef>() {
+        Ok(version) => version,
+        Err(error) => return error.into_response(),
+    };
+    let request = match parse_request(&body) {
+        Ok(request) => request,
+        Err(error) => return error.into_response(),
+    };
+    let schema_type = request.schema_type.as_deref().unwrap_or("JSON");
+    match state.store.incompatibilities(&subject, schema_type, &request.schema, version).await {
+        Ok(messages) if query.verbose => reply(
+            StatusCode::OK,
+            &json!({ "is_compatible": messages.is_empty(), "messages": messages }),
+        ),
+        Ok(messages) => reply(StatusCode::OK, &json!({ "is_compatible": messages.is_empty() })),
         Err(error) => error.into_response(),
     }
 }

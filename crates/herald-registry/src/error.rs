@@ -44,6 +44,14 @@ pub enum RegistryError {
         /// The level as given.
         level: String,
     },
+    /// The schema breaks the subject's compatibility level.
+    #[error("Schema being registered is incompatible with an earlier schema for subject \"{subject}\": {}", details.join("; "))]
+    Incompatible {
+        /// The subject.
+        subject: String,
+        /// One sentence per incompatibility (kind, JSON pointer, version).
+        details: Vec<String>,
+    },
     /// The database failed.
     #[error("registry database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -59,15 +67,17 @@ impl RegistryError {
             RegistryError::InvalidSchema { .. } => 42201,
             RegistryError::InvalidVersion { .. } => 42202,
             RegistryError::InvalidCompatibilityLevel { .. } => 42203,
+            RegistryError::Incompatible { .. } => 409,
             RegistryError::Database(_) => 50001,
         }
     }
 
     /// The HTTP status Confluent answers with.
     pub fn http_status(&self) -> u16 {
-        match self.error_code() / 100 {
-            404 => 404,
-            422 => 422,
+        match self.error_code() {
+            409 => 409,
+            code if code / 100 == 404 => 404,
+            code if code / 100 == 422 => 422,
             _ => 500,
         }
     }

@@ -1,8 +1,9 @@
 //! The schema registry's storage: subjects, their versions, and schemas by global id, as
 //! Confluent Schema Registry keeps them, on PostgreSQL or SQLite.
 //!
-//! Work in progress for the registry issue: compatibility checks, `herald registry`, the
-//! producer and consumer sides come next.
+//! Registration checks compatibility with `herald-schema-compat` (JSON Schema; AVRO is
+//! stored but not checked). Work in progress for the registry issue: `herald registry`,
+//! the producer and consumer sides come next.
 //!
 //! # Layout
 //!
@@ -18,4 +19,5 @@ mod error;
 mod store;
 
 pub use error::{RegistryError, Result};
-pub use store::{RegisteredSchema, SchemaStore, VersionRef, canonical_schema};
+pub use herald_schema_compat::CompatibilityLevel;
+pub use store::{DEFAULT_LEVEL, RegisteredSchema, SchemaStore, VersionRef, canonical_schema};

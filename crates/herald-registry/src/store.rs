@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use herald_db::Database;
+use herald_schema_compat::CompatibilityLevel;
 use sqlx::Row;
 
 use crate::{RegistryError, Result};
@@ -82,6 +83,9 @@ fn fingerprint(canonical: &str) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(canonical.as_bytes()))
 }
 
+/// The level that applies when neither the subject nor the registry sets one.
+pub const DEFAULT_LEVEL: CompatibilityLevel = CompatibilityLevel::Backward;
+
 /// The registry's tables over one database.
 #[derive(Debug, Clone)]
 pub struct SchemaStore {
@@ -125,6 +129,83 @@ impl SchemaStore {
             }
         }
         Err(last.expect("three attempts").into())
+    }
+
+    /// Registers `schema` under `subject` if it is compatible with the subject's earlier
+    /// versions at the subject's level (or the registry's, or BACKWARD). A schema the
+    /// subject already holds is returned as it is.
+    pub async fn register_checked(
+        &self,
+        subject: &str,
+        schema_type: &str,
+        schema: &str,
+    ) -> Result<RegisteredSchema> {
+        let canonical = canonical_schema(schema_type, schema)?;
+        if let Ok(existing) = self.lookup(subject, schema_type, &canonical).await {
+            return Ok(existing);
+        }
+        let details =
+            self.incompatibilities(subject, schema_type, &canonical, VersionRef::Latest).await?;
+        if !details.is_empty() {
+            return Err(RegistryError::Incompatible { subject: subject.to_owned(), details });
+        }
+        self.register(subject, schema_type, &canonical).await
+    }
+
+    /// The level that applies to `subject`.
+    pub async fn level(&self, subject: &str) -> Result<CompatibilityLevel> {
+        let set = match self.compatibility(Some(subject)).await? {
+            Some(level) => Some(level),
+            None => self.compatibility(None).await?,
+        };
+        Ok(set.and_then(|level| level.parse().ok()).unwrap_or(DEFAULT_LEVEL))
+    }
+
+    /// Why `schema` cannot follow `subject`'s versions: against `version` (with a
+    /// transitive level and `latest`, against every version). Empty when compatible, when
+    /// the subject has no versions yet, and for schema types other than JSON.
+    pub async fn incompatibilities(
+        &self,
+        subject: &str,
+        schema_type: &str,
+        schema: &str,
+        version: VersionRef,
+    ) -> Result<Vec<String>> {
+        let canonical = canonical_schema(schema_type, schema)?;
+        let history = match self.history(subject).await {
+            Ok(history) => history,
+            Err(RegistryError::SubjectNotFound { .. }) if version == VersionRef::Latest => {
+                return Ok(Vec::new());
+            }
+            Err(error) => return Err(error),
+        };
+        if schema_type != "JSON" {
+            return Ok(Vec::new());
+        }
+        let mut level = self.level(subject).await?;
+        let previous: Vec<&RegisteredSchema> = match version {
+            VersionRef::Latest => history.iter().collect(),
+            VersionRef::Number(number) => {
+                level = non_transitive(level);
+                let one = history.iter().find(|s| s.version == number);
+                vec![one.ok_or_else(|| RegistryError::VersionNotFound {
+                    version: number.to_string(),
+                })?]
+            }
+        };
+        let parse =
+            |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or_default();
+        let values: Vec<serde_json::Value> = previous.iter().map(|s| parse(&s.schema)).collect();
+        let found = herald_schema_compat::check(&parse(&canonical), &values, level);
+        Ok(found
+            .iter()
+            .map(|issue| {
+                format!(
+                    "{{kind:{}, pointer:{}, version:{}}} {}",
+                    issue.kind, issue.pointer, previous[issue.against].version, issue.message
+                )
+            })
+            .collect())
     }
 
     /// The id of a schema, inserting it if new.
@@ -300,16 +381,7 @@ impl SchemaStore {
 
     /// Sets the compatibility level of a subject (`None`: the global default).
     pub async fn set_compatibility(&self, subject: Option<&str>, level: &str) -> Result<()> {
-        const LEVELS: &[&str] = &[
-            "NONE",
-            "BACKWARD",
-            "BACKWARD_TRANSITIVE",
-            "FORWARD",
-            "FORWARD_TRANSITIVE",
-            "FULL",
-            "FULL_TRANSITIVE",
-        ];
-        if !LEVELS.contains(&level) {
+        if level.parse::<CompatibilityLevel>().is_err() {
             return Err(RegistryError::InvalidCompatibilityLevel { level: level.to_owned() });
         }
         let sql = "INSERT INTO herald_config (subject, compatibility) VALUES ($1, $2) \
@@ -324,6 +396,16 @@ impl SchemaStore {
             }
         }
         Ok(())
+    }
+}
+
+/// The same level, checked against one version only.
+fn non_transitive(level: CompatibilityLevel) -> CompatibilityLevel {
+    match level {
+        CompatibilityLevel::BackwardTransitive => CompatibilityLevel::Backward,
+        CompatibilityLevel::ForwardTransitive => CompatibilityLevel::Forward,
+        CompatibilityLevel::FullTransitive => CompatibilityLevel::Full,
+        other => other,
     }
 }
 

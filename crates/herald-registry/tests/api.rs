@@ -206,6 +206,99 @@ async fn every_error_path_answers_with_confluents_codes(db: &TestDb) {
     );
 }
 
+async fn incompatible_schemas_are_refused_with_the_reasons(db: &TestDb) {
+    let registry = Registry::start(db).await;
+    let v1 = json!({ "schema": SCHEMA });
+    registry.call("POST", "/subjects/users-value/versions", Some(v1), BEARER).await;
+    let breaking = json!({ "schema": r#"{"type":"object","properties":{"id":{"type":"integer"},"email":{"type":"string"}},"required":["email"]}"# });
+    let (status, verdict) = registry
+        .call(
+            "POST",
+            "/compatibility/subjects/users-value/versions/latest?verbose=true",
+            Some(breaking.clone()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(verdict["is_compatible"], false, "{verdict}");
+    let messages = verdict["messages"].to_string();
+    assert!(
+        messages.contains("PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL")
+            && messages.contains("#/properties/email"),
+        "{messages}"
+    );
+    let (status, refused) = registry
+        .call("POST", "/subjects/users-value/versions", Some(breaking.clone()), BEARER)
+        .await;
+    assert_eq!((status, refused["error_code"].clone()), (409, json!(409)), "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL"))
+    );
+    assert_eq!(
+        registry.call("GET", "/subjects/users-value/versions", None, None).await.1,
+        json!([1])
+    );
+
+    let widened = json!({ "schema": r#"{"type":"object","properties":{"id":{"type":"number"}}}"# });
+    let (_, verdict) = registry
+        .call("POST", "/compatibility/subjects/users-value/versions/1", Some(widened.clone()), None)
+        .await;
+    assert_eq!(verdict, json!({ "is_compatible": true }));
+    assert_eq!(
+        registry.call("POST", "/subjects/users-value/versions", Some(widened), BEARER).await.0,
+        200
+    );
+
+    registry
+        .call("PUT", "/config/users-value", Some(json!({ "compatibility": "NONE" })), BEARER)
+        .await;
+    assert_eq!(
+        registry
+            .call("POST", "/subjects/users-value/versions", Some(breaking.clone()), BEARER)
+            .await
+            .0,
+        200,
+        "NONE accepts anything"
+    );
+    assert_eq!(
+        registry.call("GET", "/subjects/users-value/versions", None, None).await.1,
+        json!([1, 2, 3])
+    );
+    let code = |(status, body): (u16, Value)| (status, body["error_code"].as_u64().unwrap_or(0));
+    assert_eq!(
+        code(
+            registry
+                .call(
+                    "POST",
+                    "/compatibility/subjects/nope/versions/1",
+                    Some(breaking.clone()),
+                    None
+                )
+                .await
+        ),
+        (404, 40401)
+    );
+    assert_eq!(
+        code(
+            registry
+                .call(
+                    "POST",
+                    "/compatibility/subjects/users-value/versions/9",
+                    Some(breaking.clone()),
+                    None
+                )
+                .await
+        ),
+        (404, 40402)
+    );
+    let (_, first) = registry
+        .call("POST", "/compatibility/subjects/nope/versions/latest", Some(breaking), None)
+        .await;
+    assert_eq!(first, json!({ "is_compatible": true }), "a new subject accepts its first schema");
+}
+
 macro_rules! on_both_databases {
     ($($case:ident),+) => {
         mod postgres { use super::*; $( #[tokio::test] async fn $case() { let db = TestDb::postgres("registry_api").await; super::$case(&db).await; db.cleanup().await; } )+ }
@@ -215,5 +308,6 @@ macro_rules! on_both_databases {
 
 on_both_databases!(
     the_api_serves_subjects_versions_ids_and_config,
-    every_error_path_answers_with_confluents_codes
+    every_error_path_answers_with_confluents_codes,
+    incompatible_schemas_are_refused_with_the_reasons
 );
