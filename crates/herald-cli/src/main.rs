@@ -108,6 +108,9 @@ enum Command {
         #[command(subcommand)]
         command: SubscriptionsCommand,
     },
+    /// Serve the schema registry: the REST API of Confluent Schema Registry at the root
+    /// path, so that existing Confluent clients and tools work unchanged.
+    Registry(RegistryArgs),
     /// Declare a consuming service's queue and bindings on the broker ahead of its
     /// consumer (idempotent), so that nothing published before it starts is unrouted.
     Declare {
@@ -124,6 +127,25 @@ enum Command {
     /// Webhooks, with retries, backoff and dead letters; optionally serve the
     /// subscriptions API.
     Push(PushArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RegistryArgs {
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    listen: std::net::SocketAddr,
+    /// Database URL holding the schemas.
+    #[arg(long, env = "HERALD_DATABASE_URL")]
+    database: String,
+    /// Bearer token that changes require.
+    #[arg(long, env = "HERALD_REGISTRY_TOKEN")]
+    token: Option<String>,
+    /// HTTP Basic user that changes accept (with --password).
+    #[arg(long, env = "HERALD_REGISTRY_USER", requires = "password")]
+    user: Option<String>,
+    /// HTTP Basic password of --user.
+    #[arg(long, env = "HERALD_REGISTRY_PASSWORD", requires = "user")]
+    password: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -408,6 +430,7 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
         Command::Dlq { database, command } => run_dlq(database, command).await,
         Command::Subscriptions { database, command } => run_subscriptions(database, command).await,
         Command::Push(args) => run_push(args).await,
+        Command::Registry(args) => run_registry(args).await,
         Command::Declare { broker, group, patterns } => {
             herald_transport::check_name("--group", &group)?;
             let patterns = patterns
@@ -502,6 +525,23 @@ async fn run_subscriptions(
             println!("new signing secret (shown once): {}", issued.secret.expose());
         }
     }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn run_registry(args: RegistryArgs) -> anyhow::Result<std::process::ExitCode> {
+    use herald_registry::api::{Credentials, router};
+    let credentials = Credentials { token: args.token, basic: args.user.zip(args.password) };
+    if credentials.token.is_none() && credentials.basic.is_none() {
+        eprintln!("note: no --token or --user/--password: the registry is read-only");
+    }
+    let store = herald_registry::SchemaStore::new(connect(&args.database).await?);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    eprintln!("Schema registry on http://{}", listener.local_addr()?);
+    axum::serve(listener, router(store, credentials))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 
