@@ -195,15 +195,20 @@ async fn lookup(
     }
 }
 
+/// The version a path names.
+async fn find_version(
+    state: &AppState,
+    subject: &str,
+    version: &str,
+) -> Result<crate::RegisteredSchema, RegistryError> {
+    state.store.version(subject, version.parse::<VersionRef>()?).await
+}
+
 async fn get_version(
     State(state): State<AppState>,
     Path((subject, version)): Path<(String, String)>,
 ) -> Response {
-    let version = match version.parse::<VersionRef>() {
-        Ok(version) => version,
-        Err(error) => return error.into_response(),
-    };
-    match state.store.version(&subject, version).await {
+    match find_version(&state, &subject, &version).await {
         Ok(found) => reply(StatusCode::OK, &schema_body(&found)),
         Err(error) => error.into_response(),
     }
@@ -213,11 +218,7 @@ async fn get_raw_schema(
     State(state): State<AppState>,
     Path((subject, version)): Path<(String, String)>,
 ) -> Response {
-    let version = match version.parse::<VersionRef>() {
-        Ok(version) => version,
-        Err(error) => return error.into_response(),
-    };
-    match state.store.version(&subject, version).await {
+    match find_version(&state, &subject, &version).await {
         Ok(found) => {
             let value: serde_json::Value = serde_json::from_str(&found.schema).unwrap_or_default();
             reply(StatusCode::OK, &value)

@@ -111,24 +111,7 @@ impl SchemaStore {
         if let Ok(existing) = self.lookup(subject, schema_type, &canonical).await {
             return Ok(existing);
         }
-        let id = self.schema_id(schema_type, &canonical).await?;
-        // Two registrations racing for one version number: the loser tries again.
-        let mut last = None;
-        for _ in 0..3 {
-            match self.add_version(subject, id).await {
-                Ok(version) => {
-                    return Ok(RegisteredSchema {
-                        subject: subject.to_owned(),
-                        version,
-                        id,
-                        schema_type: schema_type.to_owned(),
-                        schema: canonical,
-                    });
-                }
-                Err(error) => last = Some(error),
-            }
-        }
-        Err(last.expect("three attempts").into())
+        self.append(subject, schema_type, canonical).await
     }
 
     /// Registers `schema` under `subject` if it is compatible with the subject's earlier
@@ -149,7 +132,34 @@ impl SchemaStore {
         if !details.is_empty() {
             return Err(RegistryError::Incompatible { subject: subject.to_owned(), details });
         }
-        self.register(subject, schema_type, &canonical).await
+        self.append(subject, schema_type, canonical).await
+    }
+
+    /// Adds a canonical schema the subject does not hold yet as its next version.
+    async fn append(
+        &self,
+        subject: &str,
+        schema_type: &str,
+        canonical: String,
+    ) -> Result<RegisteredSchema> {
+        let id = self.schema_id(schema_type, &canonical).await?;
+        // Two registrations racing for one version number: the loser tries again.
+        let mut last = None;
+        for _ in 0..3 {
+            match self.add_version(subject, id).await {
+                Ok(version) => {
+                    return Ok(RegisteredSchema {
+                        subject: subject.to_owned(),
+                        version,
+                        id,
+                        schema_type: schema_type.to_owned(),
+                        schema: canonical,
+                    });
+                }
+                Err(error) => last = Some(error),
+            }
+        }
+        Err(last.expect("three attempts").into())
     }
 
     /// The level that applies to `subject`.
