@@ -40,7 +40,7 @@ impl std::fmt::Debug for Credentials {
 impl Credentials {
     /// Whether the request's `Authorization` header carries these credentials. With no
     /// credentials configured, nothing that changes state is allowed.
-    fn admit(&self, headers: &HeaderMap) -> bool {
+    pub fn admit(&self, headers: &HeaderMap) -> bool {
         let Some(given) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
             return false;
         };
@@ -304,12 +304,20 @@ async fn get_global_config(State(state): State<AppState>) -> Response {
     }
 }
 
+#[derive(Deserialize)]
+struct ConfigQuery {
+    #[serde(rename = "defaultToGlobal", default)]
+    default_to_global: bool,
+}
+
 async fn get_subject_config(
     State(state): State<AppState>,
     Path(subject): Path<String>,
+    Query(query): Query<ConfigQuery>,
 ) -> Response {
     match state.store.compatibility(Some(&subject)).await {
         Ok(Some(level)) => reply(StatusCode::OK, &json!({ "compatibilityLevel": level })),
+        Ok(None) if query.default_to_global => get_global_config(State(state)).await,
         Ok(None) => fail(
             404,
             40408,
