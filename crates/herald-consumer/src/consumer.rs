@@ -15,7 +15,7 @@ use herald_transport::{
 };
 use sqlx::Connection;
 
-use crate::handler::{ErasedHandler, Outcome, Router};
+use crate::handler::{ErasedHandler, Outcome, Route, Router};
 use crate::{DeadLetter, DeadLetterReason, HandlerContext, HandlerError, InboxBackend};
 
 /// A predicate over envelopes: events it refuses are acknowledged without handling
@@ -324,17 +324,14 @@ where
             Ok(envelope) if self.config.filter.as_ref().is_some_and(|keep| !keep(&envelope)) => {
                 Work::Skip
             }
-            Ok(envelope) => match self.router.handler_for(&envelope, &delivery.message.routing_key)
-            {
-                Some(handler) => Work::Handle(Box::new(envelope), handler),
-                None => {
-                    let error = format!(
-                        "no handler for type `{}` version {}",
-                        envelope.event_type, envelope.schema_version
-                    );
-                    Work::Park(DeadLetterReason::Unhandled, error, Some(Box::new(envelope)))
+            Ok(envelope) => {
+                match self.router.route(Box::new(envelope), &delivery.message.routing_key) {
+                    Route::Handle(handled, handler) => Work::Handle(handled, handler),
+                    Route::Park(reason, error, envelope) => {
+                        Work::Park(reason, error, Some(envelope))
+                    }
                 }
-            },
+            }
         };
         Item { delivery, work }
     }
@@ -560,7 +557,8 @@ where
             DeadLetterReason::Undecodable => settlement.counts.undecodable += 1,
             _ => settlement.counts.unhandled += 1,
         }
-        if self.config.unroutable == UnroutablePolicy::DeadLetter {
+        let always = matches!(reason, DeadLetterReason::NoUpcastPath | DeadLetterReason::Rejected);
+        if always || self.config.unroutable == UnroutablePolicy::DeadLetter {
             tracing::warn!(%error, event_id = %item.delivery.message.event_id, "Event dead-lettered unhandled.");
             let letter =
                 self.letter(item.delivery, envelope.as_deref(), *reason, error.clone(), None, 0);

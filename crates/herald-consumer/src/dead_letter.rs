@@ -21,6 +21,8 @@ pub enum DeadLetterReason {
     Undecodable,
     /// No handler for the event's type and version.
     Unhandled,
+    /// Handlers take other versions of the event's type, and no upcaster leads there.
+    NoUpcastPath,
 }
 
 impl DeadLetterReason {
@@ -31,6 +33,7 @@ impl DeadLetterReason {
             DeadLetterReason::Rejected => "rejected",
             DeadLetterReason::Undecodable => "undecodable",
             DeadLetterReason::Unhandled => "unhandled",
+            DeadLetterReason::NoUpcastPath => "no_upcast_path",
         }
     }
 }

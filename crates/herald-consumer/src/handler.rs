@@ -8,6 +8,9 @@ use async_trait::async_trait;
 use herald_envelope::{Envelope, Event};
 use herald_transport::Pattern;
 
+use crate::DeadLetterReason;
+use crate::upcast::{UpcastFailure, Upcaster, Upcasters};
+
 /// What became of an event: the handler's returned value decides.
 ///
 /// `Ok(())` from a handler is [`Outcome::Ack`]; `Err(HandlerError::retry(..))` (and any
@@ -133,17 +136,33 @@ where
     }
 }
 
-/// Handlers by event type and schema version, and envelope handlers by pattern.
+/// Handlers by event type and schema version, upcasters between versions, and envelope
+/// handlers by pattern.
 pub struct Router<DB: sqlx::Database> {
     handlers: HashMap<String, HashMap<u32, Arc<dyn ErasedHandler<DB>>>>,
+    upcasters: Upcasters,
     envelope_handlers: Vec<(Pattern, Arc<dyn ErasedHandler<DB>>)>,
     patterns: Vec<Pattern>,
 }
 
 impl<DB: sqlx::Database> Default for Router<DB> {
     fn default() -> Self {
-        Self { handlers: HashMap::new(), envelope_handlers: Vec::new(), patterns: Vec::new() }
+        Self {
+            handlers: HashMap::new(),
+            upcasters: Upcasters::default(),
+            envelope_handlers: Vec::new(),
+            patterns: Vec::new(),
+        }
     }
+}
+
+/// Where the router sends an event.
+pub(crate) enum Route<'r, DB: sqlx::Database> {
+    /// To this handler, with the envelope as the handler takes it (upcast if need be).
+    Handle(Box<Envelope>, &'r Arc<dyn ErasedHandler<DB>>),
+    /// To the dead-letter queue (or, for unhandled events, the unroutable policy), with
+    /// the envelope as it came.
+    Park(DeadLetterReason, String, Box<Envelope>),
 }
 
 impl<DB: sqlx::Database> Router<DB> {
@@ -187,20 +206,111 @@ impl<DB: sqlx::Database> Router<DB> {
         &self.patterns
     }
 
-    pub(crate) fn handler_for(
-        &self,
-        envelope: &Envelope,
-        routing_key: &str,
-    ) -> Option<&Arc<dyn ErasedHandler<DB>>> {
-        let typed = self
-            .handlers
-            .get(envelope.event_type.as_str())
-            .and_then(|versions| versions.get(&envelope.schema_version));
-        typed.or_else(|| {
-            self.envelope_handlers
-                .iter()
-                .find(|(pattern, _)| pattern.matches(routing_key))
-                .map(|(_, handler)| handler)
-        })
+    /// Lifts events of `From` to `To` (the next version of the same type, or of a renamed
+    /// type) with `lift`, and subscribes to `From`'s routing key. Upcasters chain: an
+    /// event of version 1 reaches a handler of version 3 through 1 → 2 and 2 → 3.
+    pub fn upcast<From, To, F>(mut self, lift: F) -> Self
+    where
+        From: Event,
+        To: Event,
+        F: Fn(From) -> To + Send + Sync + 'static,
+    {
+        self.upcasters.insert(From::TYPE, From::VERSION, Upcaster::typed::<From, To, F>(lift));
+        self.subscribe_to(&From::routing_key());
+        self
+    }
+
+    /// Lifts events of `event_type` version `from_version` to `to_version` by rewriting
+    /// their JSON data, for old versions whose Rust types are gone. An `Err` from `lift`
+    /// dead-letters the event with that reason. Subscribes to the old version's routing
+    /// key under `kind`.
+    pub fn upcast_json<F>(
+        mut self,
+        kind: herald_envelope::EventKind,
+        event_type: &str,
+        from_version: u32,
+        to_version: u32,
+        lift: F,
+    ) -> Self
+    where
+        F: Fn(serde_json::Value) -> Result<serde_json::Value, String> + Send + Sync + 'static,
+    {
+        let step = Upcaster::json(event_type, to_version, lift);
+        self.upcasters.insert(event_type, from_version, step);
+        self.subscribe_to(&herald_envelope::routing_key(kind, event_type, from_version));
+        self
+    }
+
+    fn subscribe_to(&mut self, routing_key: &str) {
+        if let Ok(pattern) = routing_key.parse::<Pattern>()
+            && !self.patterns.contains(&pattern)
+        {
+            self.patterns.push(pattern);
+        }
+    }
+
+    fn typed(&self, event_type: &str, version: u32) -> Option<&Arc<dyn ErasedHandler<DB>>> {
+        self.handlers.get(event_type).and_then(|versions| versions.get(&version))
+    }
+
+    /// The handler of `envelope`: a typed handler of its version, else one reached through
+    /// upcasters, else an envelope handler whose pattern matches `routing_key`.
+    pub(crate) fn route(&self, envelope: Box<Envelope>, routing_key: &str) -> Route<'_, DB> {
+        if let Some(handler) = self.typed(&envelope.event_type, envelope.schema_version) {
+            return Route::Handle(envelope, handler);
+        }
+        let handled = |event_type: &str, version: u32| self.typed(event_type, version).is_some();
+        match self.upcasters.lift(&envelope, handled) {
+            Some(Ok(lifted)) => {
+                return match self.typed(&lifted.event_type, lifted.schema_version) {
+                    Some(handler) => Route::Handle(Box::new(lifted), handler),
+                    None => {
+                        Route::Park(DeadLetterReason::NoUpcastPath, "no handler".into(), envelope)
+                    }
+                };
+            }
+            Some(Err(UpcastFailure::NoPath(reason))) => {
+                return Route::Park(DeadLetterReason::NoUpcastPath, reason, envelope);
+            }
+            Some(Err(UpcastFailure::Failed(reason))) => {
+                return Route::Park(DeadLetterReason::Rejected, reason, envelope);
+            }
+            None => {}
+        }
+        if let Some((_, handler)) =
+            self.envelope_handlers.iter().find(|(pattern, _)| pattern.matches(routing_key))
+        {
+            return Route::Handle(envelope, handler);
+        }
+        let (reason, message) =
+            (self.unhandled_reason(&envelope), self.unhandled_message(&envelope));
+        Route::Park(reason, message, envelope)
+    }
+
+    fn unhandled_reason(&self, envelope: &Envelope) -> DeadLetterReason {
+        if self.handlers.contains_key(&envelope.event_type) {
+            DeadLetterReason::NoUpcastPath
+        } else {
+            DeadLetterReason::Unhandled
+        }
+    }
+
+    fn unhandled_message(&self, envelope: &Envelope) -> String {
+        let (event_type, version) = (&envelope.event_type, envelope.schema_version);
+        let Some(versions) = self.handlers.get(event_type) else {
+            return format!("no handler for type `{event_type}` version {version}");
+        };
+        let mut handled: Vec<u32> = versions.keys().copied().collect();
+        handled.sort_unstable();
+        let handled: Vec<String> = handled.iter().map(|v| format!("v{v}")).collect();
+        let towards = if self.upcasters.starts_at(event_type, version) {
+            ""
+        } else {
+            " and no upcaster starts there"
+        };
+        format!(
+            "no handler takes `{event_type}` v{version}{towards}: handlers take {}; register an upcaster from v{version} with `Router::upcast`",
+            handled.join(", ")
+        )
     }
 }

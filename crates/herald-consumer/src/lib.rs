@@ -33,6 +33,7 @@ mod dead_letter;
 mod filter;
 mod handler;
 mod inbox;
+mod upcast;
 
 pub use consumer::{
     Consumer, ConsumerConfig, ConsumerError, ConsumerStats, EventFilter, RetryPolicy,

@@ -34,3 +34,4 @@ pub use event::Event;
 pub use id::EventId;
 pub use kind::EventKind;
 pub use partition::partition_of;
+pub use routing::routing_key;

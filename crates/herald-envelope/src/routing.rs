@@ -3,7 +3,7 @@
 use crate::EventKind;
 
 /// Formats a routing key, e.g. `integration.orders.order_placed.v2`.
-pub(crate) fn routing_key(kind: EventKind, event_type: &str, version: u32) -> String {
+pub fn routing_key(kind: EventKind, event_type: &str, version: u32) -> String {
     format!("{kind}.{event_type}.v{version}")
 }
 
