@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use herald_cli::bench::{self, BenchOptions, View};
 use herald_cli::dlq::{self, FilterArgs, ReplayRequest};
+use herald_cli::schema::{self, RegistryClientArgs, SchemaFile, VersionArg};
 use herald_cli::transport::BrokerArgs;
 use herald_consumer::RetryPolicy;
 use herald_db::{Database, DatabaseOptions};
@@ -111,6 +112,18 @@ enum Command {
     /// Serve the schema registry: the REST API of Confluent Schema Registry at the root
     /// path, so that existing Confluent clients and tools work unchanged.
     Registry(RegistryArgs),
+    /// Register, check, list and show schemas in a registry (`check` exits non-zero on a
+    /// breaking change, so a service's CI can gate on it).
+    Schema {
+        #[command(flatten)]
+        registry: RegistryClientArgs,
+        #[command(subcommand)]
+        command: SchemaCommand,
+    },
+    /// Serve CloudEvents ingest: `POST /events` in binary, structured or batch mode,
+    /// validated against the registry and enqueued into the outbox, so services in any
+    /// language can publish.
+    Ingest(IngestArgs),
     /// Declare a consuming service's queue and bindings on the broker ahead of its
     /// consumer (idempotent), so that nothing published before it starts is unrouted.
     Declare {
@@ -146,6 +159,82 @@ struct RegistryArgs {
     /// HTTP Basic password of --user.
     #[arg(long, env = "HERALD_REGISTRY_PASSWORD", requires = "user")]
     password: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum SchemaCommand {
+    /// Register a schema under a subject (refused if it breaks the subject's compatibility).
+    Register {
+        #[command(flatten)]
+        file: SchemaFile,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a schema against a subject's version at its compatibility level; exits 1 on
+    /// a breaking change, listing each difference.
+    Check {
+        #[command(flatten)]
+        file: SchemaFile,
+        /// The version to check against (`latest`, or a number).
+        #[arg(long, default_value = "latest")]
+        version: VersionArg,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List subjects and their versions.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a version of a subject.
+    Show {
+        /// The subject.
+        subject: String,
+        /// The version (`latest`, or a number).
+        #[arg(long, default_value = "latest")]
+        version: VersionArg,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct IngestArgs {
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8082")]
+    listen: std::net::SocketAddr,
+    /// Database URL holding the outbox (and, without --registry, the schemas).
+    #[arg(long, env = "HERALD_DATABASE_URL")]
+    database: String,
+    /// A schema registry to validate against over HTTP; default: the registry tables of
+    /// --database.
+    #[arg(long, env = "HERALD_REGISTRY_URL")]
+    registry: Option<String>,
+    /// The registry's public URL, for `dataschema` when validating against --database.
+    #[arg(long, default_value = "http://127.0.0.1:8081")]
+    registry_public_url: String,
+    /// Bearer token that publishing requires.
+    #[arg(long, env = "HERALD_INGEST_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// HTTP Basic user that publishing accepts (with --password).
+    #[arg(long, env = "HERALD_INGEST_USER", requires = "password")]
+    user: Option<String>,
+    /// HTTP Basic password of --user.
+    #[arg(long, env = "HERALD_INGEST_PASSWORD", requires = "user", hide_env_values = true)]
+    password: Option<String>,
+    /// Outbox partitions; all producers and relays must agree.
+    #[arg(long, default_value_t = 16)]
+    partitions: u32,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = herald_ingest::DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+    /// Most events in one batch request.
+    #[arg(long, default_value_t = herald_ingest::DEFAULT_MAX_BATCH_EVENTS)]
+    max_batch_events: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -431,6 +520,8 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
         Command::Subscriptions { database, command } => run_subscriptions(database, command).await,
         Command::Push(args) => run_push(args).await,
         Command::Registry(args) => run_registry(args).await,
+        Command::Schema { registry, command } => run_schema(&registry, command).await,
+        Command::Ingest(args) => run_ingest(args).await,
         Command::Declare { broker, group, patterns } => {
             herald_transport::check_name("--group", &group)?;
             let patterns = patterns
@@ -540,6 +631,64 @@ async fn run_registry(args: RegistryArgs) -> anyhow::Result<std::process::ExitCo
         .with_context(|| format!("listening on {}", args.listen))?;
     eprintln!("Schema registry on http://{}", listener.local_addr()?);
     axum::serve(listener, router(store, credentials))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn run_schema(
+    registry: &RegistryClientArgs,
+    command: SchemaCommand,
+) -> anyhow::Result<std::process::ExitCode> {
+    let client = registry.client()?;
+    match command {
+        SchemaCommand::Register { file, json } => schema::register(&client, &file, json).await?,
+        SchemaCommand::Check { file, version, json } => {
+            let compatible = schema::check(&client, &file, version.0, json).await?;
+            if !compatible {
+                return Ok(std::process::ExitCode::FAILURE);
+            }
+        }
+        SchemaCommand::List { json } => schema::list(&client, json).await?,
+        SchemaCommand::Show { subject, version, json } => {
+            schema::show(&client, &subject, version.0, json).await?;
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn run_ingest(args: IngestArgs) -> anyhow::Result<std::process::ExitCode> {
+    use herald_registry::api::Credentials;
+    use herald_schema::{LocalRegistry, Registration, Schemas};
+    let credentials = Credentials { token: args.token, basic: args.user.zip(args.password) };
+    if credentials.token.is_none() && credentials.basic.is_none() {
+        anyhow::bail!(
+            "no --token or --user/--password (or HERALD_INGEST_TOKEN): ingest changes the outbox, so it needs credentials"
+        );
+    }
+    let db = connect(&args.database).await?;
+    let schemas = match &args.registry {
+        Some(url) => {
+            let client = herald_schema::RegistryClient::new(url, herald_schema::Credentials::None);
+            Schemas::new(client, Registration::LookUp)
+        }
+        None => {
+            let store = herald_registry::SchemaStore::new(db.clone());
+            Schemas::new(LocalRegistry::new(store, &args.registry_public_url), Registration::LookUp)
+        }
+    };
+    let outbox = herald_outbox::Outbox::new(herald_outbox::OutboxConfig {
+        partitions: args.partitions,
+        ..herald_outbox::OutboxConfig::default()
+    })?;
+    let ingest = herald_ingest::Ingest::new(db, Arc::new(schemas), outbox, credentials)
+        .with_max_body_bytes(args.max_body_bytes)
+        .with_max_batch_events(args.max_batch_events);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    eprintln!("CloudEvents ingest on http://{}/events", listener.local_addr()?);
+    axum::serve(listener, herald_ingest::router(ingest))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(std::process::ExitCode::SUCCESS)

@@ -165,12 +165,12 @@ pub fn check(
                     continue;
                 }
                 let who = match direction {
-                    Direction::Backward => format!(
-                        "The new schema cannot read data written with previous schema {against}"
-                    ),
-                    Direction::Forward => format!(
-                        "Previous schema {against} cannot read data written with the new schema"
-                    ),
+                    Direction::Backward => {
+                        "The new schema cannot read data written with the earlier schema"
+                    }
+                    Direction::Forward => {
+                        "The earlier schema cannot read data written with the new schema"
+                    }
                 };
                 let message = format!(
                     "{who}: at {} ({}), {}",

@@ -680,13 +680,13 @@ fn incompatibility_messages_name_the_versions_and_the_location() {
     assert_eq!(found.len(), 2);
     assert_eq!(
         found[0].message,
-        "The new schema cannot read data written with previous schema 0: at #/properties/age \
+        "The new schema cannot read data written with the earlier schema: at #/properties/age \
          (TYPE_CHANGED), the reader schema has a different type than the writer schema."
     );
     assert!(
         found[1]
             .message
-            .starts_with("Previous schema 0 cannot read data written with the new schema")
+            .starts_with("The earlier schema cannot read data written with the new schema")
     );
 }
 
