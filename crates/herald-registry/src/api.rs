@@ -169,7 +169,7 @@ async fn register(
         Ok(request) => request,
         Err(error) => return error.into_response(),
     };
-    let schema_type = request.schema_type.as_deref().unwrap_or("JSON");
+    let schema_type = request.schema_type.as_deref().unwrap_or(DEFAULT_SCHEMA_TYPE);
     match state.store.register_checked(&subject, schema_type, &request.schema).await {
         Ok(registered) => reply(StatusCode::OK, &json!({ "id": registered.id })),
         Err(error) => error.into_response(),
@@ -185,7 +185,7 @@ async fn lookup(
         Ok(request) => request,
         Err(error) => return error.into_response(),
     };
-    let schema_type = request.schema_type.as_deref().unwrap_or("JSON");
+    let schema_type = request.schema_type.as_deref().unwrap_or(DEFAULT_SCHEMA_TYPE);
     if let Err(error) = state.store.history(&subject).await {
         return error.into_response();
     }
@@ -280,7 +280,7 @@ async fn check_compatibility(
         Ok(request) => request,
         Err(error) => return error.into_response(),
     };
-    let schema_type = request.schema_type.as_deref().unwrap_or("JSON");
+    let schema_type = request.schema_type.as_deref().unwrap_or(DEFAULT_SCHEMA_TYPE);
     match state.store.incompatibilities(&subject, schema_type, &request.schema, version).await {
         Ok(messages) if query.verbose => reply(
             StatusCode::OK,
@@ -290,6 +290,10 @@ async fn check_compatibility(
         Err(error) => error.into_response(),
     }
 }
+
+/// The type of a schema registered without `schemaType`: AVRO, as in Confluent Schema
+/// Registry (its Avro clients send none; JSON Schema clients always say `JSON`).
+const DEFAULT_SCHEMA_TYPE: &str = "AVRO";
 
 /// The default level when none is set, as in Confluent Schema Registry.
 const DEFAULT_LEVEL: &str = "BACKWARD";

@@ -60,13 +60,18 @@ const BASIC: Option<&str> = Some("Basic Y2k6czNjcmV0");
 
 async fn the_api_serves_subjects_versions_ids_and_config(db: &TestDb) {
     let registry = Registry::start(db).await;
-    let body = json!({ "schema": SCHEMA, "schemaType": "JSON" });
+    let body = json!({ "schemaType": "JSON", "schema": SCHEMA });
     let (status, registered) =
         registry.call("POST", "/subjects/orders-value/versions", Some(body.clone()), BEARER).await;
     assert_eq!(status, 200, "{registered}");
     let id = registered["id"].as_i64().expect("an id");
     let (_, again) = registry
-        .call("POST", "/subjects/orders-value/versions", Some(json!({ "schema": SCHEMA })), BASIC)
+        .call(
+            "POST",
+            "/subjects/orders-value/versions",
+            Some(json!({ "schemaType": "JSON", "schema": SCHEMA })),
+            BASIC,
+        )
         .await;
     assert_eq!(again["id"], id, "idempotent, and Basic credentials work too");
     assert_eq!(registry.call("GET", "/subjects", None, None).await, (200, json!(["orders-value"])));
@@ -122,7 +127,7 @@ async fn the_api_serves_subjects_versions_ids_and_config(db: &TestDb) {
 
 async fn every_error_path_answers_with_confluents_codes(db: &TestDb) {
     let registry = Registry::start(db).await;
-    let body = json!({ "schema": SCHEMA });
+    let body = json!({ "schemaType": "JSON", "schema": SCHEMA });
     let code = |(status, body): (u16, Value)| (status, body["error_code"].as_u64().unwrap_or(0));
     assert_eq!(
         code(registry.call("POST", "/subjects/s/versions", Some(body.clone()), None).await),
@@ -176,10 +181,15 @@ async fn every_error_path_answers_with_confluents_codes(db: &TestDb) {
         code(registry.call("POST", "/subjects/nope", Some(body.clone()), None).await),
         (404, 40401)
     );
-    let other = json!({ "schema": r#"{"type":"string"}"# });
+    let other = json!({ "schemaType": "JSON", "schema": r#"{"type":"string"}"# });
     assert_eq!(code(registry.call("POST", "/subjects/s", Some(other), None).await), (404, 40403));
     let (status, invalid) = registry
-        .call("POST", "/subjects/s/versions", Some(json!({ "schema": "{not json" })), BEARER)
+        .call(
+            "POST",
+            "/subjects/s/versions",
+            Some(json!({ "schemaType": "JSON", "schema": "{not json" })),
+            BEARER,
+        )
         .await;
     assert_eq!((status, invalid["error_code"].clone()), (422, json!(42201)));
     assert!(invalid["message"].as_str().is_some_and(|m| m.contains("not JSON")), "{invalid}");
@@ -208,9 +218,9 @@ async fn every_error_path_answers_with_confluents_codes(db: &TestDb) {
 
 async fn incompatible_schemas_are_refused_with_the_reasons(db: &TestDb) {
     let registry = Registry::start(db).await;
-    let v1 = json!({ "schema": SCHEMA });
+    let v1 = json!({ "schemaType": "JSON", "schema": SCHEMA });
     registry.call("POST", "/subjects/users-value/versions", Some(v1), BEARER).await;
-    let breaking = json!({ "schema": r#"{"type":"object","properties":{"id":{"type":"integer"},"email":{"type":"string"}},"required":["email"]}"# });
+    let breaking = json!({ "schemaType": "JSON", "schema": r#"{"type":"object","properties":{"id":{"type":"integer"},"email":{"type":"string"}},"required":["email"]}"# });
     let (status, verdict) = registry
         .call(
             "POST",
@@ -241,7 +251,7 @@ async fn incompatible_schemas_are_refused_with_the_reasons(db: &TestDb) {
         json!([1])
     );
 
-    let widened = json!({ "schema": r#"{"type":"object","properties":{"id":{"type":"number"}}}"# });
+    let widened = json!({ "schemaType": "JSON", "schema": r#"{"type":"object","properties":{"id":{"type":"number"}}}"# });
     let (_, verdict) = registry
         .call("POST", "/compatibility/subjects/users-value/versions/1", Some(widened.clone()), None)
         .await;
@@ -299,6 +309,34 @@ async fn incompatible_schemas_are_refused_with_the_reasons(db: &TestDb) {
     assert_eq!(first, json!({ "is_compatible": true }), "a new subject accepts its first schema");
 }
 
+/// As in Confluent Schema Registry, a schema sent without `schemaType` is AVRO (what
+/// Avro clients send): stored and served back as AVRO, never checked as a JSON Schema.
+async fn a_schema_without_a_type_is_avro(db: &TestDb) {
+    let registry = Registry::start(db).await;
+    let record = r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"long"}]}"#;
+    let (status, _) = registry
+        .call("POST", "/subjects/avro-value/versions", Some(json!({ "schema": record })), BEARER)
+        .await;
+    assert_eq!(status, 200);
+    let (_, latest) =
+        registry.call("GET", "/subjects/avro-value/versions/latest", None, None).await;
+    assert_eq!(latest["schemaType"], "AVRO", "{latest}");
+    let renamed = r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"string"}]}"#;
+    let (status, second) = registry
+        .call("POST", "/subjects/avro-value/versions", Some(json!({ "schema": renamed })), BEARER)
+        .await;
+    assert_eq!(status, 200, "AVRO is stored, not checked: {second}");
+    let (status, _) = registry
+        .call(
+            "POST",
+            "/subjects/avro-value",
+            Some(json!({ "schemaType": "JSON", "schema": record })),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "the same text as a JSON Schema is another schema");
+}
+
 macro_rules! on_both_databases {
     ($($case:ident),+) => {
         mod postgres { use super::*; $( #[tokio::test] async fn $case() { let db = TestDb::postgres("registry_api").await; super::$case(&db).await; db.cleanup().await; } )+ }
@@ -309,5 +347,6 @@ macro_rules! on_both_databases {
 on_both_databases!(
     the_api_serves_subjects_versions_ids_and_config,
     every_error_path_answers_with_confluents_codes,
-    incompatible_schemas_are_refused_with_the_reasons
+    incompatible_schemas_are_refused_with_the_reasons,
+    a_schema_without_a_type_is_avro
 );

@@ -110,13 +110,13 @@ struct SchemaBody {
     subject: String,
     version: i32,
     id: i64,
-    #[serde(rename = "schemaType", default = "json_type")]
+    #[serde(rename = "schemaType", default = "avro_type")]
     schema_type: String,
     schema: String,
 }
 
-fn json_type() -> String {
-    "JSON".to_owned()
+fn avro_type() -> String {
+    "AVRO".to_owned()
 }
 
 impl From<SchemaBody> for RegisteredSchema {
