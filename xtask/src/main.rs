@@ -103,7 +103,26 @@ fn cargo(args: &[&str]) -> anyhow::Result<()> {
 }
 
 fn test() -> anyhow::Result<()> {
+    test_tools()?;
     cargo(&["test", "--workspace", "--locked"])
+}
+
+/// The test-only tools that come from a package registry: `aiosmtpd` (PyPI), the local
+/// SMTP server of the email tests.
+fn test_tools() -> anyhow::Result<()> {
+    let present = Command::new("python3").args(["-c", "import aiosmtpd"]).status();
+    if present.is_ok_and(|status| status.success()) {
+        return Ok(());
+    }
+    eprintln!("Installing aiosmtpd (the email tests' SMTP server) from PyPI.");
+    let status = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "aiosmtpd"])
+        .status()
+        .context("running pip")?;
+    if !status.success() {
+        bail!("`python3 -m pip install aiosmtpd` failed ({status}); the email tests need it");
+    }
+    Ok(())
 }
 
 fn lint() -> anyhow::Result<()> {

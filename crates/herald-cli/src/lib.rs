@@ -8,10 +8,12 @@
 //! - [`pipeline`]: producers → outbox → relay → SQL log → consumer, wired in one process.
 //! - [`bench`]: `herald bench` and `herald demo`: progress, live view, summary.
 //! - [`workload`]: the shop workload and its verification, shared with the tests.
+//! - [`notify`]: `herald notify`: channel providers from flags, status, recipients, templates.
 //! - [`schema`]: `herald schema register | check | list | show` over the registry's API.
 
 pub mod bench;
 pub mod dlq;
+pub mod notify;
 pub mod pipeline;
 pub mod push;
 pub mod schema;

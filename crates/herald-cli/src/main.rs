@@ -120,6 +120,10 @@ enum Command {
         #[command(subcommand)]
         command: SchemaCommand,
     },
+    /// The notification service: consumes `notification.#` events and delivers them by
+    /// email, SMS, push and signed webhooks (`herald notify --database URL --smtp …`);
+    /// `status`, `recipients` and `templates` manage it.
+    Notify(Box<NotifyArgs>),
     /// Serve CloudEvents ingest: `POST /events` in binary, structured or batch mode,
     /// validated against the registry and enqueued into the outbox, so services in any
     /// language can publish.
@@ -199,6 +203,106 @@ enum SchemaCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct NotifyArgs {
+    #[command(subcommand)]
+    command: Option<NotifyCommand>,
+    #[command(flatten)]
+    run: NotifyRunArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct NotifyRunArgs {
+    /// Database URL: notification tables, recipients, templates (and the embedded log).
+    #[arg(long, env = "HERALD_DATABASE_URL", required = true)]
+    database: Option<String>,
+    #[command(flatten)]
+    broker: BrokerArgs,
+    #[command(flatten)]
+    providers: herald_cli::notify::ProviderArgs,
+    /// Also serve the notification API (status, recipients, templates) on this address.
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Bearer token that API changes require.
+    #[arg(long, env = "HERALD_API_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Attempts per delivery before it fails.
+    #[arg(long, default_value_t = 5)]
+    max_attempts: i32,
+}
+
+#[derive(Debug, Subcommand)]
+enum NotifyCommand {
+    /// Deliveries by status, and the notifications matching the filters.
+    Status {
+        /// Database URL.
+        #[arg(long, env = "HERALD_DATABASE_URL")]
+        database: Option<String>,
+        /// Of this event.
+        #[arg(long)]
+        event: Option<uuid::Uuid>,
+        /// To this recipient.
+        #[arg(long)]
+        recipient: Option<String>,
+        /// In this status (pending, sending, sent, failed, suppressed, held).
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create or update a recipient: locale, time zone, quiet hours, contacts, opt-outs.
+    Recipient {
+        /// Database URL.
+        #[arg(long, env = "HERALD_DATABASE_URL")]
+        database: Option<String>,
+        /// The recipient's id (your user id).
+        id: String,
+        /// Locale for templates.
+        #[arg(long, default_value = "en")]
+        locale: String,
+        /// IANA time zone.
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        /// Quiet hours, local time: `22:00-07:00`.
+        #[arg(long)]
+        quiet_hours: Option<String>,
+        /// A contact: `email=ada@example.com`, `sms=+15550001`, `webhook=https://…`.
+        #[arg(long = "contact")]
+        contacts: Vec<String>,
+        /// An opt-out: `sms` (every category), `email:marketing`, `*:marketing`.
+        #[arg(long = "opt-out")]
+        opt_outs: Vec<String>,
+    },
+    /// Save a new version of a template.
+    Template {
+        /// Database URL.
+        #[arg(long, env = "HERALD_DATABASE_URL")]
+        database: Option<String>,
+        /// The template's name.
+        name: String,
+        /// The channel: email, sms, push or webhook.
+        #[arg(long)]
+        channel: String,
+        /// The locale.
+        #[arg(long, default_value = "en")]
+        locale: String,
+        /// The subject (email) or title (push).
+        #[arg(long)]
+        subject: Option<String>,
+        /// The body (minijinja); `@file` reads a file.
+        #[arg(long)]
+        body: String,
+        /// A registry subject whose schema declares every field the template uses.
+        #[arg(long)]
+        schema_subject: Option<String>,
     },
 }
 
@@ -522,6 +626,7 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
         Command::Registry(args) => run_registry(args).await,
         Command::Schema { registry, command } => run_schema(&registry, command).await,
         Command::Ingest(args) => run_ingest(args).await,
+        Command::Notify(args) => run_notify(*args).await,
         Command::Declare { broker, group, patterns } => {
             herald_transport::check_name("--group", &group)?;
             let patterns = patterns
@@ -655,6 +760,129 @@ async fn run_schema(
         }
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn run_notify(args: NotifyArgs) -> anyhow::Result<std::process::ExitCode> {
+    use herald_cli::notify;
+    match args.command {
+        Some(NotifyCommand::Status { database, event, recipient, status, limit, json }) => {
+            let status = status.as_deref().map(str::parse).transpose()?;
+            let filter = herald_notify::DeliveryFilter {
+                event_id: event,
+                recipient,
+                status,
+                channel: None,
+                limit: Some(limit),
+            };
+            notify::status(database_of(database).await?, &filter, json).await?;
+        }
+        Some(NotifyCommand::Recipient {
+            database,
+            id,
+            locale,
+            timezone,
+            quiet_hours,
+            contacts,
+            opt_outs,
+        }) => {
+            let db = database_of(database).await?;
+            let quiet = quiet_hours.as_deref();
+            notify::set_recipient(db, &id, &locale, &timezone, quiet, &contacts, &opt_outs).await?;
+        }
+        Some(NotifyCommand::Template {
+            database,
+            name,
+            channel,
+            locale,
+            subject,
+            body,
+            schema_subject,
+        }) => {
+            let body = match body.strip_prefix('@') {
+                Some(path) => {
+                    std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?
+                }
+                None => body,
+            };
+            let db = database_of(database).await?;
+            let subject = subject.as_deref();
+            let schema = schema_subject.as_deref();
+            notify::add_template(db, &name, &channel, &locale, subject, &body, schema).await?;
+        }
+        None => serve_notify(args.run).await?,
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn serve_notify(args: NotifyRunArgs) -> anyhow::Result<()> {
+    use herald_consumer::{Consumer, ConsumerConfig, Router};
+    use herald_notify::{Dispatcher, DispatcherConfig, NotifyHandler};
+    let channels = args.providers.channels()?;
+    if channels.is_empty() {
+        anyhow::bail!(
+            "no channel has a provider: give --smtp, --webhook-secret, --sms or --push (or their HERALD_* variables)"
+        );
+    }
+    let options = DatabaseOptions { max_connections: 16, ..DatabaseOptions::default() };
+    let url = args.database.context("--database is required")?;
+    let db = Database::connect(&url, &options).await.context("opening the database")?;
+    let transport = args.broker.open(&db, 16)?;
+    let names: Vec<String> = channels.iter().map(|c| c.kind().to_string()).collect();
+    let configured: Vec<&str> = names.iter().map(String::as_str).collect();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let handler = NotifyHandler::new(db.clone(), &configured, Arc::clone(&wake));
+    let pattern: herald_transport::Pattern = "notification.#".parse()?;
+    transport.declare_group("notify", std::slice::from_ref(&pattern)).await?;
+    let config =
+        DispatcherConfig { max_attempts: args.max_attempts.max(1), ..DispatcherConfig::default() };
+    let dispatcher = channels
+        .into_iter()
+        .fold(Dispatcher::new(db.clone(), config, wake), Dispatcher::with_channel);
+    if let Some(listen) = args.listen {
+        let credentials = herald_registry::api::Credentials { token: args.token, basic: None };
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        eprintln!("Notification API on http://{}", listener.local_addr()?);
+        let app = herald_notify::api::router(db.clone(), credentials);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+    }
+    eprintln!(
+        "Notification service: channels {}; consuming notification.# from {}.",
+        names.join(", "),
+        transport.name
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    let dispatching = tokio::spawn(dispatcher.run(until(stopped.clone())));
+    let consumer_config = ConsumerConfig::new("notify");
+    let subscriber = Arc::clone(&transport.subscriber);
+    let consuming = match db.clone() {
+        Database::Postgres(pool) => {
+            let consumer =
+                Consumer::new(consumer_config, pool, Router::new().on_pattern(pattern, handler));
+            tokio::spawn(async move {
+                consumer.run(subscriber.as_ref(), until(stopped)).await.map(|_| ())
+            })
+        }
+        Database::Sqlite(sqlite) => {
+            let consumer = Consumer::new(
+                consumer_config,
+                sqlite.writer,
+                Router::new().on_pattern(pattern, handler),
+            );
+            tokio::spawn(async move {
+                consumer.run(subscriber.as_ref(), until(stopped)).await.map(|_| ())
+            })
+        }
+    };
+    shutdown_signal().await;
+    let _ = stop.send(true);
+    consuming.await??;
+    dispatching.await??;
+    Ok(())
 }
 
 async fn run_ingest(args: IngestArgs) -> anyhow::Result<std::process::ExitCode> {

@@ -9,6 +9,7 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`).
 
 pub mod brokers;
+pub mod smtp;
 pub mod transport_suite;
 
 use std::future::Future;
