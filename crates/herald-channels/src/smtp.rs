@@ -124,14 +124,38 @@ impl Connector {
             Security::Plain | Security::StartTls(_) => None,
         };
         let address = (self.host.as_str(), self.port);
-        let mut connection = AsyncSmtpConnection::connect_tokio1(
-            address,
-            Some(self.timeout),
-            &self.hello,
-            wrapper,
-            None,
-        )
-        .await?;
+        let mut connection = match wrapper {
+            Some(wrapper) => {
+                AsyncSmtpConnection::connect_tokio1(
+                    address,
+                    Some(self.timeout),
+                    &self.hello,
+                    Some(wrapper),
+                    None,
+                )
+                .await?
+            }
+            // Our own socket, for TCP_NODELAY: lettre writes a message's data and its final
+            // `.` separately, and with Nagle's algorithm the second write waits for the
+            // server's delayed ACK (about 40 ms per message). If the socket cannot be
+            // opened, lettre's own connect reports the failure as an SMTP error.
+            None => match nodelay_socket(address, self.timeout).await {
+                Some(stream) => {
+                    AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
+                        .await?
+                }
+                None => {
+                    AsyncSmtpConnection::connect_tokio1(
+                        address,
+                        Some(self.timeout),
+                        &self.hello,
+                        None,
+                        None,
+                    )
+                    .await?
+                }
+            },
+        };
         if let Security::StartTls(parameters) = &self.security {
             connection.starttls(parameters.clone(), &self.hello).await?;
         }
@@ -253,6 +277,14 @@ impl SmtpProvider {
         }
         self.connector.connect().await
     }
+}
+
+/// A TCP connection with `TCP_NODELAY`, or `None` if it cannot be opened in time.
+async fn nodelay_socket(address: (&str, u16), timeout: Duration) -> Option<tokio::net::TcpStream> {
+    let stream =
+        tokio::time::timeout(timeout, tokio::net::TcpStream::connect(address)).await.ok()?.ok()?;
+    stream.set_nodelay(true).ok()?;
+    Some(stream)
 }
 
 /// The connection security of a configuration, with TLS parameters for its host.

@@ -258,6 +258,18 @@ enum NotifyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Send failed notifications again (those of --event, or all); attempts start over.
+    Retry {
+        /// Database URL.
+        #[arg(long, env = "HERALD_DATABASE_URL")]
+        database: Option<String>,
+        /// Only this event's.
+        #[arg(long)]
+        event: Option<uuid::Uuid>,
+        /// Every failed notification (required without --event).
+        #[arg(long, conflicts_with = "event")]
+        all: bool,
+    },
     /// Create or update a recipient: locale, time zone, quiet hours, contacts, opt-outs.
     Recipient {
         /// Database URL.
@@ -775,6 +787,16 @@ async fn run_notify(args: NotifyArgs) -> anyhow::Result<std::process::ExitCode> 
                 limit: Some(limit),
             };
             notify::status(database_of(database).await?, &filter, json).await?;
+        }
+        Some(NotifyCommand::Retry { database, event, all }) => {
+            if event.is_none() && !all {
+                anyhow::bail!("say which: --event ID, or --all for every failed notification");
+            }
+            let store = herald_notify::NotificationStore::new(database_of(database).await?);
+            let count = store.retry_failed(event).await?;
+            eprintln!(
+                "{count} failed notifications are pending again; a running `herald notify` sends them."
+            );
         }
         Some(NotifyCommand::Recipient {
             database,

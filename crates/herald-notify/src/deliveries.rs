@@ -364,6 +364,20 @@ impl NotificationStore {
         Ok(changed == 1)
     }
 
+    /// Sends failed deliveries again (the notification service's dead-letter replay):
+    /// those of `event_id`, or every failed one; attempts start over. Only deliveries
+    /// that have an address and a rendered body can go again. Returns how many.
+    pub async fn retry_failed(&self, event_id: Option<Uuid>) -> Result<u64> {
+        let sql = "UPDATE herald_notifications SET status = 'pending', attempts = 0, not_before = $2, \
+                   updated_at = $2, last_error = 'retried after: ' || COALESCE(last_error, '') \
+                   WHERE status = 'failed' AND address IS NOT NULL AND body IS NOT NULL \
+                   AND ($1 IS NULL OR event_id = $1)";
+        let now = micros(Utc::now());
+        Ok(with_pool!(&self.db, pool => {
+            sqlx::query(sql).bind(event_id).bind(now).execute(pool).await?.rows_affected()
+        }))
+    }
+
     /// Deliveries by filter, newest first.
     pub async fn list(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>> {
         let sql = format!(

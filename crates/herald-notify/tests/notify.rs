@@ -306,6 +306,56 @@ async fn emails_reach_a_real_smtp_server_rendered(test_db: TestDb) {
     service.stop().await;
 }
 
+/// A provider that keeps failing: retried with backoff, then `failed` after the last
+/// attempt with every error counted; `retry_failed` sends it again once the endpoint works.
+async fn failing_deliveries_are_retried_then_failed_then_replayed(test_db: TestDb) {
+    let mut service = Service::new(test_db).await;
+    let secret = Secret::generate();
+    let healthy = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let state = (Arc::clone(&healthy), Arc::clone(&calls));
+    let app = axum::Router::new()
+        .route(
+            "/flaky",
+            axum::routing::post(
+                |State((healthy, calls)): State<(
+                    Arc<std::sync::atomic::AtomicBool>,
+                    Arc<std::sync::atomic::AtomicUsize>,
+                )>| async move {
+                    calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if healthy.load(std::sync::atomic::Ordering::SeqCst) {
+                        StatusCode::NO_CONTENT
+                    } else {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    }
+                },
+            ),
+        )
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/flaky", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    let provider = WebhookProvider::new(&WebhookConfig::new(secret.expose())).expect("provider");
+    shipped_template(&service).await;
+    service.start(vec![Channel::new(ChannelKind::Webhook).with_provider(Arc::new(provider), None)]);
+
+    let event = service.notify(&request("order_shipped", vec![RecipientRef::Webhook(url)])).await;
+    let found = service.settled(&event, 1).await;
+    assert_eq!(found[0].status, DeliveryStatus::Failed);
+    assert_eq!(found[0].attempts, 3, "max_attempts in the test service");
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3, "one request per attempt");
+    let error = found[0].last_error.clone().unwrap_or_default();
+    assert!(error.contains("gave up after 3 attempts") && error.contains("503"), "{error}");
+
+    healthy.store(true, std::sync::atomic::Ordering::SeqCst);
+    let replayed = service.deliveries.retry_failed(Some(*event.id.as_uuid())).await.expect("retry");
+    assert_eq!(replayed, 1);
+    let sent = service.reaches(found[0].id, DeliveryStatus::Sent).await;
+    assert_eq!(sent.attempts, 1, "attempts start over");
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 4);
+    service.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_template_using_a_field_its_schema_lacks_is_refused_when_saved() {
     let test_db = TestDb::sqlite("notify_template_schema").await;
@@ -341,5 +391,6 @@ on_both_databases!(
     webhooks_are_rendered_signed_and_sent_once,
     preferences_suppress_hold_and_critical_bypasses,
     bad_input_fails_with_the_reason,
-    emails_reach_a_real_smtp_server_rendered
+    emails_reach_a_real_smtp_server_rendered,
+    failing_deliveries_are_retried_then_failed_then_replayed
 );
