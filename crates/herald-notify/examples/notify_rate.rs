@@ -230,9 +230,7 @@ async fn webhook() -> Result<(Channel, Box<dyn Fn(usize) -> RecipientRef>, Serve
     Ok((channel, Box::new(move |n| RecipientRef::Webhook(format!("{base}/{n}"))), Server::Http))
 }
 
-async fn email(
-    dir: &std::path::Path,
-) -> Result<(Channel, Box<dyn Fn(usize) -> RecipientRef>, Server), Error> {
+async fn email() -> Result<(Channel, Box<dyn Fn(usize) -> RecipientRef>, Server), Error> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     // aiosmtpd's `Sink` handler accepts and drops every message: the tests' server parses
     // and writes each one to a file, which in Python costs more than Herald's sending.
