@@ -356,6 +356,67 @@ async fn failing_deliveries_are_retried_then_failed_then_replayed(test_db: TestD
     service.stop().await;
 }
 
+/// A slow provider holds up only its own channel: while every webhook request hangs at
+/// the receiver, the email of the same event is sent.
+async fn a_slow_channel_does_not_stall_the_others(test_db: TestDb) {
+    let mut service = Service::new(test_db).await;
+    let (release, released) = tokio::sync::watch::channel(false);
+    let app = axum::Router::new()
+        .route(
+            "/slow",
+            axum::routing::post(
+                |State(mut released): State<tokio::sync::watch::Receiver<bool>>| async move {
+                    let _ = released.wait_for(|go| *go).await;
+                    StatusCode::NO_CONTENT
+                },
+            ),
+        )
+        .with_state(released);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/slow", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    let secret = Secret::generate();
+    let webhook = WebhookProvider::new(&WebhookConfig::new(secret.expose())).expect("provider");
+    let smtp = herald_testkit::smtp::SmtpServer::start().await;
+    let mut config = herald_channels::SmtpConfig::new("127.0.0.1", "shop@herald.test");
+    config.port = smtp.port;
+    config.tls = herald_channels::SmtpTls::None;
+    let email = herald_channels::SmtpProvider::new(&config).expect("smtp provider");
+    shipped_template(&service).await;
+    service
+        .templates
+        .save("order_shipped", "email", "en", Some("Shipped"), "By {{ carrier }}", None)
+        .await
+        .expect("email template");
+    service.start(vec![
+        Channel::new(ChannelKind::Webhook).with_provider(Arc::new(webhook), None),
+        Channel::new(ChannelKind::Email).with_provider(Arc::new(email), None),
+    ]);
+
+    let asked = request(
+        "order_shipped",
+        vec![RecipientRef::Webhook(url), RecipientRef::Email("fast@example.test".into())],
+    );
+    let event = service.notify(&asked).await;
+    let filter =
+        herald_notify::DeliveryFilter { event_id: Some(*event.id.as_uuid()), ..Default::default() };
+    herald_testkit::wait_until(std::time::Duration::from_secs(30), "both planned", || async {
+        service.deliveries.list(&filter).await.expect("list").len() == 2
+    })
+    .await;
+    let planned = service.deliveries.list(&filter).await.expect("list");
+    let id_of = |channel: &str| planned.iter().find(|d| d.channel == channel).expect("planned").id;
+    let (hook_id, mail_id) = (id_of("webhook"), id_of("email"));
+    service.reaches(mail_id, DeliveryStatus::Sent).await;
+    let hook = service.deliveries.get(hook_id).await.expect("get");
+    assert_eq!(hook.status, DeliveryStatus::Sending, "the webhook still hangs at the receiver");
+    assert_eq!(smtp.messages().len(), 1);
+
+    release.send(true).expect("release the receiver");
+    service.reaches(hook_id, DeliveryStatus::Sent).await;
+    service.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_template_using_a_field_its_schema_lacks_is_refused_when_saved() {
     let test_db = TestDb::sqlite("notify_template_schema").await;
@@ -392,5 +453,6 @@ on_both_databases!(
     preferences_suppress_hold_and_critical_bypasses,
     bad_input_fails_with_the_reason,
     emails_reach_a_real_smtp_server_rendered,
-    failing_deliveries_are_retried_then_failed_then_replayed
+    failing_deliveries_are_retried_then_failed_then_replayed,
+    a_slow_channel_does_not_stall_the_others
 );
