@@ -195,6 +195,13 @@ fn bench() -> anyhow::Result<()> {
             NATS,
         ],
     ];
+    // Produce-time validation, and the notification service's bar (issue 5).
+    cargo(&["run", "--release", "--locked", "-p", "herald-schema", "--example", "validate_rate"])?;
+    test_tools()?;
+    for channel in ["webhook", "email"] {
+        let example = ["--example", "notify_rate", "--", channel, "10000"];
+        cargo(&[&["run", "--release", "--locked", "-p", "herald-notify"][..], &example[..]].concat())?;
+    }
     for args in runs {
         eprintln!("$ target/release/herald bench {}", args.join(" "));
         let status = Command::new("target/release/herald")
