@@ -200,7 +200,9 @@ fn bench() -> anyhow::Result<()> {
     test_tools()?;
     for channel in ["webhook", "email"] {
         let example = ["--example", "notify_rate", "--", channel, "10000"];
-        cargo(&[&["run", "--release", "--locked", "-p", "herald-notify"][..], &example[..]].concat())?;
+        cargo(
+            &[&["run", "--release", "--locked", "-p", "herald-notify"][..], &example[..]].concat(),
+        )?;
     }
     for args in runs {
         eprintln!("$ target/release/herald bench {}", args.join(" "));

@@ -1,0 +1,79 @@
+//! Customer notifications: an order confirmation once inventory reserved an order's
+//! stock (`shop.stock_reserved`), and a shipping notice for `shop.order_shipped`. Each is
+//! a `herald.notify` event ([`NotificationRequest`]) enqueued into the outbox for the
+//! notification service, with the idempotency key `<template>:<order id>`.
+
+use async_trait::async_trait;
+use herald_consumer::{Handler, HandlerContext, HandlerError};
+use herald_notify::{NotificationRequest, Priority, RecipientRef};
+use herald_outbox::Outbox;
+use sqlx::{Postgres, Sqlite};
+
+use crate::events::{OrderShipped, StockReserved};
+
+/// The source of the notification requests.
+pub const SOURCE: &str = "/shop/notifications";
+
+/// The template of an order confirmation.
+pub const ORDER_CONFIRMATION: &str = "order_confirmation";
+
+/// The template of a shipping notice.
+pub const ORDER_SHIPPED: &str = "order_shipped";
+
+/// The idempotency key (and partition key) of a notification about an order.
+pub fn idempotency_key(template: &str, order_id: &str) -> String {
+    format!("{template}:{order_id}")
+}
+
+/// The request for one customer and order.
+pub fn request(template: &str, customer: &str, order_id: &str) -> NotificationRequest {
+    NotificationRequest {
+        template: template.to_owned(),
+        recipients: vec![RecipientRef::User(customer.to_owned())],
+        channels: None,
+        category: Some("orders".to_owned()),
+        data: serde_json::json!({ "order_id": order_id }),
+        idempotency_key: Some(idempotency_key(template, order_id)),
+        priority: Priority::default(),
+    }
+}
+
+/// The notifications consumer (group `notifications`).
+#[derive(Debug, Clone)]
+pub struct Notifications {
+    outbox: Outbox,
+}
+
+impl Notifications {
+    /// The handler, enqueueing through `outbox`.
+    pub fn new(outbox: Outbox) -> Notifications {
+        Notifications { outbox }
+    }
+}
+
+macro_rules! notifications_for {
+    ($db:ty, $event:ty, $template:expr) => {
+        #[async_trait]
+        impl Handler<$event, $db> for Notifications {
+            async fn handle(
+                &self,
+                event: $event,
+                ctx: HandlerContext<'_, $db>,
+            ) -> std::result::Result<(), HandlerError> {
+                let notification = request($template, &event.customer, &event.order_id);
+                let mut tx = sqlx::Connection::begin(&mut *ctx.tx).await?;
+                self.outbox
+                    .enqueue_event(&mut tx, SOURCE, &notification)
+                    .await
+                    .map_err(|error| HandlerError::retry(error.to_string()))?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+notifications_for!(Postgres, StockReserved, ORDER_CONFIRMATION);
+notifications_for!(Sqlite, StockReserved, ORDER_CONFIRMATION);
+notifications_for!(Postgres, OrderShipped, ORDER_SHIPPED);
+notifications_for!(Sqlite, OrderShipped, ORDER_SHIPPED);
