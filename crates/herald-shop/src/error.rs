@@ -22,6 +22,9 @@ pub enum ShopError {
     /// A consumer failed to start.
     #[error(transparent)]
     Consumer(#[from] herald_consumer::ConsumerError),
+    /// The transport refused a declaration (RabbitMQ queues and bindings).
+    #[error(transparent)]
+    Transport(#[from] herald_transport::TransportError),
     /// The relay failed to start.
     #[error(transparent)]
     Relay(#[from] herald_relay::RelayError),

@@ -40,7 +40,7 @@ pub mod shop;
 pub use error::{Result, ShopError};
 pub use events::OrderItem;
 pub use orders::{Order, OrderStatus, OrderSummary, Orders, OrdersByCustomer};
-pub use shop::{Shop, ShopConfig, ShopSummary};
+pub use shop::{Shop, ShopBroker, ShopConfig, ShopSummary};
 
 use herald_db::Database;
 

@@ -11,7 +11,7 @@ use herald_consumer::{Consumer, ConsumerConfig, ConsumerStats, Router};
 use herald_db::{Database, Wakeup};
 use herald_outbox::{Outbox, OutboxConfig, OutboxStore, Retention};
 use herald_relay::{Relay, RelayConfig, RelayStats};
-use herald_transport::{SqlLog, SqlLogConfig};
+use herald_transport::{Publisher, SqlLog, SqlLogConfig, Subscriber};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -38,6 +38,28 @@ pub struct ShopConfig {
     /// Workers per consumer group, each holding a connection while it applies events. On
     /// PostgreSQL the pool needs room for `4 * workers` plus the commands' transactions.
     pub workers: usize,
+    /// Where the events travel between the services.
+    pub broker: ShopBroker,
+}
+
+/// The transport between the shop's services.
+#[derive(Clone, Default)]
+pub enum ShopBroker {
+    /// The embedded log in the shop's database.
+    #[default]
+    Embedded,
+    /// RabbitMQ: each service's queue is declared and bound before the relay starts, so
+    /// nothing published is unrouted.
+    RabbitMq(Arc<herald_rabbitmq::RabbitMq>),
+}
+
+impl std::fmt::Debug for ShopBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ShopBroker::Embedded => "Embedded",
+            ShopBroker::RabbitMq(_) => "RabbitMq",
+        })
+    }
 }
 
 impl Default for ShopConfig {
@@ -48,6 +70,7 @@ impl Default for ShopConfig {
             poll_interval: Duration::from_millis(20),
             outbox_retention: Duration::from_secs(3600),
             workers: 2,
+            broker: ShopBroker::Embedded,
         }
     }
 }
@@ -90,7 +113,7 @@ impl std::fmt::Debug for Shop {
 
 /// Starts one consumer group per service on a pool of either database.
 macro_rules! start_consumers {
-    ($pool:expr, $workers:expr, $log:expr, $orders:expr, $outbox:expr, $shutdown:expr, $tasks:expr) => {{
+    ($pool:expr, $workers:expr, $log:expr, $broker:expr, $orders:expr, $outbox:expr, $shutdown:expr, $tasks:expr) => {{
         let pool = $pool;
         let routers = [
             Router::new().on::<StockRejected, _>(CancelRejected::new($orders.clone())),
@@ -108,6 +131,14 @@ macro_rules! start_consumers {
         for (group, router) in GROUPS.into_iter().zip(routers) {
             let consumer_config =
                 ConsumerConfig { workers: $workers, ..ConsumerConfig::new(group) };
+            if let ShopBroker::RabbitMq(rabbit) = $broker {
+                let spec = herald_transport::SubscriptionSpec {
+                    group: group.to_owned(),
+                    member: consumer_config.member.clone(),
+                    patterns: router.patterns().to_vec(),
+                };
+                rabbit.declare_group(&spec).await?;
+            }
             let consumer = Consumer::new(consumer_config, pool.clone(), router);
             stats.push((group, consumer.stats()));
             let log = Arc::clone(&$log);
@@ -132,17 +163,23 @@ impl Shop {
                     Database::Postgres(pool) => Wakeup::for_postgres(pool.clone()),
                 });
         let orders = Orders::new(db.clone(), outbox.clone())?;
-        let log = Arc::new(SqlLog::new(
-            db.clone(),
-            SqlLogConfig {
-                partitions: config.partitions,
-                poll_interval: config.poll_interval,
-                ..SqlLogConfig::default()
-            },
-        ));
+        let (publisher, log): (Arc<dyn Publisher>, Arc<dyn Subscriber>) = match &config.broker {
+            ShopBroker::Embedded => {
+                let log = Arc::new(SqlLog::new(
+                    db.clone(),
+                    SqlLogConfig {
+                        partitions: config.partitions,
+                        poll_interval: config.poll_interval,
+                        ..SqlLogConfig::default()
+                    },
+                ));
+                (log.clone(), log)
+            }
+            ShopBroker::RabbitMq(rabbit) => (rabbit.clone(), rabbit.clone()),
+        };
         let relay = Relay::new(
             OutboxStore::new(db.clone(), Retention::Keep(config.outbox_retention)),
-            log.clone(),
+            publisher,
             RelayConfig {
                 partitions: config.partitions,
                 poll_interval: config.poll_interval,
@@ -151,18 +188,27 @@ impl Shop {
         );
         let (shutdown, _) = watch::channel(false);
         let mut tasks: Vec<JoinHandle<Result<()>>> = Vec::new();
-        let relay_stats = relay.stats();
-        let stop = stopped(&shutdown);
-        tasks.push(tokio::spawn(async move { Ok(relay.run(stop).await?) }));
+        let broker = &config.broker;
+        // The consumers (and, on RabbitMQ, their queues) first, then the relay.
         let consumer_stats = match &db {
             Database::Postgres(pool) => {
-                start_consumers!(pool, config.workers, log, orders, outbox, &shutdown, tasks)
+                start_consumers!(
+                    pool,
+                    config.workers,
+                    log,
+                    broker,
+                    orders,
+                    outbox,
+                    &shutdown,
+                    tasks
+                )
             }
             Database::Sqlite(sqlite) => {
                 start_consumers!(
                     &sqlite.writer,
                     config.workers,
                     log,
+                    broker,
                     orders,
                     outbox,
                     &shutdown,
@@ -170,6 +216,9 @@ impl Shop {
                 )
             }
         };
+        let relay_stats = relay.stats();
+        let stop = stopped(&shutdown);
+        tasks.push(tokio::spawn(async move { Ok(relay.run(stop).await?) }));
         Ok(Shop { db, orders, relay_stats, consumer_stats, shutdown, tasks })
     }
 

@@ -132,6 +132,33 @@ async fn the_services_agree_within_seconds_of_the_workload(test: TestDb) {
     test.cleanup().await;
 }
 
+/// The same shop on PostgreSQL with RabbitMQ between the services (an exchange and queues
+/// of the test's own, deleted afterwards).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_and_rabbitmq_the_services_agree_within_seconds_of_the_workload() {
+    use herald_rabbitmq::{RabbitMq, RabbitMqConfig};
+    use herald_testkit::brokers::{amqp_url, unique};
+    let test = TestDb::postgres("shop_rabbitmq").await;
+    let id: String = unique("shop").chars().filter(char::is_ascii_alphanumeric).collect();
+    let mut rabbit_config = RabbitMqConfig::new(amqp_url());
+    rabbit_config.exchange = format!("herald.test.{id}");
+    rabbit_config.queue_prefix = format!("herald-test.{id}");
+    let rabbit = std::sync::Arc::new(RabbitMq::new(rabbit_config));
+    let config =
+        ShopConfig { broker: herald_shop::ShopBroker::RabbitMq(rabbit.clone()), ..config() };
+    let shop = Shop::start(shop_database(&test).await, config).await.expect("start the shop");
+    workload(shop.orders(), 50).await;
+    let stopped = Instant::now();
+    let summary = settle(&shop).await;
+    println!("{summary:?}, agreed {:?} after the workload (RabbitMQ)", stopped.elapsed());
+    assert_eq!(summary.orders, 150);
+    assert!(summary.shipped >= 25, "{summary:?}");
+    assert!(summary.rejected >= 50 && summary.cancelled >= 50, "{summary:?}");
+    stop(shop).await;
+    rabbit.delete_topology(&herald_shop::shop::GROUPS).await.expect("delete the test's queues");
+    test.cleanup().await;
+}
+
 async fn the_rebuilt_read_model_equals_the_incremental_one(test: TestDb) {
     let shop = Shop::start(shop_database(&test).await, config()).await.expect("start the shop");
     workload(shop.orders(), 20).await;
