@@ -101,7 +101,7 @@ impl Projector {
     /// The projection's checkpoint: the position of the last event applied (0 if none).
     pub async fn checkpoint(&self, name: &str) -> Result<i64> {
         let sql = "SELECT COALESCE(MAX(position), 0) FROM herald_projections WHERE name = $1";
-        crate::with_reader!(&self.db, pool => {
+        herald_db::with_reader!(&self.db, pool => {
             Ok(sqlx::query_scalar(sql).bind(name).fetch_one(pool).await?)
         })
     }

@@ -7,7 +7,6 @@ use sqlx::{Postgres, Sqlite, Transaction};
 use crate::event::{COLUMNS, recorded_from_row};
 use crate::{
     EventStoreBackend, EventStoreError, ExpectedVersion, NewEvent, RecordedEvent, Result, micros,
-    with_pool, with_reader,
 };
 
 /// The event store over a Herald database.
@@ -75,7 +74,7 @@ impl EventStore {
     /// The stream's current version (0 when it has no events).
     pub async fn version(&self, stream_id: &str) -> Result<i64> {
         let sql = "SELECT COALESCE(MAX(version), 0) FROM herald_events WHERE stream_id = $1";
-        with_reader!(&self.db, pool => {
+        herald_db::with_reader!(&self.db, pool => {
             Ok(sqlx::query_scalar(sql).bind(stream_id).fetch_one(pool).await?)
         })
     }
@@ -86,7 +85,7 @@ impl EventStore {
             "SELECT {COLUMNS} FROM herald_events WHERE stream_id = $1 AND version > $2 \
              ORDER BY version"
         );
-        with_reader!(&self.db, pool => {
+        herald_db::with_reader!(&self.db, pool => {
             let rows = sqlx::query(&sql).bind(stream_id).bind(after_version).fetch_all(pool).await?;
             rows.iter().map(recorded_from_row).collect()
         })
@@ -100,7 +99,7 @@ impl EventStore {
         let sql = format!(
             "SELECT {COLUMNS} FROM herald_events WHERE position > $1 ORDER BY position LIMIT $2"
         );
-        with_reader!(&self.db, pool => {
+        herald_db::with_reader!(&self.db, pool => {
             let rows = sqlx::query(&sql).bind(after_position).bind(limit).fetch_all(pool).await?;
             rows.iter().map(recorded_from_row).collect()
         })
@@ -120,7 +119,7 @@ impl EventStore {
                    taken_at = excluded.taken_at WHERE herald_snapshots.version < excluded.version";
         let state = state.to_string();
         let now = micros(Utc::now());
-        with_pool!(&self.db, pool => {
+        herald_db::with_writer!(&self.db, pool => {
             sqlx::query(sql).bind(stream_id).bind(version).bind(&state).bind(now).execute(pool).await?;
         });
         Ok(())
@@ -129,7 +128,7 @@ impl EventStore {
     /// The stream's latest snapshot: its version and state.
     pub async fn snapshot(&self, stream_id: &str) -> Result<Option<(i64, serde_json::Value)>> {
         let sql = "SELECT version, state FROM herald_snapshots WHERE stream_id = $1";
-        let row: Option<(i64, String)> = with_reader!(&self.db, pool => {
+        let row: Option<(i64, String)> = herald_db::with_reader!(&self.db, pool => {
             sqlx::query_as(sql).bind(stream_id).fetch_optional(pool).await?
         });
         let Some((version, state)) = row else {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::{NotifyError, Result, from_micros, micros, with_pool, with_reader};
+use crate::{NotifyError, Result, from_micros, micros};
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -287,7 +287,7 @@ impl NotificationStore {
              claimed_until = $1, updated_at = $2 WHERE id IN ({due}{lock}) RETURNING {COLUMNS}"
         );
         let until = micros(now + lease);
-        with_pool!(&self.db, pool => {
+        herald_db::with_writer!(&self.db, pool => {
             sqlx::query(&sql).bind(until).bind(micros(now)).bind(limit).bind(channel)
                 .fetch_all(pool).await?
                 .iter().map(delivery_of).collect()
@@ -357,7 +357,7 @@ impl NotificationStore {
     pub async fn release_held(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool> {
         let sql = "UPDATE herald_notifications SET not_before = $2, updated_at = $3 \
                    WHERE id = $1 AND status = 'held'";
-        let changed = with_pool!(&self.db, pool => {
+        let changed = herald_db::with_writer!(&self.db, pool => {
             sqlx::query(sql).bind(id).bind(micros(at)).bind(micros(Utc::now())).execute(pool).await?
                 .rows_affected()
         });
@@ -373,7 +373,7 @@ impl NotificationStore {
                    WHERE status = 'failed' AND address IS NOT NULL AND body IS NOT NULL \
                    AND ($1 IS NULL OR event_id = $1)";
         let now = micros(Utc::now());
-        Ok(with_pool!(&self.db, pool => {
+        Ok(herald_db::with_writer!(&self.db, pool => {
             sqlx::query(sql).bind(event_id).bind(now).execute(pool).await?.rows_affected()
         }))
     }
@@ -387,7 +387,7 @@ impl NotificationStore {
         );
         let status = filter.status.map(DeliveryStatus::as_str);
         let limit = filter.limit.unwrap_or(100).clamp(1, 10_000);
-        with_reader!(&self.db, pool => {
+        herald_db::with_reader!(&self.db, pool => {
             sqlx::query(&sql).bind(filter.event_id).bind(&filter.recipient).bind(status)
                 .bind(&filter.channel).bind(limit).fetch_all(pool).await?
                 .iter().map(delivery_of).collect()
@@ -397,7 +397,7 @@ impl NotificationStore {
     /// One delivery.
     pub async fn get(&self, id: Uuid) -> Result<Delivery> {
         let sql = format!("SELECT {COLUMNS} FROM herald_notifications WHERE id = $1");
-        let row = with_reader!(&self.db, pool => {
+        let row = herald_db::with_reader!(&self.db, pool => {
             match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
                 Some(row) => Some(delivery_of(&row)?),
                 None => None,
@@ -410,6 +410,6 @@ impl NotificationStore {
     pub async fn counts(&self) -> Result<Vec<(String, i64)>> {
         let sql =
             "SELECT status, COUNT(*) FROM herald_notifications GROUP BY status ORDER BY status";
-        Ok(with_reader!(&self.db, pool => sqlx::query_as(sql).fetch_all(pool).await?))
+        Ok(herald_db::with_reader!(&self.db, pool => sqlx::query_as(sql).fetch_all(pool).await?))
     }
 }

@@ -52,34 +52,3 @@ pub fn micros(time: chrono::DateTime<chrono::Utc>) -> i64 {
 pub fn from_micros(value: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_micros(value).unwrap_or_default()
 }
-
-/// Runs `$body` with `$pool` bound to the database's pool for writes (the same SQL on
-/// both backends: these tables use the same column types' bindings everywhere).
-#[macro_export]
-#[doc(hidden)]
-macro_rules! with_pool {
-    ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            herald_db::Database::Postgres($pool) => $body,
-            herald_db::Database::Sqlite(sqlite) => {
-                let $pool = &sqlite.writer;
-                $body
-            }
-        }
-    };
-}
-
-/// Like [`with_pool!`], with SQLite's reader pool (never waits for the one writer).
-#[macro_export]
-#[doc(hidden)]
-macro_rules! with_reader {
-    ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            herald_db::Database::Postgres($pool) => $body,
-            herald_db::Database::Sqlite(sqlite) => {
-                let $pool = &sqlite.reader;
-                $body
-            }
-        }
-    };
-}

@@ -6,7 +6,7 @@ use herald_db::Database;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::{NotifyError, Result, micros, with_pool, with_reader};
+use crate::{NotifyError, Result, micros};
 
 /// Local quiet hours: messages wait until they end. The end may be before the start
 /// (across midnight).
@@ -153,7 +153,7 @@ impl RecipientStore {
         let sql = "INSERT INTO herald_recipients (id, locale, timezone, quiet_start, quiet_end, updated_at) \
                    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET locale = $2, \
                    timezone = $3, quiet_start = $4, quiet_end = $5, updated_at = $6";
-        with_pool!(&self.db, pool => {
+        herald_db::with_writer!(&self.db, pool => {
             sqlx::query(sql).bind(id).bind(locale).bind(timezone).bind(&start).bind(&end)
                 .bind(micros(Utc::now())).execute(pool).await?;
         });
@@ -172,7 +172,7 @@ impl RecipientStore {
         self.require(id).await?;
         let sql = "INSERT INTO herald_contacts (recipient_id, channel, address) VALUES ($1, $2, $3) \
                    ON CONFLICT (recipient_id, channel) DO UPDATE SET address = $3";
-        with_pool!(&self.db, pool => {
+        herald_db::with_writer!(&self.db, pool => {
             sqlx::query(sql).bind(id).bind(channel).bind(address).execute(pool).await?;
         });
         Ok(())
@@ -193,7 +193,7 @@ impl RecipientStore {
         let sql = "INSERT INTO herald_preferences (recipient_id, channel, category, opted_out) \
                    VALUES ($1, $2, $3, $4) ON CONFLICT (recipient_id, channel, category) \
                    DO UPDATE SET opted_out = $4";
-        with_pool!(&self.db, pool => {
+        herald_db::with_writer!(&self.db, pool => {
             sqlx::query(sql).bind(id).bind(channel).bind(category).bind(opted_out).execute(pool).await?;
         });
         Ok(())
@@ -213,7 +213,7 @@ impl RecipientStore {
         let contacts =
             "SELECT channel, address FROM herald_contacts WHERE recipient_id = $1 ORDER BY channel";
         let opt_outs = "SELECT channel, category FROM herald_preferences WHERE recipient_id = $1 AND opted_out ORDER BY channel, category";
-        with_reader!(&self.db, pool => {
+        herald_db::with_reader!(&self.db, pool => {
             let Some(row) = sqlx::query(profile).bind(id).fetch_optional(pool).await? else {
                 return Ok(None);
             };

@@ -9,7 +9,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::recipients::check_channel;
-use crate::{NotifyError, Result, micros, with_pool, with_reader};
+use crate::{NotifyError, Result, micros};
 
 /// Variables every template may use besides the event's data.
 const BUILTINS: &[&str] = &["recipient"];
@@ -151,7 +151,7 @@ impl TemplateStore {
         let sql = "INSERT INTO herald_templates (name, channel, locale, version, subject, body, schema_subject, created_at) \
                    SELECT $1, $2, $3, COALESCE(MAX(version), 0) + 1, $4, $5, $6, $7 FROM herald_templates \
                    WHERE name = $1 AND channel = $2 AND locale = $3 RETURNING version";
-        let version: i32 = with_pool!(&self.db, pool => {
+        let version: i32 = herald_db::with_writer!(&self.db, pool => {
             sqlx::query_scalar(sql).bind(name).bind(channel).bind(locale).bind(subject).bind(body)
                 .bind(schema_subject).bind(micros(Utc::now())).fetch_one(pool).await?
         });
@@ -201,7 +201,7 @@ impl TemplateStore {
     pub async fn find(&self, name: &str, channel: &str, locale: &str) -> Result<Template> {
         let sql = "SELECT locale, version, subject, body, schema_subject FROM herald_templates \
                    WHERE name = $1 AND channel = $2 ORDER BY version DESC";
-        let rows = with_reader!(&self.db, pool => {
+        let rows = herald_db::with_reader!(&self.db, pool => {
             sqlx::query(sql).bind(name).bind(channel).fetch_all(pool).await?
                 .iter()
                 .map(|row| -> Result<Template> {
@@ -235,7 +235,7 @@ impl TemplateStore {
                    FROM herald_templates AS t WHERE t.version = (SELECT MAX(version) FROM herald_templates AS u \
                    WHERE u.name = t.name AND u.channel = t.channel AND u.locale = t.locale) \
                    ORDER BY t.name, t.channel, t.locale";
-        with_reader!(&self.db, pool => {
+        herald_db::with_reader!(&self.db, pool => {
             sqlx::query(sql).fetch_all(pool).await?
                 .iter()
                 .map(|row| -> Result<Template> {
