@@ -1,4 +1,4 @@
-//! `herald bench` and `herald demo`: drive the whole path and report what happened.
+//! `herald bench`: drive the whole path and report what happened.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -34,6 +34,8 @@ pub struct BenchOptions {
     pub broker: crate::transport::BrokerArgs,
     /// Events (orders) per business transaction.
     pub events_per_tx: u64,
+    /// Whether the relay records the delivery ledger.
+    pub ledger: bool,
 }
 
 /// How a run shows progress.
@@ -41,8 +43,6 @@ pub struct BenchOptions {
 pub enum View {
     /// A progress line on stderr, refreshed every second.
     Progress,
-    /// The demo's live view: what flows, in words.
-    Demo,
     /// Nothing until the summary.
     Quiet,
 }
@@ -85,9 +85,6 @@ pub struct Summary {
     pub transport: String,
     /// Events per business transaction.
     pub events_per_tx: u64,
-    /// The command that ran (`bench` or `demo`), for the summary's title.
-    #[serde(skip)]
-    pub title: &'static str,
     /// Seconds from the first commit to the last delivery.
     pub elapsed_s: f64,
 }
@@ -102,7 +99,7 @@ impl Summary {
     pub fn render(&self) -> String {
         let verdict = |n: i64| if n == 0 { "ok" } else { "VIOLATED" };
         format!(
-            "Herald {title} — {database}, {transport}, rate {rate}, {per_tx} per transaction\n\
+            "Herald bench — {database}, {transport}, rate {rate}, {per_tx} per transaction\n\
              \x20 produced               {produced}\n\
              \x20 delivered              {delivered}\n\
              \x20 lost                   {lost} ({lost_verdict})\n\
@@ -111,7 +108,6 @@ impl Summary {
              \x20 order violations       {order} ({order_verdict})\n\
              \x20 throughput             {throughput:.0} events/s over {elapsed:.2} s\n\
              \x20 latency commit→handler p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms",
-            title = self.title,
             database = self.database,
             transport = self.transport,
             per_tx = match self.events_per_tx {
@@ -219,18 +215,6 @@ fn database_url(options: &BenchOptions, run: &str) -> (String, Option<TempFiles>
     }
 }
 
-/// `1st`, `2nd`, `3rd`, `4th`, … `11th`, `12th`, `13th`, `21st`.
-fn ordinal(n: i64) -> String {
-    let suffix = match (n % 10, n % 100) {
-        (_, 11..=13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
-    format!("{n}{suffix}")
-}
-
 /// A temporary SQLite file set, removed when dropped.
 struct TempFiles(Vec<std::path::PathBuf>);
 
@@ -257,6 +241,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
         partitions: options.partitions,
         producers,
         broker: options.broker.clone(),
+        ledger: options.ledger,
     })
     .await?;
     let started = Instant::now();
@@ -318,7 +303,6 @@ fn summarize(
         database: if is_postgres { "postgres" } else { "sqlite" }.to_owned(),
         transport: transport.to_owned(),
         events_per_tx: options.events_per_tx,
-        title: if options.view == View::Demo { "demo" } else { "bench" },
         elapsed_s,
     }
 }
@@ -326,11 +310,7 @@ fn summarize(
 /// Shows progress until every event was handled, or nothing moved for the stall timeout.
 /// Returns when the last event was handled.
 async fn watch_progress(pipeline: &Pipeline, options: &BenchOptions, started: Instant) -> Instant {
-    let interval = if options.view == View::Demo {
-        Duration::from_millis(250)
-    } else {
-        Duration::from_secs(1)
-    };
+    let interval = Duration::from_secs(1);
     let mut last_progress = Instant::now();
     let mut last_handled = 0;
     let mut last_tick = (Instant::now(), 0_u64);
@@ -382,36 +362,6 @@ fn report(pipeline: &Pipeline, options: &BenchOptions, started: Instant, handled
                 eprintln!("{line}");
             }
         }
-        View::Demo => {
-            let last = pipeline.tracker.last.lock().ok().and_then(|last| last.clone());
-            let Some(order) = last else {
-                eprintln!("  waiting for the first order to travel…");
-                return;
-            };
-            let relayed = pipeline.relay_stats.published.load(Ordering::Relaxed);
-            eprintln!(
-                "  order #{:<6} {:<12} (their {:<5}) committed → relayed → handled once   \
-                 | {handled:>5}/{} delivered, {relayed:>5} relayed, lag {lag:>3}, p99 {p99:.1} ms",
-                order.order_id,
-                order.customer,
-                ordinal(order.customer_seq),
-                options.events
-            );
-        }
     }
     let _ = std::io::stderr().flush();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ordinal;
-
-    #[test]
-    fn ordinals_read_as_english() {
-        let got: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111].map(ordinal).to_vec();
-        assert_eq!(
-            got,
-            ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
-        );
-    }
 }

@@ -25,24 +25,33 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// See events flow end to end on the embedded defaults (no server needed).
-    Demo {
-        /// Orders to place.
-        #[arg(long, default_value_t = 2_000)]
-        events: u64,
-        /// Orders per second.
-        #[arg(long, default_value_t = 200)]
-        rate: u64,
-        /// Database URL (`sqlite://file.db` or `postgres://…`); default: a temporary SQLite file.
-        #[arg(long, env = "HERALD_DATABASE_URL")]
-        database: Option<String>,
-        #[command(flatten)]
-        broker: BrokerArgs,
+    /// Run the reference shop end to end, with a live view and a checked summary.
+    ///
+    /// Customers place, pay and cancel orders; watch the events flow through orders,
+    /// inventory, shipping and the notification service, then read what was produced,
+    /// delivered and checked. Needs no server (SQLite and the embedded log); `--database`
+    /// and `--broker` switch to PostgreSQL, RabbitMQ or NATS.
+    Demo(DemoArgs),
+    /// Run the server: relay, registry, notifications, admin API, metrics and dashboard.
+    ///
+    /// One process: the relay, the schema registry (at /registry), the notification
+    /// service, the admin API (/api), Prometheus metrics (/metrics), probes (/healthz,
+    /// /readyz) and the web dashboard (/). With no configuration at all it uses
+    /// ./herald.db and the embedded log on 127.0.0.1:8080.
+    Up(herald_cli::config::UpArgs),
+    /// Check a configuration the way `herald up` reads it, naming every problem.
+    ///
+    /// The file (`--config`), the HERALD_* variables and the flags, flags winning.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
     /// Measure the whole path: commit → outbox → relay → transport → consumer.
     Bench(BenchArgs),
-    /// Run a relay: publish committed outbox rows to the transport (the embedded log,
-    /// RabbitMQ or NATS JetStream), marking them sent only once the broker confirmed.
+    /// Run a relay: publish committed outbox rows to the transport.
+    ///
+    /// The transport is the embedded log, RabbitMQ or NATS JetStream; rows are marked
+    /// sent only once the broker confirmed them.
     Relay {
         /// Database URL holding the outbox (and the embedded log).
         #[arg(long, env = "HERALD_DATABASE_URL")]
@@ -93,6 +102,18 @@ enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Follow events through the delivery ledger.
+    ///
+    /// `show ID` lists every state an event went through (committed, published, retried,
+    /// dead-lettered, replayed, processed by each subscriber, notified); `list` finds
+    /// events by key, type, subscriber and time.
+    Events {
+        /// Database URL (the outbox, the ledger and the consumers' tables).
+        #[arg(long, env = "HERALD_DATABASE_URL", global = true)]
+        database: Option<String>,
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Inspect and replay the dead-letter queues of consuming services.
     Dlq {
         /// Database URL of the consuming services (where their dead letters are).
@@ -109,27 +130,34 @@ enum Command {
         #[command(subcommand)]
         command: SubscriptionsCommand,
     },
-    /// Serve the schema registry: the REST API of Confluent Schema Registry at the root
-    /// path, so that existing Confluent clients and tools work unchanged.
+    /// Serve the schema registry (Confluent Schema Registry's REST API).
+    ///
+    /// The API is at the root path, so that existing Confluent clients and tools work
+    /// unchanged.
     Registry(RegistryArgs),
-    /// Register, check, list and show schemas in a registry (`check` exits non-zero on a
-    /// breaking change, so a service's CI can gate on it).
+    /// Register, check, list and show schemas in a registry.
+    ///
+    /// `check` exits non-zero on a breaking change, so a service's CI can gate on it.
     Schema {
         #[command(flatten)]
         registry: RegistryClientArgs,
         #[command(subcommand)]
         command: SchemaCommand,
     },
-    /// The notification service: consumes `notification.#` events and delivers them by
-    /// email, SMS, push and signed webhooks (`herald notify --database URL --smtp …`);
-    /// `status`, `recipients` and `templates` manage it.
+    /// Run the notification service, or manage its deliveries, recipients and templates.
+    ///
+    /// It consumes `notification.#` events and delivers them by email, SMS, push and
+    /// signed webhooks (`herald notify --database URL --smtp …`); `status`, `recipient`,
+    /// `template` and `retry` manage it.
     Notify(Box<NotifyArgs>),
-    /// Serve CloudEvents ingest: `POST /events` in binary, structured or batch mode,
-    /// validated against the registry and enqueued into the outbox, so services in any
-    /// language can publish.
+    /// Serve CloudEvents ingest over HTTP, for services in any language.
+    ///
+    /// `POST /events` in binary, structured or batch mode, validated against the
+    /// registry and enqueued into the outbox.
     Ingest(IngestArgs),
-    /// Declare a consuming service's queue and bindings on the broker ahead of its
-    /// consumer (idempotent), so that nothing published before it starts is unrouted.
+    /// Declare a consuming service's queue and bindings ahead of its consumer.
+    ///
+    /// Idempotent; nothing published before the consumer starts is unrouted.
     Declare {
         #[command(flatten)]
         broker: BrokerArgs,
@@ -140,9 +168,10 @@ enum Command {
         #[arg(long = "pattern", required = true)]
         patterns: Vec<String>,
     },
-    /// Deliver events to the HTTP endpoints of push subscriptions, signed per Standard
-    /// Webhooks, with retries, backoff and dead letters; optionally serve the
-    /// subscriptions API.
+    /// Deliver events to push subscriptions' HTTP endpoints, signed.
+    ///
+    /// Signed per Standard Webhooks, with retries, backoff and dead letters; optionally
+    /// serves the subscriptions API.
     Push(PushArgs),
 }
 
@@ -475,6 +504,88 @@ struct PushArgs {
     timeout_ms: u64,
 }
 
+#[derive(Debug, Subcommand)]
+enum EventsCommand {
+    /// Every state an event went through, in time order.
+    Show {
+        /// The event's id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Events, newest first.
+    List {
+        /// With this partition key.
+        #[arg(long)]
+        key: Option<String>,
+        /// Of this type.
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// Processed by this consuming service.
+        #[arg(long)]
+        service: Option<String>,
+        /// Committed at or after (RFC 3339, e.g. 2026-11-22T08:00:00Z).
+        #[arg(long)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Committed before (RFC 3339).
+        #[arg(long)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Exit 0 if `herald up` would start with this configuration; otherwise list every
+    /// problem and exit 1.
+    Check(herald_cli::config::UpArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct DemoArgs {
+    /// Orders the customers place (`--events` is an alias).
+    #[arg(long, alias = "events", default_value_t = 600)]
+    orders: u64,
+    /// Orders placed per second (0 = as fast as the shop takes them).
+    #[arg(long, default_value_t = 60)]
+    rate: u64,
+    /// Customers placing them.
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u64).range(1..))]
+    customers: u64,
+    /// Database URL (`sqlite://file.db` or `postgres://…`); default: a temporary SQLite
+    /// file, removed afterwards.
+    #[arg(long, env = "HERALD_DATABASE_URL")]
+    database: Option<String>,
+    #[command(flatten)]
+    broker: BrokerArgs,
+    /// Seconds the services may take to agree after the last command.
+    #[arg(long, default_value_t = 30)]
+    settle_timeout_secs: u64,
+    /// Print the summary as JSON on stdout (no live view).
+    #[arg(long)]
+    json: bool,
+}
+
+impl DemoArgs {
+    fn options(self) -> herald_cli::demo::DemoOptions {
+        herald_cli::demo::DemoOptions {
+            orders: self.orders,
+            rate: self.rate,
+            customers: self.customers,
+            database: self.database,
+            broker: self.broker,
+            settle_timeout: Duration::from_secs(self.settle_timeout_secs),
+            live: !self.json,
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 struct BenchArgs {
     /// Orders to place (each one business transaction with one event).
@@ -507,6 +618,9 @@ struct BenchArgs {
     /// Events per business transaction (each order and its event; all due together).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
     events_per_tx: u64,
+    /// Relay without recording the delivery ledger, to measure what the ledger costs.
+    #[arg(long)]
+    without_ledger: bool,
 }
 
 impl BenchArgs {
@@ -522,6 +636,7 @@ impl BenchArgs {
             view: if self.json { View::Quiet } else { View::Progress },
             broker: self.broker,
             events_per_tx: self.events_per_tx,
+            ledger: !self.without_ledger,
         }
     }
 }
@@ -566,30 +681,58 @@ fn main() -> std::process::ExitCode {
 
 async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
     match command {
-        Command::Demo { events, rate, database, broker } => {
-            eprintln!(
-                "Herald demo: customers place {events} orders at {rate}/s. Each order is one \
-                 database transaction\nthat writes the order and its `shop.order_placed` event \
-                 to the outbox; the relay publishes it\nto the log, and the shipping consumer \
-                 applies it once, through its inbox.\n"
-            );
-            let options = BenchOptions {
-                events,
-                rate,
-                database,
-                producers: None,
-                customers: 100,
-                partitions: 16,
-                stall_timeout: Duration::from_secs(30),
-                view: View::Demo,
-                broker,
-                events_per_tx: 1,
-            };
-            let summary = bench::run(&options).await?;
-            println!("{}", summary.render());
-            Ok(exit_code(summary.is_clean()))
+        Command::Demo(args) => {
+            let (json, options) = (args.json, args.options());
+            if !json {
+                eprintln!("{}", herald_cli::demo::introduction(&options));
+            }
+            let summary = herald_cli::demo::run(&options).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                println!("{}", summary.render());
+            }
+            Ok(exit_code(summary.consistent))
         }
+        Command::Up(args) => {
+            let config = match args.resolve() {
+                Ok(config) => config,
+                Err(problems) => return Ok(report_problems(&problems)),
+            };
+            herald_cli::up::run(config, shutdown_signal()).await?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Config { command: ConfigCommand::Check(args) } => match args.resolve() {
+            Ok(config) => {
+                eprintln!(
+                    "The configuration is valid: listen {}, database {}, {}, {} partitions, \
+                     API token {}, notification channels: {}.",
+                    config.listen,
+                    if config.database.starts_with("sqlite:") { "SQLite" } else { "PostgreSQL" },
+                    match &config.broker.broker {
+                        Some(_) => "a broker",
+                        None => "the embedded log",
+                    },
+                    config.partitions,
+                    if config.token.is_some() { "set" } else { "generated at start" },
+                    match config.providers.channels()?.len() {
+                        0 => "none".to_owned(),
+                        n => n.to_string(),
+                    }
+                );
+                Ok(std::process::ExitCode::SUCCESS)
+            }
+            Err(problems) => Ok(report_problems(&problems)),
+        },
         Command::Bench(args) => {
+            let sqlite_given =
+                args.database.as_deref().is_some_and(|url| url.starts_with("sqlite:"));
+            if args.without_ledger && sqlite_given {
+                anyhow::bail!(
+                    "--without-ledger drops SQLite's ledger triggers, so it runs only on the \
+                     benchmark's own temporary database: leave out --database"
+                );
+            }
             let (json, baseline) = (args.json, args.baseline);
             let options = args.options();
             if baseline {
@@ -633,6 +776,27 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Dlq { database, command } => run_dlq(database, command).await,
+        Command::Events { database, command } => {
+            let db = database_of(database).await?;
+            match command {
+                EventsCommand::Show { id, json } => {
+                    let found = herald_cli::events::show(&db, &id, json).await?;
+                    Ok(exit_code(found))
+                }
+                EventsCommand::List { key, event_type, service, since, until, limit, json } => {
+                    let filter = herald_admin::ledger::EventFilter {
+                        partition_key: key,
+                        event_type,
+                        service,
+                        since,
+                        until,
+                        limit: Some(limit.clamp(1, 10_000)),
+                    };
+                    herald_cli::events::list(&db, &filter, json).await?;
+                    Ok(std::process::ExitCode::SUCCESS)
+                }
+            }
+        }
         Command::Subscriptions { database, command } => run_subscriptions(database, command).await,
         Command::Push(args) => run_push(args).await,
         Command::Registry(args) => run_registry(args).await,
@@ -652,6 +816,15 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
             Ok(std::process::ExitCode::SUCCESS)
         }
     }
+}
+
+/// Lists a configuration's problems on stderr; the exit code of a refused configuration.
+fn report_problems(problems: &[String]) -> std::process::ExitCode {
+    eprintln!("The configuration has {} problem(s):", problems.len());
+    for problem in problems {
+        eprintln!("  - {problem}");
+    }
+    std::process::ExitCode::FAILURE
 }
 
 /// The database of an operator command, or an error that says how to give it.
@@ -837,8 +1010,6 @@ async fn run_notify(args: NotifyArgs) -> anyhow::Result<std::process::ExitCode> 
 }
 
 async fn serve_notify(args: NotifyRunArgs) -> anyhow::Result<()> {
-    use herald_consumer::{Consumer, ConsumerConfig, Router};
-    use herald_notify::{Dispatcher, DispatcherConfig, NotifyHandler};
     let channels = args.providers.channels()?;
     if channels.is_empty() {
         anyhow::bail!(
@@ -849,17 +1020,6 @@ async fn serve_notify(args: NotifyRunArgs) -> anyhow::Result<()> {
     let url = args.database.context("--database is required")?;
     let db = Database::connect(&url, &options).await.context("opening the database")?;
     let transport = args.broker.open(&db, 16)?;
-    let names: Vec<String> = channels.iter().map(|c| c.kind().to_string()).collect();
-    let configured: Vec<&str> = names.iter().map(String::as_str).collect();
-    let wake = Arc::new(tokio::sync::Notify::new());
-    let handler = NotifyHandler::new(db.clone(), &configured, Arc::clone(&wake));
-    let pattern: herald_transport::Pattern = "notification.#".parse()?;
-    transport.declare_group("notify", std::slice::from_ref(&pattern)).await?;
-    let config =
-        DispatcherConfig { max_attempts: args.max_attempts.max(1), ..DispatcherConfig::default() };
-    let dispatcher = channels
-        .into_iter()
-        .fold(Dispatcher::new(db.clone(), config, wake), Dispatcher::with_channel);
     if let Some(listen) = args.listen {
         let credentials = herald_registry::api::Credentials { token: args.token, basic: None };
         let listener = tokio::net::TcpListener::bind(listen)
@@ -869,41 +1029,20 @@ async fn serve_notify(args: NotifyRunArgs) -> anyhow::Result<()> {
         let app = herald_notify::api::router(db.clone(), credentials);
         tokio::spawn(async move { axum::serve(listener, app).await });
     }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let service =
+        herald_cli::notify::start_service(&db, &transport, channels, args.max_attempts, stopped)
+            .await?;
     eprintln!(
         "Notification service: channels {}; consuming notification.# from {}.",
-        names.join(", "),
+        service.channels.join(", "),
         transport.name
     );
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let until = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = stopped.wait_for(|s| *s).await;
-    };
-    let dispatching = tokio::spawn(dispatcher.run(until(stopped.clone())));
-    let consumer_config = ConsumerConfig::new("notify");
-    let subscriber = Arc::clone(&transport.subscriber);
-    let consuming = match db.clone() {
-        Database::Postgres(pool) => {
-            let consumer =
-                Consumer::new(consumer_config, pool, Router::new().on_pattern(pattern, handler));
-            tokio::spawn(async move {
-                consumer.run(subscriber.as_ref(), until(stopped)).await.map(|_| ())
-            })
-        }
-        Database::Sqlite(sqlite) => {
-            let consumer = Consumer::new(
-                consumer_config,
-                sqlite.writer,
-                Router::new().on_pattern(pattern, handler),
-            );
-            tokio::spawn(async move {
-                consumer.run(subscriber.as_ref(), until(stopped)).await.map(|_| ())
-            })
-        }
-    };
     shutdown_signal().await;
     let _ = stop.send(true);
-    consuming.await??;
-    dispatching.await??;
+    for task in service.tasks {
+        task.await??;
+    }
     Ok(())
 }
 

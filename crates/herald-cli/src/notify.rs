@@ -16,7 +16,7 @@ use herald_notify::{
 use reqwest::Url;
 
 /// The providers of each channel, from flags or `HERALD_*` variables.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ProviderArgs {
     /// SMTP server for email: `smtp://[user:password@]host[:port][?tls=none|starttls|tls]`.
     #[arg(long, env = "HERALD_SMTP_URL", hide_env_values = true)]
@@ -252,4 +252,64 @@ pub async fn add_template(
         template.name, template.channel, template.locale, template.version
     );
     Ok(())
+}
+
+/// The notification service started: the consumer planning `notification.#` events
+/// (group `notify`) and the dispatcher sending them. Both stop when `stop` turns true.
+pub struct RunningService {
+    /// The channels with providers.
+    pub channels: Vec<String>,
+    /// The consumer and the dispatcher.
+    pub tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Starts the notification service on `db`, consuming from `transport`.
+pub async fn start_service(
+    db: &Database,
+    transport: &crate::transport::Transport,
+    channels: Vec<Channel>,
+    max_attempts: i32,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<RunningService> {
+    use herald_consumer::{Consumer, ConsumerConfig, Router};
+    use herald_notify::{Dispatcher, DispatcherConfig, NotifyHandler};
+    let names: Vec<String> = channels.iter().map(|c| c.kind().to_string()).collect();
+    let configured: Vec<&str> = names.iter().map(String::as_str).collect();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let handler = NotifyHandler::new(db.clone(), &configured, Arc::clone(&wake));
+    let pattern: herald_transport::Pattern = "notification.#".parse()?;
+    transport.declare_group("notify", std::slice::from_ref(&pattern)).await?;
+    let config =
+        DispatcherConfig { max_attempts: max_attempts.max(1), ..DispatcherConfig::default() };
+    let dispatcher = channels
+        .into_iter()
+        .fold(Dispatcher::new(db.clone(), config, wake), Dispatcher::with_channel);
+    let until = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    let dispatching = {
+        let stop = stop.clone();
+        tokio::spawn(async move { Ok(dispatcher.run(until(stop)).await?) })
+    };
+    let consumer_config = ConsumerConfig::new("notify");
+    let subscriber = Arc::clone(&transport.subscriber);
+    let consuming = match db.clone() {
+        Database::Postgres(pool) => {
+            let consumer =
+                Consumer::new(consumer_config, pool, Router::new().on_pattern(pattern, handler));
+            tokio::spawn(async move {
+                consumer.run(subscriber.as_ref(), until(stop)).await?;
+                Ok(())
+            })
+        }
+        Database::Sqlite(sqlite) => {
+            let router = Router::new().on_pattern(pattern, handler);
+            let consumer = Consumer::new(consumer_config, sqlite.writer, router);
+            tokio::spawn(async move {
+                consumer.run(subscriber.as_ref(), until(stop)).await?;
+                Ok(())
+            })
+        }
+    };
+    Ok(RunningService { channels: names, tasks: vec![consuming, dispatching] })
 }

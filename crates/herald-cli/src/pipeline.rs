@@ -73,6 +73,8 @@ pub struct PipelineOptions {
     pub producers: u64,
     /// The transport between the relay and the consumer.
     pub broker: BrokerArgs,
+    /// Whether the relay records the delivery ledger.
+    pub ledger: bool,
 }
 
 impl Pipeline {
@@ -91,6 +93,9 @@ impl Pipeline {
             Database::connect(&options.databases.consumer_url, &db_options).await?
         };
         workload::create_tables(&producer_db, &consumer_db).await?;
+        if !options.ledger {
+            herald_outbox::drop_ledger_triggers(&producer_db).await?;
+        }
         let outbox_config =
             OutboxConfig { partitions: options.partitions, ..OutboxConfig::default() };
         let mut outbox = Outbox::new(outbox_config)?;
@@ -103,7 +108,10 @@ impl Pipeline {
             <OrderPlaced as herald_envelope::Event>::routing_key().parse()?;
         transport.declare_group("shipping", &[shop_pattern]).await?;
         let relay = Relay::new(
-            OutboxStore::new(producer_db.clone(), Retention::DeleteOnSend),
+            {
+                let store = OutboxStore::new(producer_db.clone(), Retention::DeleteOnSend);
+                if options.ledger { store } else { store.without_ledger() }
+            },
             Arc::clone(&transport.publisher),
             RelayConfig { partitions: options.partitions, ..RelayConfig::default() },
         );

@@ -42,9 +42,22 @@ pub struct Transport {
 }
 
 impl BrokerArgs {
+    /// Checks the namespace and the URL's scheme, without connecting.
+    pub fn check(&self) -> anyhow::Result<()> {
+        check_namespace(&self.namespace)?;
+        match self.broker.as_deref().filter(|url| !url.is_empty()) {
+            None => Ok(()),
+            Some(url) if is_amqp(url) || is_nats(url) => Ok(()),
+            Some(url) => bail!(
+                "--broker: `{}` is neither `amqp://…` (RabbitMQ) nor `nats://…` (NATS JetStream)",
+                redact(url)
+            ),
+        }
+    }
+
     /// Opens the transport; the embedded log lives in `db`.
     pub fn open(&self, db: &Database, partitions: u32) -> anyhow::Result<Transport> {
-        check_namespace(&self.namespace)?;
+        self.check()?;
         let Some(url) = self.broker.as_deref().filter(|url| !url.is_empty()) else {
             let log = Arc::new(SqlLog::new(
                 db.clone(),
@@ -59,7 +72,7 @@ impl BrokerArgs {
             });
         };
         let namespace = &self.namespace;
-        if url.starts_with("amqp://") || url.starts_with("amqps://") {
+        if is_amqp(url) {
             let mut config = RabbitMqConfig::new(url);
             config.exchange = format!("{namespace}.events");
             config.queue_prefix = namespace.clone();
@@ -72,7 +85,7 @@ impl BrokerArgs {
                 name: "RabbitMQ",
             });
         }
-        if url.starts_with("nats://") || url.starts_with("tls://") {
+        if is_nats(url) {
             let mut config = NatsConfig::new(url);
             config.stream = format!("{}_EVENTS", namespace.to_ascii_uppercase().replace('-', "_"));
             config.subject_prefix = namespace.clone();
@@ -113,6 +126,15 @@ impl Transport {
 }
 
 impl Transport {
+    /// The same broker for the reference shop.
+    pub fn shop_broker(&self) -> herald_shop::ShopBroker {
+        match (&self.rabbit, &self.nats) {
+            (Some(rabbit), _) => herald_shop::ShopBroker::RabbitMq(Arc::clone(rabbit)),
+            (None, Some(nats)) => herald_shop::ShopBroker::Nats(Arc::clone(nats)),
+            (None, None) => herald_shop::ShopBroker::Embedded,
+        }
+    }
+
     /// Deletes what the namespace holds on the broker: the queues of `groups` and the
     /// exchange (RabbitMQ) or the stream (NATS). For tests and teardown.
     pub async fn delete_topology(&self, groups: &[&str]) -> anyhow::Result<()> {
@@ -124,6 +146,14 @@ impl Transport {
         }
         Ok(())
     }
+}
+
+fn is_amqp(url: &str) -> bool {
+    url.starts_with("amqp://") || url.starts_with("amqps://")
+}
+
+fn is_nats(url: &str) -> bool {
+    url.starts_with("nats://") || url.starts_with("tls://")
 }
 
 /// Namespaces become parts of broker names: `a-z`, `0-9`, `-`, starting with a letter.

@@ -1,6 +1,6 @@
 //! The benchmark's workload: a tiny shop whose producers commit an order row and an
 //! `OrderPlaced` event in one transaction, and whose consumer records each order it hears
-//! of. Used by `herald bench`, `herald demo` and the end-to-end tests, which all count the
+//! of. Used by `herald bench` and the end-to-end tests, which all count the
 //! same things the same way.
 
 use std::collections::HashMap;
@@ -222,8 +222,6 @@ pub struct Tracker {
     /// the verification counts from the database).
     pub handled: AtomicU64,
     latency_us: Mutex<Histogram<u64>>,
-    /// Latest event seen, to show in a live view.
-    pub last: Mutex<Option<OrderPlaced>>,
 }
 
 impl Tracker {
@@ -235,7 +233,6 @@ impl Tracker {
             run: run.to_owned(),
             handled: AtomicU64::new(0),
             latency_us: Mutex::new(histogram),
-            last: Mutex::new(None),
         }
     }
 
@@ -246,9 +243,6 @@ impl Tracker {
         let latency = u64::try_from(now_us() - order.due_at_us).unwrap_or(0).max(1);
         if let Ok(mut histogram) = self.latency_us.lock() {
             histogram.saturating_record(latency);
-        }
-        if let Ok(mut last) = self.last.lock() {
-            *last = Some(order.clone());
         }
         self.handled.fetch_add(1, Ordering::Relaxed);
     }

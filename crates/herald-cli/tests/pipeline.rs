@@ -91,6 +91,7 @@ async fn rolled_back_events_are_never_delivered(test_db: &TestDb) {
         partitions: 16,
         producers: 1,
         broker: Default::default(),
+        ledger: true,
     })
     .await
     .expect("pipeline");
@@ -153,6 +154,7 @@ async fn postgres_an_event_committed_after_a_later_one_is_still_delivered() {
         partitions: 16,
         producers: 1,
         broker: Default::default(),
+        ledger: true,
     })
     .await
     .expect("pipeline");

@@ -14,6 +14,7 @@ use herald_transport::{
     Backoff, Delivery, DeliveryTag, Subscriber, Subscription, SubscriptionSpec, TransportError,
 };
 use sqlx::Connection;
+use tracing::Instrument;
 
 use crate::handler::{ErasedHandler, Outcome, Route, Router};
 use crate::{DeadLetter, DeadLetterReason, HandlerContext, HandlerError, InboxBackend};
@@ -196,6 +197,28 @@ struct Settlement {
     acks: Vec<DeliveryTag>,
     retries: Vec<(Delivery, Duration, String)>,
     counts: Counts,
+    /// Per event, for the metrics once committed: its type, what became of it, and for
+    /// a processed one the time from its creation to the end of its handler.
+    observed: Vec<Observation>,
+}
+
+/// What became of one event, for the metrics.
+struct Observation {
+    event_type: String,
+    outcome: &'static str,
+    latency: Option<Duration>,
+}
+
+impl Observation {
+    fn processed(envelope: &Envelope) -> Observation {
+        let latency = (Utc::now() - envelope.time).to_std().ok();
+        Observation { event_type: envelope.event_type.clone(), outcome: "processed", latency }
+    }
+
+    fn failed(item_type: Option<&str>, outcome: &'static str) -> Observation {
+        let event_type = item_type.unwrap_or("unknown").to_owned();
+        Observation { event_type, outcome, latency: None }
+    }
 }
 
 impl Settlement {
@@ -203,7 +226,18 @@ impl Settlement {
         self.acks.extend(other.acks);
         self.retries.extend(other.retries);
         self.counts.add(other.counts);
+        self.observed.extend(other.observed);
     }
+}
+
+/// Records how long a handler ran, per service and event type.
+fn record_handler_duration(service: &str, event_type: &str, started: std::time::Instant) {
+    metrics::histogram!(
+        "herald_handler_duration_seconds",
+        "service" => service.to_owned(),
+        "type" => event_type.to_owned()
+    )
+    .record(started.elapsed().as_secs_f64());
 }
 
 /// A delivery, decoded and matched with its handler (or not).
@@ -219,6 +253,18 @@ enum Work<'r, DB: sqlx::Database> {
 struct Item<'r, DB: sqlx::Database> {
     delivery: &'r Delivery,
     work: Work<'r, DB>,
+}
+
+impl<DB: sqlx::Database> Item<'_, DB> {
+    /// The event's type, when it could be decoded.
+    fn event_type(&self) -> Option<&str> {
+        match &self.work {
+            Work::Handle(envelope, _) | Work::Park(_, _, Some(envelope)) => {
+                Some(&envelope.event_type)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The result of running a handler with its immediate retries.
@@ -392,11 +438,12 @@ where
                 }
                 Work::Handle(envelope, handler) => {
                     let ctx = HandlerContext { envelope, tx: &mut *tx };
-                    if let Err(error) = handler.call(ctx).await {
+                    if let Err(error) = self.call_handler(handler.as_ref(), ctx).await {
                         tx.rollback().await?;
                         return Ok(Err((index, error)));
                     }
                     settlement.counts.processed += 1;
+                    settlement.observed.push(Observation::processed(envelope));
                     settlement.acks.push(tag);
                 }
             }
@@ -435,6 +482,7 @@ where
             match self.run_with_retries(&mut tx, envelope, handler.as_ref(), failed_before).await? {
                 Run::Applied => {
                     settlement.counts.processed += 1;
+                    settlement.observed.push(Observation::processed(envelope));
                     settlement.acks.push(delivery.tag);
                     self.forget_failure(delivery);
                 }
@@ -455,6 +503,31 @@ where
         }
         tx.commit().await?;
         Ok(settlement)
+    }
+
+    /// Runs a handler in a span of its own, `herald.consume`, which continues the
+    /// producer's trace when the envelope carries a `traceparent`; records its duration.
+    async fn call_handler(
+        &self,
+        handler: &dyn ErasedHandler<DB>,
+        ctx: HandlerContext<'_, DB>,
+    ) -> Result<(), HandlerError> {
+        let envelope = ctx.envelope;
+        let span = tracing::info_span!(
+            target: "herald",
+            "herald.consume",
+            otel.kind = "consumer",
+            service = %self.config.name,
+            event.id = %envelope.id,
+            event.type = %envelope.event_type,
+        );
+        if let Some(traceparent) = &envelope.traceparent {
+            herald_telemetry::continue_trace(&span, traceparent);
+        }
+        let started = std::time::Instant::now();
+        let result = handler.call(ctx).instrument(span).await;
+        record_handler_duration(&self.config.name, &envelope.event_type, started);
+        result
     }
 
     /// Runs a handler, again right away after a failure, each run in a savepoint with the
@@ -482,7 +555,7 @@ where
                 return Ok(Run::Duplicate);
             }
             let ctx = HandlerContext { envelope, tx: &mut *savepoint };
-            match handler.call(ctx).await {
+            match self.call_handler(handler, ctx).await {
                 Ok(()) => {
                     savepoint.commit().await?;
                     return Ok(Run::Applied);
@@ -516,8 +589,19 @@ where
         if !rejected && delivery.attempt <= self.config.retry.delayed {
             let delay = self.config.retry.delay(delivery.attempt, rand::random::<f64>());
             tracing::warn!(%error, event_id = %delivery.message.event_id, attempt = delivery.attempt, ?delay, "Handler failed; retrying later.");
+            let detail =
+                format!("attempt {} failed: {error}; again in {delay:?}", delivery.attempt);
+            let step = crate::LedgerStep {
+                event_id: delivery.message.event_id,
+                service: &self.config.name,
+                state: "retried",
+                at_us: Utc::now().timestamp_micros(),
+                detail: &detail,
+            };
+            DB::ledger_step(tx, &step).await?;
             settlement.retries.push((delivery.clone(), delay, error.to_string()));
             settlement.counts.retried += 1;
+            settlement.observed.push(Observation::failed(item.event_type(), "retried"));
             return Ok(true);
         }
         let reason =
@@ -537,6 +621,7 @@ where
         DB::dead_letter(tx, &letter).await?;
         self.forget_failure(delivery);
         settlement.counts.dead_lettered += 1;
+        settlement.observed.push(Observation::failed(item.event_type(), "dead_lettered"));
         settlement.acks.push(delivery.tag);
         Ok(false)
     }
@@ -564,6 +649,7 @@ where
                 self.letter(item.delivery, envelope.as_deref(), *reason, error.clone(), None, 0);
             DB::dead_letter(tx, &letter).await?;
             settlement.counts.dead_lettered += 1;
+            settlement.observed.push(Observation::failed(item.event_type(), "dead_lettered"));
         }
         Ok(())
     }
@@ -634,6 +720,7 @@ where
             hold_back_after_retries(&mut settlement);
         }
         self.count(settlement.counts);
+        self.observe(&settlement.observed);
         let mut failed = !settlement.retries.is_empty();
         for (delivery, delay, error) in &settlement.retries {
             self.remember_failure(delivery);
@@ -647,6 +734,24 @@ where
             failed = true;
         }
         failed
+    }
+
+    /// Emits the committed round's per-type metrics.
+    fn observe(&self, observed: &[Observation]) {
+        let service = &self.config.name;
+        for observation in observed {
+            metrics::counter!(
+                "herald_consumer_events_total",
+                "service" => service.clone(),
+                "type" => observation.event_type.clone(),
+                "outcome" => observation.outcome
+            )
+            .increment(1);
+            if let Some(latency) = observation.latency {
+                metrics::histogram!("herald_commit_to_handler_seconds", "service" => service.clone())
+                    .record(latency.as_secs_f64());
+            }
+        }
     }
 
     fn count(&self, counts: Counts) {
@@ -724,6 +829,7 @@ mod tests {
                 (delivery(0, 2), Duration::ZERO, "first".into()),
             ],
             counts: Counts::default(),
+            observed: Vec::new(),
         };
         hold_back_after_retries(&mut settlement);
         let kept: Vec<(u32, i64)> =

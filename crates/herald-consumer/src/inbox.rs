@@ -23,6 +23,13 @@ pub trait InboxBackend: sqlx::Database {
         event_ids: &'c [uuid::Uuid],
     ) -> impl Future<Output = Result<HashSet<uuid::Uuid>, sqlx::Error>> + Send + 'c;
 
+    /// Records a step of an event's delivery the other tables do not keep (`retried`),
+    /// with its detail, in the delivery ledger (`herald_ledger_steps`).
+    fn ledger_step<'c>(
+        conn: &'c mut Self::Connection,
+        step: &'c LedgerStep<'c>,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'c;
+
     /// Parks an event in the service's dead-letter queue (`herald_dead_letters`). An
     /// event dead-lettered again (after a replay) updates its row, keeping the replay count.
     fn dead_letter<'c>(
@@ -30,6 +37,23 @@ pub trait InboxBackend: sqlx::Database {
         letter: &'c DeadLetter,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'c;
 }
+
+/// One step of an event's delivery, for the ledger.
+#[derive(Debug, Clone, Copy)]
+pub struct LedgerStep<'a> {
+    /// The event.
+    pub event_id: uuid::Uuid,
+    /// The consuming service.
+    pub service: &'a str,
+    /// What happened (`retried`).
+    pub state: &'a str,
+    /// When, in microseconds since the Unix epoch.
+    pub at_us: i64,
+    /// The error, or what else explains it.
+    pub detail: &'a str,
+}
+
+const LEDGER_STEP: &str = "INSERT INTO herald_ledger_steps (event_id, service, state, at, detail) VALUES ($1, $2, $3, $4, $5)";
 
 /// The upsert shared by both dialects (only the placeholders differ).
 const DEAD_LETTER_CONFLICT: &str = " ON CONFLICT (service, event_id) DO UPDATE SET \
@@ -39,6 +63,21 @@ const DEAD_LETTER_CONFLICT: &str = " ON CONFLICT (service, event_id) DO UPDATE S
     payload = excluded.payload, status = 'dead', replayed_at = NULL";
 
 impl InboxBackend for Postgres {
+    async fn ledger_step(
+        conn: &mut Self::Connection,
+        step: &LedgerStep<'_>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(LEDGER_STEP)
+            .bind(step.event_id)
+            .bind(step.service)
+            .bind(step.state)
+            .bind(step.at_us)
+            .bind(step.detail)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
     async fn record(
         conn: &mut Self::Connection,
         consumer: &str,
@@ -103,6 +142,21 @@ impl InboxBackend for Postgres {
 }
 
 impl InboxBackend for Sqlite {
+    async fn ledger_step(
+        conn: &mut Self::Connection,
+        step: &LedgerStep<'_>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(LEDGER_STEP)
+            .bind(step.event_id)
+            .bind(step.service)
+            .bind(step.state)
+            .bind(step.at_us)
+            .bind(step.detail)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
     async fn record(
         conn: &mut Self::Connection,
         consumer: &str,
@@ -169,4 +223,28 @@ impl InboxBackend for Sqlite {
         .await?;
         Ok(())
     }
+}
+
+/// The events each consumer recorded in its inbox at or after `since`, as
+/// `(consumer, event id)`: which deliveries completed, for a census of a run.
+pub async fn processed_since(
+    db: &herald_db::Database,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<(String, uuid::Uuid)>, sqlx::Error> {
+    const SQL: &str = "SELECT consumer, event_id FROM herald_inbox WHERE processed_at >= $1";
+    match db {
+        herald_db::Database::Postgres(pool) => {
+            sqlx::query_as(SQL).bind(since).fetch_all(pool).await
+        }
+        herald_db::Database::Sqlite(sqlite) => {
+            sqlx::query_as(SQL).bind(since.timestamp_micros()).fetch_all(&sqlite.reader).await
+        }
+    }
+}
+
+/// How many events each consumer has recorded in its inbox, as `(consumer, count)`.
+pub async fn processed_counts(db: &herald_db::Database) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    const SQL: &str =
+        "SELECT consumer, COUNT(*) FROM herald_inbox GROUP BY consumer ORDER BY consumer";
+    herald_db::with_reader!(db, pool => sqlx::query_as(SQL).fetch_all(pool).await)
 }

@@ -45,4 +45,4 @@ pub use dead_letter::{
 };
 pub use filter::{EnvelopeAttributes, cesql_filter};
 pub use handler::{EnvelopeHandler, Handler, HandlerContext, HandlerError, Outcome, Router};
-pub use inbox::InboxBackend;
+pub use inbox::{InboxBackend, LedgerStep, processed_counts, processed_since};

@@ -406,6 +406,21 @@ impl NotificationStore {
         row.ok_or(NotifyError::UnknownNotification { id })
     }
 
+    /// How many deliveries each channel has in each status, as `(channel, status, count)`.
+    pub async fn counts_by_channel(&self) -> Result<Vec<(String, String, i64)>> {
+        let sql = "SELECT channel, status, COUNT(*) FROM herald_notifications \
+             GROUP BY channel, status ORDER BY channel, status";
+        Ok(herald_db::with_reader!(&self.db, pool => sqlx::query_as(sql).fetch_all(pool).await?))
+    }
+
+    /// How many deliveries each idempotency key has in each status, as
+    /// `(idempotency key, status, count)`: whether each notification went out once.
+    pub async fn counts_by_key(&self) -> Result<Vec<(String, String, i64)>> {
+        let sql = "SELECT idempotency_key, status, COUNT(*) FROM herald_notifications \
+             GROUP BY idempotency_key, status";
+        Ok(herald_db::with_reader!(&self.db, pool => sqlx::query_as(sql).fetch_all(pool).await?))
+    }
+
     /// How many deliveries are in each status (statuses with none are left out).
     pub async fn counts(&self) -> Result<Vec<(String, i64)>> {
         let sql =

@@ -80,11 +80,22 @@ impl Outbox {
     /// Validates and encodes the event, then inserts it into the outbox through the
     /// caller's transaction. It becomes visible to the relay when, and only if, that
     /// transaction commits. An invalid or oversize event is refused and nothing is written.
+    ///
+    /// An event without a `traceparent` gets the current span's, when that span belongs
+    /// to a trace (see `herald_telemetry`): its consumers' spans then continue the trace.
     pub async fn enqueue<DB: OutboxBackend>(
         &self,
         tx: &mut Transaction<'_, DB>,
         envelope: &Envelope,
     ) -> Result<OutboxId> {
+        let traced;
+        let envelope = match untraced_in_a_trace(envelope) {
+            Some(traceparent) => {
+                traced = envelope.clone().with_traceparent(traceparent);
+                &traced
+            }
+            None => envelope,
+        };
         let payload = envelope.encode(&self.config.limits)?;
         let partition = envelope.partition(self.config.partitions);
         let row = NewRow {
@@ -106,7 +117,10 @@ impl Outbox {
         source: &str,
         event: &E,
     ) -> Result<Envelope> {
-        let envelope = Envelope::from_event(source, event)?;
+        let mut envelope = Envelope::from_event(source, event)?;
+        if let Some(traceparent) = untraced_in_a_trace(&envelope) {
+            envelope = envelope.with_traceparent(traceparent);
+        }
         self.enqueue(tx, &envelope).await?;
         Ok(envelope)
     }
@@ -119,6 +133,14 @@ impl Outbox {
             wakeup.outbox_committed();
         }
         Ok(())
+    }
+}
+
+/// The current span's `traceparent`, for an envelope that has none.
+fn untraced_in_a_trace(envelope: &Envelope) -> Option<String> {
+    match envelope.traceparent {
+        Some(_) => None,
+        None => herald_telemetry::current_traceparent(),
     }
 }
 

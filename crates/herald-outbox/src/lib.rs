@@ -21,4 +21,6 @@ mod store;
 
 pub use enqueue::{NewRow, Outbox, OutboxBackend, OutboxConfig, OutboxId};
 pub use error::{OutboxError, Result};
-pub use store::{OutboxRow, OutboxStore, PartitionStatus, Retention};
+pub use store::{
+    KeptEvent, OutboxRow, OutboxStore, PartitionStatus, Retention, drop_ledger_triggers,
+};

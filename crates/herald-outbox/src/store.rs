@@ -37,6 +37,9 @@ pub struct OutboxRow {
     pub routing_key: String,
     /// The encoded event (CloudEvents structured JSON).
     pub payload: Vec<u8>,
+    /// When the row was written (the database's clock), in microseconds since the Unix
+    /// epoch: the start of its commit→publish latency.
+    pub created_at_us: i64,
 }
 
 /// Unsent rows and the age of the oldest, for one partition.
@@ -50,17 +53,68 @@ pub struct PartitionStatus {
     pub oldest_age: Duration,
 }
 
+/// Marks rows sent and records their commit and publish times in the delivery ledger,
+/// in one statement.
+const PG_MARK_SENT: &str = "WITH sent AS ( \
+         UPDATE herald_outbox SET sent_at = clock_timestamp(), attempts = attempts + 1 \
+         WHERE id = ANY($1) RETURNING event_id, event_type, partition_key, created_at, sent_at) \
+     INSERT INTO herald_ledger_events \
+         (event_id, event_type, partition_key, committed_at, published_at) \
+     SELECT event_id, event_type, partition_key, \
+         (extract(epoch FROM created_at) * 1000000)::bigint, \
+         (extract(epoch FROM sent_at) * 1000000)::bigint \
+     FROM sent ON CONFLICT (event_id) DO NOTHING";
+
+/// Deletes sent rows, recording them in the ledger first.
+const PG_DELETE_SENT: &str = "WITH sent AS ( \
+         DELETE FROM herald_outbox WHERE id = ANY($1) \
+         RETURNING event_id, event_type, partition_key, created_at) \
+     INSERT INTO herald_ledger_events \
+         (event_id, event_type, partition_key, committed_at, published_at) \
+     SELECT event_id, event_type, partition_key, \
+         (extract(epoch FROM created_at) * 1000000)::bigint, \
+         (extract(epoch FROM clock_timestamp()) * 1000000)::bigint \
+     FROM sent ON CONFLICT (event_id) DO NOTHING";
+
+/// A row kept in the outbox, sent or not, without its payload: what a census of the
+/// events a service committed needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptEvent {
+    /// The row id.
+    pub id: i64,
+    /// The event's id.
+    pub event_id: uuid::Uuid,
+    /// The event's type.
+    pub event_type: String,
+    /// The event's partition key.
+    pub partition_key: String,
+    /// The routing key `<kind>.<type>.v<version>`.
+    pub routing_key: String,
+    /// Whether the transport confirmed it.
+    pub sent: bool,
+}
+
 /// The relay's access to the outbox table.
 #[derive(Debug, Clone)]
 pub struct OutboxStore {
     db: Database,
     retention: Retention,
+    ledger: bool,
 }
 
 impl OutboxStore {
     /// A store over `db` with a retention policy for sent rows.
     pub fn new(db: Database, retention: Retention) -> OutboxStore {
-        OutboxStore { db, retention }
+        OutboxStore { db, retention, ledger: true }
+    }
+
+    /// Without the delivery ledger: rows marked sent leave no record of their commit and
+    /// publish times (for measuring the ledger's cost; operators want it on). On SQLite,
+    /// where triggers record the ledger, call [`drop_ledger_triggers`] as well.
+    #[must_use]
+    pub fn without_ledger(mut self) -> OutboxStore {
+        self.ledger = false;
+        self
     }
 
     /// The database.
@@ -81,9 +135,10 @@ impl OutboxStore {
         let limit = i64::try_from(limit_per_partition).unwrap_or(i64::MAX);
         let rows = match &self.db {
             Database::Postgres(pool) => sqlx::query(
-                "SELECT o.id, o.event_id, o.partition, o.partition_key, o.routing_key, o.payload \
+                "SELECT o.id, o.event_id, o.partition, o.partition_key, o.routing_key, o.payload, \
+                     (extract(epoch FROM o.created_at) * 1000000)::bigint \
                      FROM unnest($1::int[]) AS p(partition) CROSS JOIN LATERAL ( \
-                         SELECT id, event_id, partition, partition_key, routing_key, payload \
+                         SELECT id, event_id, partition, partition_key, routing_key, payload, created_at \
                          FROM herald_outbox WHERE partition = p.partition AND sent_at IS NULL \
                          ORDER BY id LIMIT $2) AS o \
                      ORDER BY o.id",
@@ -98,7 +153,7 @@ impl OutboxStore {
             Database::Sqlite(sqlite) => {
                 let total = limit.saturating_mul(partitions.len() as i64);
                 sqlx::query(
-                    "SELECT id, event_id, partition, partition_key, routing_key, payload \
+                    "SELECT id, event_id, partition, partition_key, routing_key, payload, created_at \
                      FROM herald_outbox \
                      WHERE sent_at IS NULL AND partition IN (SELECT value FROM json_each(?1)) \
                      ORDER BY id LIMIT ?2",
@@ -115,8 +170,10 @@ impl OutboxStore {
         Ok(rows)
     }
 
-    /// Marks rows sent (or deletes them, under [`Retention::DeleteOnSend`]). Call only
-    /// after the transport confirmed every one of them.
+    /// Marks rows sent (or deletes them, under [`Retention::DeleteOnSend`]), recording
+    /// each event's commit and publish times in the delivery ledger
+    /// (`herald_ledger_events`) in the same transaction. Call only after the transport
+    /// confirmed every one of them.
     pub async fn mark_sent(&self, ids: &[i64]) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
@@ -124,11 +181,14 @@ impl OutboxStore {
         let delete = self.retention == Retention::DeleteOnSend;
         match &self.db {
             Database::Postgres(pool) => {
-                let sql = if delete {
-                    "DELETE FROM herald_outbox WHERE id = ANY($1)"
-                } else {
-                    "UPDATE herald_outbox SET sent_at = clock_timestamp(), attempts = attempts + 1 \
-                     WHERE id = ANY($1)"
+                let sql = match (delete, self.ledger) {
+                    (true, true) => PG_DELETE_SENT,
+                    (false, true) => PG_MARK_SENT,
+                    (true, false) => "DELETE FROM herald_outbox WHERE id = ANY($1)",
+                    (false, false) => {
+                        "UPDATE herald_outbox SET sent_at = clock_timestamp(), \
+                         attempts = attempts + 1 WHERE id = ANY($1)"
+                    }
                 };
                 // Losing this in a database crash only means publishing the rows again.
                 let mut tx = begin_without_flush_wait(pool).await?;
@@ -143,6 +203,7 @@ impl OutboxStore {
                      SET sent_at = CAST(unixepoch('subsec') * 1000000 AS INTEGER), attempts = attempts + 1 \
                      WHERE id IN (SELECT value FROM json_each(?1))"
                 };
+                // The ledger's triggers record the rows in the same statement.
                 sqlx::query(sql).bind(sqlite_array(ids)).execute(&sqlite.writer).await?;
             }
         }
@@ -244,6 +305,53 @@ impl OutboxStore {
     }
 }
 
+impl OutboxStore {
+    /// The id of the newest row (0 for an empty outbox): rows committed later have
+    /// larger ids, so it marks where a run starts.
+    pub async fn last_id(&self) -> Result<i64> {
+        const SQL: &str = "SELECT COALESCE(MAX(id), 0) FROM herald_outbox";
+        Ok(
+            herald_db::with_reader!(&self.db, pool => sqlx::query_scalar(SQL).fetch_one(pool).await?),
+        )
+    }
+
+    /// The rows with an id above `after_id` still in the table, sent or not, in id order.
+    /// With [`Retention::Keep`] that is every event committed since, for as long as the
+    /// retention; with [`Retention::DeleteOnSend`] only the unsent ones.
+    pub async fn kept_after(&self, after_id: i64) -> Result<Vec<KeptEvent>> {
+        const SQL: &str = "SELECT id, event_id, event_type, partition_key, routing_key, \
+             sent_at IS NOT NULL AS sent FROM herald_outbox WHERE id > $1 ORDER BY id";
+        let rows: Vec<(i64, uuid::Uuid, String, String, String, bool)> = herald_db::with_reader!(
+            &self.db,
+            pool => sqlx::query_as(SQL).bind(after_id).fetch_all(pool).await?
+        );
+        Ok(rows
+            .into_iter()
+            .map(|(id, event_id, event_type, partition_key, routing_key, sent)| KeptEvent {
+                id,
+                event_id,
+                event_type,
+                partition_key,
+                routing_key,
+                sent,
+            })
+            .collect())
+    }
+}
+
+/// Drops SQLite's ledger triggers from `db`, for measuring the ledger's cost on a
+/// throwaway database only: nothing creates them again. Does nothing on PostgreSQL.
+pub async fn drop_ledger_triggers(db: &Database) -> Result<()> {
+    if let Database::Sqlite(sqlite) = db {
+        for trigger in ["herald_ledger_on_sent", "herald_ledger_on_delete_sent"] {
+            sqlx::query(&format!("DROP TRIGGER IF EXISTS {trigger}"))
+                .execute(&sqlite.writer)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 fn row_from<R>(row: &R) -> Result<OutboxRow, sqlx::Error>
 where
     R: Row,
@@ -260,6 +368,7 @@ where
         partition: u32::try_from(row.try_get::<i32, _>(2)?).unwrap_or(0),
         partition_key: row.try_get(3)?,
         routing_key: row.try_get(4)?,
+        created_at_us: row.try_get(6)?,
         payload: row.try_get(5)?,
     })
 }

@@ -72,7 +72,7 @@ pub enum RelayError {
 }
 
 /// Counters of a running relay.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RelayStats {
     /// Rows confirmed by the transport and marked sent.
     pub published: AtomicU64,
@@ -82,6 +82,53 @@ pub struct RelayStats {
     pub batches: AtomicU64,
     /// Partitions currently held.
     pub partitions_held: AtomicU64,
+    /// From each published row's commit (its `created_at`, the database's clock) until
+    /// the transport confirmed it and the row was marked, in microseconds.
+    pub commit_to_confirm_us: std::sync::Mutex<hdrhistogram::Histogram<u64>>,
+}
+
+impl Default for RelayStats {
+    fn default() -> Self {
+        RelayStats {
+            published: AtomicU64::default(),
+            publish_failures: AtomicU64::default(),
+            batches: AtomicU64::default(),
+            partitions_held: AtomicU64::default(),
+            commit_to_confirm_us: std::sync::Mutex::new(
+                hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                    .expect("valid histogram bounds"),
+            ),
+        }
+    }
+}
+
+impl RelayStats {
+    /// A copy of the commit→confirm histogram (microseconds).
+    pub fn commit_to_confirm(&self) -> Option<hdrhistogram::Histogram<u64>> {
+        self.commit_to_confirm_us.lock().ok().map(|histogram| histogram.clone())
+    }
+
+    fn record_confirmed(&self, created_at_us: &[i64]) {
+        let now_us = now_us();
+        let mut seconds = Vec::with_capacity(created_at_us.len());
+        if let Ok(mut histogram) = self.commit_to_confirm_us.lock() {
+            for created in created_at_us {
+                let latency = u64::try_from(now_us - created).unwrap_or(0).max(1);
+                histogram.saturating_record(latency);
+                seconds.push(latency as f64 / 1e6);
+            }
+        }
+        for value in seconds {
+            metrics::histogram!("herald_relay_commit_to_confirm_seconds").record(value);
+        }
+    }
+}
+
+/// Microseconds since the Unix epoch.
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// A relay process's loop.
@@ -200,6 +247,7 @@ impl Relay {
         }
         let (positions, messages): (Vec<RowPosition>, Vec<Message>) =
             rows.into_iter().map(split_row).unzip();
+        let publish_started = Instant::now();
         let results = match tokio::time::timeout(
             self.config.publish_timeout,
             self.publisher.publish(&messages),
@@ -209,6 +257,8 @@ impl Relay {
             Ok(results) => results.into_iter().map(|r| r.map_err(|e| e.to_string())).collect(),
             Err(_) => vec![Err("publish timed out".to_owned()); positions.len()],
         };
+        metrics::histogram!("herald_relay_publish_seconds")
+            .record(publish_started.elapsed().as_secs_f64());
         let (confirmed, failed) = split_confirmed(&positions, &results);
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
         if !self.config.pause_before_mark.is_zero() {
@@ -220,6 +270,14 @@ impl Relay {
             return 0;
         }
         self.stats.published.fetch_add(confirmed.len() as u64, Ordering::Relaxed);
+        metrics::counter!("herald_relay_published_total").increment(confirmed.len() as u64);
+        let confirmed_ids: BTreeSet<i64> = confirmed.iter().copied().collect();
+        let created: Vec<i64> = positions
+            .iter()
+            .filter(|row| confirmed_ids.contains(&row.id))
+            .map(|row| row.created_at_us)
+            .collect();
+        self.stats.record_confirmed(&created);
         for (partition, (row_id, error)) in &failed {
             self.block(*partition, *row_id, error, state).await;
         }
@@ -236,6 +294,7 @@ impl Relay {
 
     async fn block(&self, partition: u32, row_id: i64, error: &str, state: &mut LoopState) {
         self.stats.publish_failures.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("herald_relay_publish_failures_total").increment(1);
         let attempts = state.blocked.get(&partition).map_or(0, |b| b.attempts) + 1;
         let delay = self.config.backoff.delay(attempts, rand::random::<f64>());
         tracing::warn!(
@@ -282,10 +341,12 @@ struct LoopState {
 struct RowPosition {
     id: i64,
     partition: u32,
+    created_at_us: i64,
 }
 
 fn split_row(row: OutboxRow) -> (RowPosition, Message) {
-    let position = RowPosition { id: row.id, partition: row.partition };
+    let position =
+        RowPosition { id: row.id, partition: row.partition, created_at_us: row.created_at_us };
     let message = Message {
         event_id: row.event_id,
         routing_key: row.routing_key,
@@ -325,7 +386,7 @@ mod tests {
     use super::*;
 
     fn row(id: i64, partition: u32) -> RowPosition {
-        RowPosition { id, partition }
+        RowPosition { id, partition, created_at_us: 0 }
     }
 
     #[test]

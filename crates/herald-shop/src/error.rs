@@ -28,6 +28,9 @@ pub enum ShopError {
     /// The relay failed to start.
     #[error(transparent)]
     Relay(#[from] herald_relay::RelayError),
+    /// The notification service failed (templates, recipients, deliveries).
+    #[error(transparent)]
+    Notify(#[from] herald_notify::NotifyError),
     /// A command broke an order's rule, e.g. paying a cancelled order.
     #[error("order `{order_id}` refused the command: {reason}")]
     Rule {

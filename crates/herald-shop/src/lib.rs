@@ -29,6 +29,8 @@
 //! - [`shop`]: [`Shop`], [`ShopConfig`], [`ShopSummary`].
 //! - `error.rs`: [`ShopError`].
 
+pub mod activity;
+pub mod census;
 mod error;
 pub mod events;
 pub mod inventory;
@@ -37,10 +39,12 @@ pub mod orders;
 pub mod shipping;
 pub mod shop;
 
+pub use activity::{Activity, ServiceActivity};
+pub use census::{Census, RunMark, ServiceCensus};
 pub use error::{Result, ShopError};
 pub use events::OrderItem;
 pub use orders::{Order, OrderStatus, OrderSummary, Orders, OrdersByCustomer};
-pub use shop::{Shop, ShopBroker, ShopConfig, ShopSummary};
+pub use shop::{NotificationService, Shop, ShopBroker, ShopConfig, ShopSummary};
 
 use herald_db::Database;
 

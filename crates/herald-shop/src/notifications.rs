@@ -77,3 +77,29 @@ notifications_for!(Postgres, StockReserved, ORDER_CONFIRMATION);
 notifications_for!(Sqlite, StockReserved, ORDER_CONFIRMATION);
 notifications_for!(Postgres, OrderShipped, ORDER_SHIPPED);
 notifications_for!(Sqlite, OrderShipped, ORDER_SHIPPED);
+
+/// The shop's templates: (name, subject, body), rendered with the request's data.
+pub const TEMPLATES: [(&str, &str, &str); 2] = [
+    (
+        ORDER_CONFIRMATION,
+        "Your order {{ order_id }} is confirmed",
+        "Thank you! We reserved everything in order {{ order_id }}.",
+    ),
+    (ORDER_SHIPPED, "Your order {{ order_id }} is on its way", "Order {{ order_id }} has shipped."),
+];
+
+/// Saves the shop's templates for `channel`, in English, unless the latest version
+/// already reads the same (a saved template is a new version).
+pub async fn install_templates(db: &herald_db::Database, channel: &str) -> crate::Result<()> {
+    let store = herald_notify::TemplateStore::new(db.clone());
+    for (name, subject, body) in TEMPLATES {
+        let current = store.find(name, channel, "en").await.ok();
+        let unchanged = current.is_some_and(|template| {
+            template.body == body && template.subject.as_deref() == Some(subject)
+        });
+        if !unchanged {
+            store.save(name, channel, "en", Some(subject), body, None).await?;
+        }
+    }
+    Ok(())
+}

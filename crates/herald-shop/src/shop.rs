@@ -7,14 +7,20 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use herald_channels::Channel;
 use herald_consumer::{Consumer, ConsumerConfig, ConsumerStats, Router};
 use herald_db::{Database, Wakeup};
+use herald_notify::{
+    Dispatcher, DispatcherConfig, DispatcherStats, NotificationStore, NotifyHandler,
+};
 use herald_outbox::{Outbox, OutboxConfig, OutboxStore, Retention};
 use herald_relay::{Relay, RelayConfig, RelayStats};
-use herald_transport::{Publisher, SqlLog, SqlLogConfig, Subscriber};
-use tokio::sync::watch;
+use herald_transport::{Pattern, Publisher, SqlLog, SqlLogConfig, Subscriber, SubscriptionSpec};
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+use crate::activity::{Activity, Observed};
+use crate::census::{Census, RunMark};
 use crate::events::{
     OrderShipped, ShopOrderCancelled, ShopOrderPaid, ShopOrderPlaced, StockRejected, StockReserved,
 };
@@ -25,7 +31,7 @@ use crate::shipping::{self, Shipping};
 use crate::{Result, ShopError};
 
 /// Settings of a [`Shop`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ShopConfig {
     /// Outbox and log partitions (1 to 4096).
     pub partitions: u32,
@@ -35,11 +41,34 @@ pub struct ShopConfig {
     pub poll_interval: Duration,
     /// How long sent outbox rows are kept (`verify` counts the shop's events in them).
     pub outbox_retention: Duration,
-    /// Workers per consumer group, each holding a connection while it applies events. On
-    /// PostgreSQL the pool needs room for `4 * workers` plus the commands' transactions.
+    /// Workers per consumer group (inventory always has one), each holding a connection
+    /// while it applies events. On PostgreSQL the pool needs room for `5 * workers` plus
+    /// the commands' transactions.
     pub workers: usize,
     /// Where the events travel between the services.
     pub broker: ShopBroker,
+    /// The notification service, when the shop runs one: it plans the `herald.notify`
+    /// events the shop raises (group `notify`) and sends them through its channels.
+    /// Without it the requests wait in the transport for a `herald notify` elsewhere.
+    pub notifications: Option<NotificationService>,
+}
+
+/// The notification service inside the shop.
+pub struct NotificationService {
+    /// The channels it delivers through (each with its providers).
+    pub channels: Vec<Channel>,
+    /// How it claims, sends and retries.
+    pub dispatcher: DispatcherConfig,
+}
+
+impl std::fmt::Debug for NotificationService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kinds: Vec<String> = self.channels.iter().map(|c| c.kind().to_string()).collect();
+        f.debug_struct("NotificationService")
+            .field("channels", &kinds)
+            .field("dispatcher", &self.dispatcher)
+            .finish()
+    }
 }
 
 /// The transport between the shop's services.
@@ -51,14 +80,24 @@ pub enum ShopBroker {
     /// RabbitMQ: each service's queue is declared and bound before the relay starts, so
     /// nothing published is unrouted.
     RabbitMq(Arc<herald_rabbitmq::RabbitMq>),
+    /// NATS JetStream: the stream keeps every event for consumers that start later.
+    Nats(Arc<herald_nats::JetStream>),
+}
+
+impl ShopBroker {
+    /// `embedded log`, `RabbitMQ` or `NATS JetStream`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ShopBroker::Embedded => "embedded log",
+            ShopBroker::RabbitMq(_) => "RabbitMQ",
+            ShopBroker::Nats(_) => "NATS JetStream",
+        }
+    }
 }
 
 impl std::fmt::Debug for ShopBroker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ShopBroker::Embedded => "Embedded",
-            ShopBroker::RabbitMq(_) => "RabbitMq",
-        })
+        f.write_str(self.name())
     }
 }
 
@@ -71,6 +110,7 @@ impl Default for ShopConfig {
             outbox_retention: Duration::from_secs(3600),
             workers: 2,
             broker: ShopBroker::Embedded,
+            notifications: None,
         }
     }
 }
@@ -78,8 +118,11 @@ impl Default for ShopConfig {
 /// The consumer groups of the shop's services.
 pub const GROUPS: [&str; 4] = ["orders", "inventory", "shipping", "notifications"];
 
+/// The consumer group of the notification service, when the shop runs it.
+pub const NOTIFY_GROUP: &str = "notify";
+
 /// What [`Shop::verify`] counted when the services agreed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ShopSummary {
     /// Orders in the read model.
     pub orders: usize,
@@ -93,14 +136,20 @@ pub struct ShopSummary {
     pub rejected: usize,
     /// Shipped orders.
     pub shipped: usize,
+    /// Notifications the notification service sent (0 when the shop runs none).
+    pub notifications_sent: usize,
 }
 
 /// The shop's services running in one process.
 pub struct Shop {
     db: Database,
     orders: Orders,
+    outbox_store: OutboxStore,
     relay_stats: Arc<RelayStats>,
     consumer_stats: Vec<(&'static str, Arc<ConsumerStats>)>,
+    subscriptions: Vec<(&'static str, Vec<Pattern>)>,
+    activity: Arc<Activity>,
+    dispatcher_stats: Option<Arc<DispatcherStats>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<Result<()>>>,
 }
@@ -111,47 +160,127 @@ impl std::fmt::Debug for Shop {
     }
 }
 
+/// What starting the consumers needs besides the pool.
+struct Wiring<'a> {
+    workers: usize,
+    log: &'a Arc<dyn Subscriber>,
+    broker: &'a ShopBroker,
+    orders: &'a Orders,
+    outbox: &'a Outbox,
+    activity: &'a Arc<Activity>,
+    notify: Option<NotifyHandler>,
+    shutdown: &'a watch::Sender<bool>,
+}
+
+/// What the consumers' start gives back.
+type Started = (Vec<(&'static str, Arc<ConsumerStats>)>, Vec<(&'static str, Vec<Pattern>)>);
+
 /// Starts one consumer group per service on a pool of either database.
 macro_rules! start_consumers {
-    ($pool:expr, $workers:expr, $log:expr, $broker:expr, $orders:expr, $outbox:expr, $shutdown:expr, $tasks:expr) => {{
-        let pool = $pool;
-        let routers = [
-            Router::new().on::<StockRejected, _>(CancelRejected::new($orders.clone())),
-            Router::new()
-                .on::<ShopOrderPlaced, _>(Inventory::new($outbox.clone()))
-                .on::<ShopOrderCancelled, _>(Inventory::new($outbox.clone())),
-            Router::new()
-                .on::<ShopOrderPaid, _>(Shipping::new($outbox.clone()))
-                .on::<StockReserved, _>(Shipping::new($outbox.clone())),
-            Router::new()
-                .on::<StockReserved, _>(Notifications::new($outbox.clone()))
-                .on::<OrderShipped, _>(Notifications::new($outbox.clone())),
+    ($pool:expr, $wiring:expr, $tasks:expr) => {{
+        let (pool, wiring) = ($pool, $wiring);
+        let activity = wiring.activity;
+        let outbox = wiring.outbox;
+        let mut routers = vec![
+            (
+                GROUPS[0],
+                Router::new().on::<StockRejected, _>(Observed::new(
+                    "orders",
+                    activity.clone(),
+                    CancelRejected::new(wiring.orders.clone()),
+                )),
+            ),
+            (
+                GROUPS[1],
+                Router::new()
+                    .on::<ShopOrderPlaced, _>(Observed::new(
+                        "inventory",
+                        activity.clone(),
+                        Inventory::new(outbox.clone()),
+                    ))
+                    .on::<ShopOrderCancelled, _>(Observed::new(
+                        "inventory",
+                        activity.clone(),
+                        Inventory::new(outbox.clone()),
+                    )),
+            ),
+            (
+                GROUPS[2],
+                Router::new()
+                    .on::<ShopOrderPaid, _>(Observed::new(
+                        "shipping",
+                        activity.clone(),
+                        Shipping::new(outbox.clone()),
+                    ))
+                    .on::<StockReserved, _>(Observed::new(
+                        "shipping",
+                        activity.clone(),
+                        Shipping::new(outbox.clone()),
+                    )),
+            ),
+            (
+                GROUPS[3],
+                Router::new()
+                    .on::<StockReserved, _>(Observed::new(
+                        "notifications",
+                        activity.clone(),
+                        Notifications::new(outbox.clone()),
+                    ))
+                    .on::<OrderShipped, _>(Observed::new(
+                        "notifications",
+                        activity.clone(),
+                        Notifications::new(outbox.clone()),
+                    )),
+            ),
         ];
+        if let Some(handler) = wiring.notify {
+            let handler = Observed::new(NOTIFY_GROUP, activity.clone(), handler);
+            routers.push((NOTIFY_GROUP, Router::new().on_pattern(notify_pattern(), handler)));
+        }
         let mut stats = Vec::new();
-        for (group, router) in GROUPS.into_iter().zip(routers) {
-            let consumer_config =
-                ConsumerConfig { workers: $workers, ..ConsumerConfig::new(group) };
-            if let ShopBroker::RabbitMq(rabbit) = $broker {
-                let spec = herald_transport::SubscriptionSpec {
+        let mut subscriptions = Vec::new();
+        for (group, router) in routers {
+            let consumer_config = ConsumerConfig {
+                workers: workers_of(group, wiring.workers),
+                ..ConsumerConfig::new(group)
+            };
+            let patterns = router.patterns().to_vec();
+            if let ShopBroker::RabbitMq(rabbit) = wiring.broker {
+                let spec = SubscriptionSpec {
                     group: group.to_owned(),
                     member: consumer_config.member.clone(),
-                    patterns: router.patterns().to_vec(),
+                    patterns: patterns.clone(),
                 };
                 rabbit.declare_group(&spec).await?;
             }
+            subscriptions.push((group, patterns));
             let consumer = Consumer::new(consumer_config, pool.clone(), router);
             stats.push((group, consumer.stats()));
-            let log = Arc::clone(&$log);
-            let stop = stopped($shutdown);
+            let log = Arc::clone(wiring.log);
+            let stop = stopped(wiring.shutdown);
             $tasks.push(tokio::spawn(async move { Ok(consumer.run(log.as_ref(), stop).await?) }));
         }
-        stats
+        (stats, subscriptions)
     }};
 }
 
+/// Workers of a service's consumer. Inventory gets one: each of its transactions locks
+/// the stock rows of a batch of orders in the orders' sequence, so two workers deadlock
+/// on PostgreSQL whenever their batches want the same skus in another order (the loser
+/// is retried a second later). One worker serialises them instead.
+fn workers_of(group: &str, workers: usize) -> usize {
+    if group == "inventory" { 1 } else { workers }
+}
+
+/// The notification service's subscription: every notification event.
+fn notify_pattern() -> Pattern {
+    "notification.#".parse().unwrap_or_else(|_| unreachable!("a valid pattern"))
+}
+
 impl Shop {
-    /// Creates the services' tables, seeds the stock, and starts the relay and the four
-    /// consumer groups. `db` must be migrated (`Database::connect` does it).
+    /// Creates the services' tables, seeds the stock, and starts the relay, the four
+    /// consumer groups and, when configured, the notification service. `db` must be
+    /// migrated (`Database::connect` does it).
     pub async fn start(db: Database, config: ShopConfig) -> Result<Shop> {
         Orders::create_tables(&db).await?;
         inventory::create_tables(&db, &config.stock).await?;
@@ -163,22 +292,10 @@ impl Shop {
                     Database::Postgres(pool) => Wakeup::for_postgres(pool.clone()),
                 });
         let orders = Orders::new(db.clone(), outbox.clone())?;
-        let (publisher, log): (Arc<dyn Publisher>, Arc<dyn Subscriber>) = match &config.broker {
-            ShopBroker::Embedded => {
-                let log = Arc::new(SqlLog::new(
-                    db.clone(),
-                    SqlLogConfig {
-                        partitions: config.partitions,
-                        poll_interval: config.poll_interval,
-                        ..SqlLogConfig::default()
-                    },
-                ));
-                (log.clone(), log)
-            }
-            ShopBroker::RabbitMq(rabbit) => (rabbit.clone(), rabbit.clone()),
-        };
+        let (publisher, log) = transport(&db, &config);
+        let outbox_store = OutboxStore::new(db.clone(), Retention::Keep(config.outbox_retention));
         let relay = Relay::new(
-            OutboxStore::new(db.clone(), Retention::Keep(config.outbox_retention)),
+            outbox_store.clone(),
             publisher,
             RelayConfig {
                 partitions: config.partitions,
@@ -188,38 +305,50 @@ impl Shop {
         );
         let (shutdown, _) = watch::channel(false);
         let mut tasks: Vec<JoinHandle<Result<()>>> = Vec::new();
-        let broker = &config.broker;
-        // The consumers (and, on RabbitMQ, their queues) first, then the relay.
-        let consumer_stats = match &db {
-            Database::Postgres(pool) => {
-                start_consumers!(
-                    pool,
-                    config.workers,
-                    log,
-                    broker,
-                    orders,
-                    outbox,
-                    &shutdown,
-                    tasks
-                )
+        let activity = Arc::new(Activity::default());
+        let (notify, dispatcher) = match config.notifications {
+            Some(service) => {
+                let (handler, dispatcher) = notification_service(&db, service);
+                (Some(handler), Some(dispatcher))
             }
-            Database::Sqlite(sqlite) => {
-                start_consumers!(
-                    &sqlite.writer,
-                    config.workers,
-                    log,
-                    broker,
-                    orders,
-                    outbox,
-                    &shutdown,
-                    tasks
-                )
-            }
+            None => (None, None),
         };
+        let wiring = Wiring {
+            workers: config.workers,
+            log: &log,
+            broker: &config.broker,
+            orders: &orders,
+            outbox: &outbox,
+            activity: &activity,
+            notify,
+            shutdown: &shutdown,
+        };
+        // The consumers (and, on RabbitMQ, their queues) first, then the relay.
+        let (consumer_stats, subscriptions): Started = match &db {
+            Database::Postgres(pool) => start_consumers!(pool, wiring, tasks),
+            Database::Sqlite(sqlite) => start_consumers!(&sqlite.writer, wiring, tasks),
+        };
+        let dispatcher_stats = dispatcher.map(|dispatcher| {
+            let stats = dispatcher.stats();
+            let stop = stopped(&shutdown);
+            tasks.push(tokio::spawn(async move { Ok(dispatcher.run(stop).await?) }));
+            stats
+        });
         let relay_stats = relay.stats();
         let stop = stopped(&shutdown);
         tasks.push(tokio::spawn(async move { Ok(relay.run(stop).await?) }));
-        Ok(Shop { db, orders, relay_stats, consumer_stats, shutdown, tasks })
+        Ok(Shop {
+            db,
+            orders,
+            outbox_store,
+            relay_stats,
+            consumer_stats,
+            subscriptions,
+            activity,
+            dispatcher_stats,
+            shutdown,
+            tasks,
+        })
     }
 
     /// The orders service, for commands.
@@ -232,6 +361,11 @@ impl Shop {
         &self.db
     }
 
+    /// The outbox, as the relay sees it (pending rows, census).
+    pub fn outbox(&self) -> &OutboxStore {
+        &self.outbox_store
+    }
+
     /// The relay's counters.
     pub fn relay_stats(&self) -> &Arc<RelayStats> {
         &self.relay_stats
@@ -240,6 +374,37 @@ impl Shop {
     /// Each consumer group's counters.
     pub fn consumer_stats(&self) -> &[(&'static str, Arc<ConsumerStats>)] {
         &self.consumer_stats
+    }
+
+    /// What each service handled so far, live.
+    pub fn activity(&self) -> &Arc<Activity> {
+        &self.activity
+    }
+
+    /// The notification service's counters, when the shop runs it.
+    pub fn dispatcher_stats(&self) -> Option<&Arc<DispatcherStats>> {
+        self.dispatcher_stats.as_ref()
+    }
+
+    /// Each consumer group and the routing-key patterns it subscribes to.
+    pub fn subscriptions(&self) -> &[(&'static str, Vec<Pattern>)] {
+        &self.subscriptions
+    }
+
+    /// Marks where a run starts, for [`Shop::census`].
+    pub async fn mark(&self) -> Result<RunMark> {
+        Ok(RunMark { outbox_id: self.outbox_store.last_id().await?, time: chrono::Utc::now() })
+    }
+
+    /// Counts, from the database, the events committed since `mark` and which services
+    /// processed them.
+    pub async fn census(&self, mark: &RunMark) -> Result<Census> {
+        let kept = self.outbox_store.kept_after(mark.outbox_id).await?;
+        // Inbox times come from the database's clock; a second of slack covers a skew
+        // with this process's, and only events committed since the mark are counted.
+        let since = mark.time - chrono::Duration::seconds(1);
+        let processed = herald_consumer::processed_since(&self.db, since).await?;
+        Ok(Census::count(&kept, &processed, &self.subscriptions))
     }
 
     /// Checks that the services agree, and fails with [`ShopError::Inconsistent`] naming
@@ -252,15 +417,19 @@ impl Shop {
     /// - every paid order with reserved stock was shipped exactly once (one shipment, one
     ///   `shop.order_shipped` event), and no other order was;
     /// - every shipped order has exactly one `order_shipped` notification event in the
-    ///   outbox, and every reserved order exactly one `order_confirmation`.
+    ///   outbox, and every reserved order exactly one `order_confirmation`;
+    /// - when the shop runs the notification service, each of those notifications was
+    ///   sent exactly once.
     ///
     /// While events are in flight it fails; once the services are quiet it passes.
     pub async fn verify(&self) -> Result<ShopSummary> {
-        let state = State::load(&self.db).await?;
+        let state =
+            State::load(&self.db, &self.outbox_store, self.dispatcher_stats.is_some()).await?;
         state.check()
     }
 
-    /// Stops the relay and the consumers (each finishes what it holds) and waits for them.
+    /// Stops the relay, the consumers and the notification service (each finishes what
+    /// it holds) and waits for them.
     pub async fn stop(self) -> Result<()> {
         self.shutdown.send_replace(true);
         for task in self.tasks {
@@ -272,6 +441,41 @@ impl Shop {
         }
         Ok(())
     }
+}
+
+/// The relay's publisher and the consumers' subscriber.
+fn transport(db: &Database, config: &ShopConfig) -> (Arc<dyn Publisher>, Arc<dyn Subscriber>) {
+    match &config.broker {
+        ShopBroker::Embedded => {
+            let log = Arc::new(SqlLog::new(
+                db.clone(),
+                SqlLogConfig {
+                    partitions: config.partitions,
+                    poll_interval: config.poll_interval,
+                    ..SqlLogConfig::default()
+                },
+            ));
+            (log.clone(), log)
+        }
+        ShopBroker::RabbitMq(rabbit) => (rabbit.clone(), rabbit.clone()),
+        ShopBroker::Nats(nats) => (nats.clone(), nats.clone()),
+    }
+}
+
+/// The notification service's planner (a consumer's handler) and dispatcher.
+fn notification_service(
+    db: &Database,
+    service: NotificationService,
+) -> (NotifyHandler, Dispatcher) {
+    let wake = Arc::new(Notify::new());
+    let kinds: Vec<String> = service.channels.iter().map(|c| c.kind().to_string()).collect();
+    let configured: Vec<&str> = kinds.iter().map(String::as_str).collect();
+    let handler = NotifyHandler::new(db.clone(), &configured, Arc::clone(&wake));
+    let dispatcher = service
+        .channels
+        .into_iter()
+        .fold(Dispatcher::new(db.clone(), service.dispatcher, wake), Dispatcher::with_channel);
+    (handler, dispatcher)
 }
 
 fn stopped(shutdown: &watch::Sender<bool>) -> impl Future<Output = ()> + Send + 'static {
@@ -290,20 +494,22 @@ struct State {
     shipments: BTreeSet<String>,
     /// (event type, partition key) → rows in the outbox.
     published: BTreeMap<(String, String), i64>,
+    /// Idempotency key → (deliveries sent, deliveries in any other status), when the shop
+    /// runs the notification service.
+    notified: Option<BTreeMap<String, (i64, i64)>>,
 }
 
 const STOCK: &str = "SELECT sku, initial, available FROM inventory_stock";
 const OUTCOMES: &str = "SELECT order_id, outcome FROM inventory_orders";
 const RESERVATIONS: &str = "SELECT order_id, sku, quantity FROM inventory_reservations";
 const SHIPMENTS: &str = "SELECT order_id FROM shipping_shipments";
-const PUBLISHED: &str = "SELECT event_type, partition_key, COUNT(*) FROM herald_outbox \
-     WHERE event_type IN ('shop.order_shipped', 'herald.notify') GROUP BY event_type, partition_key";
+
+/// The event types whose outbox rows `verify` counts.
+const COUNTED: [&str; 2] = ["shop.order_shipped", "herald.notify"];
 
 macro_rules! load_state {
     ($db:expr, $pool:expr) => {{
         let pool = $pool;
-        let published: Vec<(String, String, i64)> =
-            sqlx::query_as(PUBLISHED).fetch_all(pool).await?;
         let outcomes: Vec<(String, String)> = sqlx::query_as(OUTCOMES).fetch_all(pool).await?;
         let shipments: Vec<String> = sqlx::query_scalar(SHIPMENTS).fetch_all(pool).await?;
         State {
@@ -312,24 +518,53 @@ macro_rules! load_state {
             outcomes: outcomes.into_iter().collect(),
             reservations: sqlx::query_as(RESERVATIONS).fetch_all(pool).await?,
             shipments: shipments.into_iter().collect(),
-            published: published
-                .into_iter()
-                .map(|(event_type, key, count)| ((event_type, key), count))
-                .collect(),
+            published: BTreeMap::new(),
+            notified: None,
         }
     }};
 }
 
 impl State {
-    async fn load(db: &Database) -> Result<State> {
-        Ok(match db {
+    async fn load(db: &Database, outbox: &OutboxStore, notify: bool) -> Result<State> {
+        let mut state = match db {
             Database::Postgres(pool) => load_state!(db, pool),
             Database::Sqlite(sqlite) => load_state!(db, &sqlite.reader),
-        })
+        };
+        for event in outbox.kept_after(0).await? {
+            if COUNTED.contains(&event.event_type.as_str()) {
+                *state.published.entry((event.event_type, event.partition_key)).or_insert(0) += 1;
+            }
+        }
+        if notify {
+            let mut notified: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+            for (key, status, count) in NotificationStore::new(db.clone()).counts_by_key().await? {
+                let entry = notified.entry(key).or_default();
+                if status == "sent" {
+                    entry.0 += count;
+                } else {
+                    entry.1 += count;
+                }
+            }
+            state.notified = Some(notified);
+        }
+        Ok(state)
     }
 
     fn count(&self, event_type: &str, key: &str) -> i64 {
         self.published.get(&(event_type.to_owned(), key.to_owned())).copied().unwrap_or(0)
+    }
+
+    /// With the notification service running: whether the notification `key` was sent
+    /// exactly once, and nothing else planned for it.
+    fn check_sent(&self, key: &str, summary: &mut ShopSummary, problems: &mut Vec<String>) {
+        let Some(notified) = &self.notified else { return };
+        let (sent, other) = notified.get(key).copied().unwrap_or((0, 0));
+        summary.notifications_sent += usize::try_from(sent).unwrap_or(0);
+        if (sent, other) != (1, 0) {
+            problems.push(format!(
+                "notification {key} was sent {sent} times ({other} deliveries not sent), expected once"
+            ));
+        }
     }
 
     fn check(&self) -> Result<ShopSummary> {
@@ -376,6 +611,7 @@ impl State {
                     problems
                         .push(format!("order {id} has {confirmations} confirmations, expected 1"));
                 }
+                self.check_sent(&key, &mut summary, &mut problems);
             }
         }
 
@@ -421,6 +657,7 @@ impl State {
             if notified != 1 {
                 problems.push(format!("order {id} has {notified} shipping notices, expected 1"));
             }
+            self.check_sent(&key, &mut summary, &mut problems);
         }
         if problems.is_empty() { Ok(summary) } else { Err(ShopError::Inconsistent(problems)) }
     }

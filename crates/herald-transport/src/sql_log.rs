@@ -66,6 +66,20 @@ impl SqlLog {
         SqlLog { db, config }
     }
 
+    /// Each consumer group's lag: the entries after its committed offset, summed over
+    /// the partitions (a group that has not read a partition owes all of it).
+    pub async fn lag(&self) -> Result<Vec<(String, i64)>> {
+        const SQL: &str = "SELECT g.consumer_group, \
+                 CAST(COALESCE(SUM(h.head - COALESCE(o.committed, 0)), 0) AS BIGINT) \
+             FROM (SELECT DISTINCT consumer_group FROM herald_log_offsets) AS g \
+             CROSS JOIN (SELECT partition, MAX(log_offset) AS head FROM herald_log \
+                         GROUP BY partition) AS h \
+             LEFT JOIN herald_log_offsets AS o \
+                 ON o.consumer_group = g.consumer_group AND o.partition = h.partition \
+             GROUP BY g.consumer_group ORDER BY g.consumer_group";
+        Ok(herald_db::with_reader!(&self.db, pool => sqlx::query_as(SQL).fetch_all(pool).await?))
+    }
+
     /// Deletes up to `max_per_partition` entries per partition that every consumer group
     /// has committed and that are older than the retention period. A partition's newest
     /// entry is kept, so offsets never restart. A partition whose oldest entry is younger

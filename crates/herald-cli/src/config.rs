@@ -1,0 +1,193 @@
+//! `herald up`'s configuration: a TOML file, `HERALD_*` variables and flags, flags
+//! winning over variables and variables over the file; and its check, which names every
+//! problem at once (`herald config check`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::notify::ProviderArgs;
+use crate::transport::BrokerArgs;
+
+/// The default address of `herald up`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The default database of `herald up`: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE: &str = "sqlite://herald.db";
+
+/// The flags (and their variables) of `herald up` and `herald config check`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct UpArgs {
+    /// A TOML configuration file (keys: listen, database, broker, namespace, partitions,
+    /// token, and a [notify] table: smtp, smtp_from, webhook_secrets, sms, push).
+    #[arg(long, env = "HERALD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address of the dashboard, the admin API, the registry and the probes
+    /// [default: 127.0.0.1:8080].
+    #[arg(long, env = "HERALD_LISTEN")]
+    pub listen: Option<String>,
+    /// Database URL [default: sqlite://herald.db, in the working directory].
+    #[arg(long, env = "HERALD_DATABASE_URL")]
+    pub database: Option<String>,
+    /// Broker URL (`amqp://…`, `nats://…`) [default: the embedded log in the database].
+    #[arg(long, env = "HERALD_BROKER_URL")]
+    pub broker: Option<String>,
+    /// Prefix of the broker's names [default: herald].
+    #[arg(long, env = "HERALD_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Outbox partitions; every producer and relay must agree [default: 16].
+    #[arg(long, env = "HERALD_PARTITIONS")]
+    pub partitions: Option<u32>,
+    /// The API token every change needs (at least 16 characters) [default: a random one,
+    /// printed at start].
+    #[arg(long, env = "HERALD_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The notification service's providers (none: the service does not run).
+    #[command(flatten)]
+    pub providers: ProviderArgs,
+}
+
+/// The configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    database: Option<String>,
+    broker: Option<String>,
+    namespace: Option<String>,
+    partitions: Option<u32>,
+    token: Option<String>,
+    #[serde(default)]
+    notify: NotifyFile,
+}
+
+/// The `[notify]` table: the notification service's providers.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotifyFile {
+    smtp: Option<String>,
+    smtp_from: Option<String>,
+    #[serde(default)]
+    webhook_secrets: Vec<String>,
+    #[serde(default)]
+    sms: Vec<String>,
+    #[serde(default)]
+    push: Vec<String>,
+}
+
+/// The configuration `herald up` runs with, every value checked.
+#[derive(Debug)]
+pub struct UpConfig {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The database URL.
+    pub database: String,
+    /// The broker (or the embedded log) and the namespace.
+    pub broker: BrokerArgs,
+    /// Outbox partitions.
+    pub partitions: u32,
+    /// The API token; `None` = generate one at start.
+    pub token: Option<String>,
+    /// The notification service's providers (none = the service does not run).
+    pub providers: ProviderArgs,
+}
+
+impl UpArgs {
+    /// Merges the file, the variables and the flags, and checks every value. The error
+    /// lists each problem, naming the setting, the value (never a secret) and what is
+    /// expected.
+    pub fn resolve(&self) -> Result<UpConfig, Vec<String>> {
+        let mut problems = Vec::new();
+        let file = match &self.config {
+            None => FileConfig::default(),
+            Some(path) => read_file(path).unwrap_or_else(|problem| {
+                problems.push(problem);
+                FileConfig::default()
+            }),
+        };
+        let listen_text =
+            self.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = listen_text.parse::<SocketAddr>().map_err(|_| {
+            problems.push(format!(
+                "listen: `{listen_text}` is not HOST:PORT with an IP address, e.g. 127.0.0.1:8080"
+            ))
+        });
+        let database =
+            self.database.clone().or(file.database).unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+        if !(database.starts_with("sqlite:")
+            || database.starts_with("postgres://")
+            || database.starts_with("postgresql://"))
+        {
+            problems.push(format!(
+                "database: `{}` is neither `sqlite://FILE` nor `postgres://…`",
+                redact(&database)
+            ));
+        }
+        let broker = BrokerArgs {
+            broker: self.broker.clone().or(file.broker).filter(|url| !url.is_empty()),
+            namespace: self.namespace.clone().or(file.namespace).unwrap_or_else(|| "herald".into()),
+        };
+        if let Err(error) = broker.check() {
+            problems.push(format!("{error:#}"));
+        }
+        let partitions = self.partitions.or(file.partitions).unwrap_or(16);
+        if !(1..=4096).contains(&partitions) {
+            problems.push(format!("partitions: {partitions} is not between 1 and 4096"));
+        }
+        let token = self.token.clone().or(file.token);
+        if let Some(length) = token.as_ref().map(|t| t.chars().count()).filter(|n| *n < 16) {
+            problems.push(format!(
+                "token: {length} characters is too short to guess-proof the API; use at least 16"
+            ));
+        }
+        let providers = self.providers_with(file.notify);
+        if let Err(error) = providers.channels() {
+            problems.push(format!("notify: {error:#}"));
+        }
+        match listen {
+            Ok(listen) if problems.is_empty() => {
+                Ok(UpConfig { listen, database, broker, partitions, token, providers })
+            }
+            _ => Err(problems),
+        }
+    }
+
+    /// The flags' providers, completed by the file's where the flags give none.
+    fn providers_with(&self, file: NotifyFile) -> ProviderArgs {
+        let mut providers = self.providers.clone();
+        if providers.smtp.is_none() {
+            providers.smtp = file.smtp;
+        }
+        if let Some(from) = file.smtp_from.filter(|_| providers.smtp_from == "herald@localhost") {
+            providers.smtp_from = from;
+        }
+        for (given, from_file) in [
+            (&mut providers.webhook_secrets, file.webhook_secrets),
+            (&mut providers.sms, file.sms),
+            (&mut providers.push, file.push),
+        ] {
+            if given.is_empty() {
+                *given = from_file;
+            }
+        }
+        providers
+    }
+}
+
+fn read_file(path: &std::path::Path) -> Result<FileConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("config: cannot read `{}`: {error}", path.display()))?;
+    toml::from_str(&text)
+        .map_err(|error| format!("config: `{}`: {}", path.display(), error.to_string().trim_end()))
+}
+
+/// A URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,146 @@
+//! `herald up`: one process running the relay, the schema registry, the notification
+//! service (when a channel has a provider), the admin API, `/metrics`, the probes and
+//! the dashboard, on one address; it stops gracefully on SIGTERM or Ctrl-C.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use herald_admin::AdminConfig;
+use herald_db::{Database, DatabaseOptions};
+use herald_outbox::{OutboxStore, Retention};
+use herald_push::{SubscriptionStore, SubscriptionStoreConfig};
+use herald_registry::SchemaStore;
+use herald_registry::api::Credentials;
+use herald_relay::{Relay, RelayConfig};
+use herald_transport::{SqlLog, SqlLogConfig};
+use tokio::sync::watch;
+
+use crate::config::UpConfig;
+
+/// Replays of one dead letter beyond this are refused (a loop guard).
+const MAX_REPLAYS: u32 = 5;
+
+/// Runs everything until `shutdown` completes, then stops each part in turn.
+pub async fn run(
+    config: UpConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let prometheus = match herald_admin::metrics::install() {
+        Ok(handle) => Some(handle),
+        Err(error) => {
+            tracing::warn!(%error, "Metrics are off.");
+            None
+        }
+    };
+    let options = DatabaseOptions { max_connections: 16, ..DatabaseOptions::default() };
+    let db = Database::connect(&config.database, &options).await.context("opening the database")?;
+    let transport = config.broker.open(&db, config.partitions)?;
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let relay = Relay::new(
+        OutboxStore::new(db.clone(), Retention::Keep(Duration::from_secs(3600))),
+        Arc::clone(&transport.publisher),
+        RelayConfig { partitions: config.partitions, ..RelayConfig::default() },
+    );
+    let relay_stats = relay.stats();
+    let until = until(stopped.clone());
+    tasks.push(tokio::spawn(async move { Ok(relay.run(until).await?) }));
+
+    let channels = config.providers.channels()?;
+    let notify = if channels.is_empty() {
+        None
+    } else {
+        let service =
+            crate::notify::start_service(&db, &transport, channels, 5, stopped.clone()).await?;
+        tasks.extend(service.tasks);
+        Some(service.channels)
+    };
+
+    let (token, generated) = match config.token.clone() {
+        Some(token) => (token, false),
+        None => (random_token(), true),
+    };
+    let credentials = Credentials { token: Some(token.clone()), basic: None };
+    let embedded_log = (transport.name == "embedded log").then(|| {
+        SqlLog::new(
+            db.clone(),
+            SqlLogConfig { partitions: config.partitions, ..SqlLogConfig::default() },
+        )
+    });
+    let admin = herald_admin::router(AdminConfig {
+        db: db.clone(),
+        credentials: credentials.clone(),
+        publisher: Some(Arc::clone(&transport.publisher)),
+        relay: Some(relay_stats),
+        embedded_log,
+        transport: transport.name.to_owned(),
+        prometheus,
+        max_replays: MAX_REPLAYS,
+    });
+    let subscriptions = SubscriptionStore::new(db.clone(), SubscriptionStoreConfig::default())?;
+    let registry = herald_registry::api::router(SchemaStore::new(db.clone()), credentials.clone())
+        .layer(axum::middleware::from_fn(|request, next| {
+            herald_admin::metrics::count_requests("registry", request, next)
+        }));
+    let app: Router = admin
+        .merge(herald_push::router(subscriptions, &token)?)
+        .nest("/api", herald_notify::api::router(db.clone(), credentials))
+        .nest("/registry", registry);
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    announce(&address, transport.name, notify.as_deref(), generated.then_some(token.as_str()));
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    eprintln!("Stopping: the relay finishes its batch, the notification service its round.");
+    stop.send_replace(true);
+    for task in tasks {
+        tokio::time::timeout(Duration::from_secs(30), task)
+            .await
+            .context("a part did not stop within 30 s")???;
+    }
+    db.close().await;
+    eprintln!("Stopped.");
+    Ok(())
+}
+
+async fn until(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// What runs where, for the person who started it.
+fn announce(
+    address: &std::net::SocketAddr,
+    transport: &str,
+    notify: Option<&[String]>,
+    generated_token: Option<&str>,
+) {
+    eprintln!("Herald is up on http://{address}");
+    eprintln!("  dashboard      http://{address}/");
+    eprintln!("  admin API      http://{address}/api/overview (changes need the token)");
+    eprintln!("  registry       http://{address}/registry (Confluent Schema Registry API)");
+    eprintln!("  metrics        http://{address}/metrics · probes /healthz /readyz");
+    let transport = if transport == "embedded log" { "the embedded log" } else { transport };
+    eprintln!("  relay          publishing the outbox to {transport}");
+    match notify {
+        Some(channels) => eprintln!("  notifications  delivering by {}", channels.join(", ")),
+        None => eprintln!(
+            "  notifications  off: give --smtp, --webhook-secret, --sms or --push to deliver"
+        ),
+    }
+    if let Some(token) = generated_token {
+        eprintln!(
+            "  API token      {token} (generated for this run; set --token or HERALD_API_TOKEN to choose one)"
+        );
+    }
+}
+
+/// 32 hex digits from the operating system's random source.
+fn random_token() -> String {
+    rand::random::<[u8; 16]>().iter().map(|byte| format!("{byte:02x}")).collect()
+}

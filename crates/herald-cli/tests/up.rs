@@ -1,0 +1,312 @@
+//! `herald up` as an operator runs it: one process serving the probes, `/metrics`, the
+//! admin API, the registry and the dashboard, relaying the outbox, refusing every change
+//! without the token, and stopping gracefully on SIGTERM; and `herald config check`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use herald_cli::workload::OrderPlaced;
+use herald_db::{Database, DatabaseOptions};
+use herald_envelope::Envelope;
+use herald_outbox::{Outbox, OutboxConfig};
+use herald_testkit::wait_until;
+use serde_json::Value;
+
+const TOKEN: &str = "a-test-token-of-32-characters-xx";
+
+/// A running `herald up`, killed if the test fails before stopping it.
+struct Up {
+    child: Child,
+    base: String,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `herald up` on a free port and waits for its announcement.
+fn start_up(database: &str, extra: &[&str]) -> Up {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["up", "--listen", "127.0.0.1:0", "--database", database])
+        .args(extra)
+        .env_remove("HERALD_API_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start herald up");
+    let (lines, stderr) = mpsc::channel();
+    let pipe = child.stderr.take();
+    // From here a failing test drops `up`, which kills and reaps the child.
+    let mut up = Up { child, base: String::new(), stderr };
+    let pipe = pipe.expect("stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        let line = up
+            .stderr
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("herald up did not announce itself: {seen:?}"));
+        if let Some(address) = line.strip_prefix("Herald is up on ") {
+            up.base = address.trim().to_owned();
+            return up;
+        }
+        seen.push(line);
+    }
+}
+
+/// Commits `count` events into the outbox of the SQLite file `herald up` relays.
+async fn enqueue(url: &str, count: u32) {
+    let options = DatabaseOptions { max_connections: 2, ..DatabaseOptions::default() };
+    let db = Database::connect(url, &options).await.expect("connect");
+    let outbox =
+        Outbox::new(OutboxConfig { partitions: 16, ..OutboxConfig::default() }).expect("outbox");
+    let Database::Sqlite(sqlite) = &db else { panic!("a SQLite database") };
+    let mut tx = sqlite.writer.begin().await.expect("begin");
+    for id in 0..count {
+        let order = OrderPlaced {
+            run: "up".into(),
+            order_id: i64::from(id),
+            customer: format!("customer-{}", id % 7),
+            customer_seq: 1,
+            amount_cents: 100,
+            due_at_us: 0,
+        };
+        let envelope = Envelope::from_event("/test", &order).expect("envelope");
+        outbox.enqueue(&mut tx, &envelope).await.expect("enqueue");
+    }
+    tx.commit().await.expect("commit");
+    db.close().await;
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let response = reqwest::get(url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    (response.status().as_u16(), response.text().await.expect("body"))
+}
+
+async fn get_json(url: &str) -> Value {
+    let (status, body) = get(url).await;
+    assert_eq!(status, 200, "GET {url}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: {e}: {body}"))
+}
+
+/// The value of a metric line `name{labels} value` (or `name value`) in a scrape.
+fn metric(scrape: &str, series: &str) -> Option<f64> {
+    scrape.lines().find_map(|line| {
+        let (name, value) = line.rsplit_once(' ')?;
+        (name == series).then(|| value.parse().ok()).flatten()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_serves_probes_metrics_the_api_and_the_dashboard_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("up.db").display());
+    let up = start_up(&url, &["--token", TOKEN]);
+    let base = up.base.clone();
+
+    assert_eq!(get(&format!("{base}/healthz")).await.0, 200);
+    wait_until(Duration::from_secs(10), "/readyz answers 200", || async {
+        get(&format!("{base}/readyz")).await.0 == 200
+    })
+    .await;
+
+    enqueue(&url, 50).await;
+    wait_until(Duration::from_secs(10), "the relay publishes the 50 events", || async {
+        get_json(&format!("{base}/api/overview")).await["relay"]["published_total"] == 50
+    })
+    .await;
+    let overview = get_json(&format!("{base}/api/overview")).await;
+    assert_eq!(overview["outbox"]["pending"], 0, "{overview:#}");
+    assert_eq!(overview["transport"], "embedded log");
+    assert!(overview["latency_ms"]["p99"].as_f64().is_some_and(|p99| p99 > 0.0), "{overview:#}");
+
+    let (status, scrape) = get(&format!("{base}/metrics")).await;
+    assert_eq!(status, 200);
+    assert_eq!(metric(&scrape, "herald_relay_published_total"), Some(50.0), "{scrape}");
+    assert!(
+        metric(&scrape, "herald_relay_commit_to_confirm_seconds_count") == Some(50.0),
+        "{scrape}"
+    );
+    assert!(scrape.contains("herald_build_info{version="), "{scrape}");
+
+    let (status, page) = get(&format!("{base}/")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("/assets/app.js"), "{page}");
+    assert_eq!(get(&format!("{base}/assets/app.js")).await.0, 200);
+    assert_eq!(get(&format!("{base}/assets/style.css")).await.0, 200);
+    assert_eq!(get(&format!("{base}/registry/subjects")).await, (200, "[]".to_owned()));
+
+    // The ledger from a terminal: the relay recorded each event's commit and publish.
+    let listed = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["events", "list", "--database", &url, "--json", "--limit", "100"])
+        .output()
+        .expect("herald events list");
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let events: Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    assert_eq!(events.as_array().map(Vec::len), Some(50), "{events:#}");
+    let id = events[0]["event_id"].as_str().expect("an event id");
+    let shown = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["events", "show", id, "--database", &url])
+        .output()
+        .expect("herald events show");
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.status.success(), "{text}");
+    assert!(text.contains("committed") && text.contains("published"), "{text}");
+    let unknown = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["events", "show", &uuid::Uuid::now_v7().to_string(), "--database", &url])
+        .output()
+        .expect("herald events show");
+    assert!(!unknown.status.success(), "an unknown event exits non-zero");
+
+    let mut up = up;
+    let pid = up.child.id().to_string();
+    let signalled = Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
+    assert!(signalled.success());
+    let exited = (0..150).find_map(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        up.child.try_wait().expect("wait")
+    });
+    let status = exited.expect("herald up stops within 15 s of SIGTERM");
+    assert!(status.success(), "herald up exits 0 after SIGTERM: {status}");
+    let said: Vec<String> = up.stderr.try_iter().collect();
+    assert!(said.iter().any(|line| line == "Stopped."), "{said:?}");
+}
+
+/// Every route that changes state, as (method, path, body).
+const CHANGES: [(&str, &str, &str); 10] = [
+    ("POST", "/api/dlq/replay", r#"{"all": true}"#),
+    ("PUT", "/api/recipients/alice", r#"{"locale": "en"}"#),
+    ("PUT", "/api/templates/welcome/email/en", r#"{"body": "hi"}"#),
+    (
+        "POST",
+        "/api/subscriptions",
+        r##"{"service": "s", "pattern": "#", "endpoint": "http://127.0.0.1:9/"}"##,
+    ),
+    ("DELETE", "/api/subscriptions/0190a8d4-0000-7000-8000-000000000000", ""),
+    ("POST", "/api/subscriptions/0190a8d4-0000-7000-8000-000000000000/enable", ""),
+    ("POST", "/api/subscriptions/0190a8d4-0000-7000-8000-000000000000/rotate-secret", ""),
+    ("POST", "/registry/subjects/orders.v1/versions", r#"{"schema": "{}", "schemaType": "JSON"}"#),
+    ("PUT", "/registry/config", r#"{"compatibility": "NONE"}"#),
+    ("DELETE", "/registry/subjects/orders.v1", ""),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_state_change_is_refused_without_the_token_or_with_a_wrong_one() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("up.db").display());
+    let up = start_up(&url, &["--token", TOKEN]);
+    let client = reqwest::Client::new();
+    for (method, path, body) in CHANGES {
+        for authorization in [None, Some("Bearer wrong-token-of-the-same-size-xxxx")] {
+            let mut request = client
+                .request(method.parse().expect("method"), format!("{}{path}", up.base))
+                .header("content-type", "application/json")
+                .body(body);
+            if let Some(value) = authorization {
+                request = request.header("authorization", value);
+            }
+            let response = request.send().await.expect("request");
+            assert_eq!(
+                response.status().as_u16(),
+                401,
+                "{method} {path} with {authorization:?} must be refused"
+            );
+        }
+    }
+    // Nothing changed.
+    assert_eq!(get(&format!("{}/registry/subjects", up.base)).await, (200, "[]".to_owned()));
+    assert_eq!(get(&format!("{}/api/recipients/alice", up.base)).await.0, 404);
+    assert_eq!(get_json(&format!("{}/api/templates", up.base)).await, serde_json::json!([]));
+    let config = get_json(&format!("{}/registry/config", up.base)).await;
+    assert_ne!(config["compatibilityLevel"], "NONE", "{config}");
+    // And with the token, a change goes through.
+    let response = client
+        .put(format!("{}/api/recipients/alice", up.base))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("content-type", "application/json")
+        .body(r#"{"locale": "en"}"#)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 200, "{:?}", response.text().await);
+}
+
+fn config_check(args: &[&str], file: Option<&str>) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+    command.args(["config", "check"]).args(args).env_remove("HERALD_API_TOKEN");
+    if let Some(text) = file {
+        let path = dir.path().join("herald.toml");
+        std::fs::write(&path, text).expect("write the configuration");
+        command.arg("--config").arg(&path);
+    }
+    let output = command.output().expect("run herald config check");
+    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn config_check_names_every_problem_and_flags_win_over_the_file() {
+    let bad = r#"
+listen = "nowhere"
+database = "mysql://root:hunter2@db/app"
+broker = "kafka://localhost:9092"
+partitions = 0
+token = "short"
+
+[notify]
+webhook_secrets = ["not-a-secret"]
+"#;
+    let (ok, said) = config_check(&[], Some(bad));
+    assert!(!ok, "{said}");
+    for expected in [
+        "listen: `nowhere`",
+        "database: `mysql://***@db/app`",
+        "`kafka://localhost:9092` is neither",
+        "partitions: 0 is not between 1 and 4096",
+        "token: 5 characters",
+        "notify:",
+    ] {
+        assert!(said.contains(expected), "names `{expected}`: {said}");
+    }
+    assert!(!said.contains("hunter2"), "no password in messages: {said}");
+    assert!(said.contains("6 problem(s)"), "{said}");
+
+    // Flags win over the file: these two are fixed, the rest remain.
+    let (ok, said) = config_check(&["--listen", "127.0.0.1:9000", "--partitions", "8"], Some(bad));
+    assert!(!ok);
+    assert!(!said.contains("listen:") && !said.contains("partitions:"), "{said}");
+    assert!(said.contains("4 problem(s)"), "{said}");
+
+    let (ok, said) = config_check(&[], Some("listen = \"127.0.0.1:9000\"\nunknown_key = 1\n"));
+    assert!(!ok);
+    assert!(said.contains("unknown_key"), "an unknown key is named: {said}");
+
+    let (ok, said) = config_check(&[], Some("listen = \"127.0.0.1:9000\"\npartitions = 32\n"));
+    assert!(ok, "{said}");
+    assert!(said.contains("32 partitions"), "{said}");
+    let (ok, said) = config_check(&[], None);
+    assert!(ok, "no configuration at all is valid: {said}");
+}
+
+#[test]
+fn up_refuses_a_bad_configuration_naming_every_problem() {
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["up", "--listen", "nowhere", "--partitions", "0"])
+        .output()
+        .expect("run herald up");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(said.contains("listen: `nowhere`") && said.contains("partitions: 0"), "{said}");
+}
