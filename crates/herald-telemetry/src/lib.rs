@@ -1,0 +1,140 @@
+//! Herald's traces: one trace from the request that produced an event to every handler
+//! that consumed it.
+//!
+//! - **Capture** ([`current_traceparent`]): when an event is written to the outbox without
+//!   a `traceparent`, the producer's current span gives one (W3C Trace Context), and the
+//!   envelope carries it through the relay and the broker.
+//! - **Continue** ([`continue_trace`]): the consumer opens a span per event whose parent
+//!   is the envelope's `traceparent`, so the handler's work joins the producer's trace.
+//! - **Export** ([`Telemetry`]): the binary's log output, plus, when an OTLP endpoint is
+//!   configured, spans exported over OTLP/HTTP (protobuf) to a collector, Jaeger, Tempo…
+//!
+//! With no OpenTelemetry layer installed, capture finds nothing and continuing a trace
+//! does nothing: a producer that sets `traceparent` itself still has it carried, and the
+//! hot path pays one failed lookup per event.
+
+use opentelemetry::Context;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+mod export;
+
+pub use export::{Telemetry, TelemetryError};
+
+/// The header, and the envelope attribute, that W3C Trace Context defines.
+const TRACEPARENT: &str = "traceparent";
+
+/// The W3C `traceparent` of the current span, if it belongs to a trace: the value to
+/// store in an event written now.
+pub fn current_traceparent() -> Option<String> {
+    traceparent_of(&tracing::Span::current())
+}
+
+/// The W3C `traceparent` of `span`, if it belongs to a trace.
+pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
+    let context = span.context();
+    if !context.span().span_context().is_valid() {
+        return None;
+    }
+    let mut carrier = TraceparentCarrier::default();
+    TraceContextPropagator::new().inject_context(&context, &mut carrier);
+    carrier.value
+}
+
+/// Makes `span` a child of the span that `traceparent` names. Call it before the span is
+/// first entered. Returns whether the span now continues that trace: false when the
+/// value is not a valid `traceparent`, or when no OpenTelemetry layer is installed.
+pub fn continue_trace(span: &tracing::Span, traceparent: &str) -> bool {
+    let Some(parent) = parse_traceparent(traceparent) else {
+        return false;
+    };
+    span.set_parent(parent).is_ok()
+}
+
+/// The remote span context that `traceparent` names, or `None` if it is not valid.
+fn parse_traceparent(traceparent: &str) -> Option<Context> {
+    let carrier = TraceparentCarrier { value: Some(traceparent.to_owned()) };
+    let context = TraceContextPropagator::new().extract(&carrier);
+    context.span().span_context().is_valid().then_some(context)
+}
+
+/// The trace id (32 lowercase hex digits) of a `traceparent`, if it is valid.
+pub fn trace_id_of(traceparent: &str) -> Option<String> {
+    let context = parse_traceparent(traceparent)?;
+    Some(context.span().span_context().trace_id().to_string())
+}
+
+/// A text map holding only `traceparent`: all the envelope carries.
+#[derive(Default)]
+struct TraceparentCarrier {
+    value: Option<String>,
+}
+
+impl Injector for TraceparentCarrier {
+    fn set(&mut self, key: &str, value: String) {
+        if key == TRACEPARENT {
+            self.value = Some(value);
+        }
+    }
+}
+
+impl Extractor for TraceparentCarrier {
+    fn get(&self, key: &str) -> Option<&str> {
+        (key == TRACEPARENT).then_some(self.value.as_deref()).flatten()
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        vec![TRACEPARENT]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    const SAMPLE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    fn traced() -> (SdkTracerProvider, impl tracing::Subscriber + Send + Sync) {
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(InMemorySpanExporter::default())
+            .build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+        (provider, tracing_subscriber::registry().with(layer))
+    }
+
+    #[test]
+    fn without_a_layer_nothing_is_captured_and_nothing_continued() {
+        let span = tracing::info_span!("alone");
+        assert_eq!(traceparent_of(&span), None);
+        assert!(!continue_trace(&span, SAMPLE));
+    }
+
+    #[test]
+    fn a_span_continues_the_trace_its_traceparent_names() {
+        let (_provider, subscriber) = traced();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("consume");
+            assert!(continue_trace(&span, SAMPLE));
+            let captured = traceparent_of(&span).expect("the span is in a trace");
+            assert_eq!(trace_id_of(&captured).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+            assert_ne!(captured, SAMPLE, "the child has a span id of its own");
+        });
+    }
+
+    #[test]
+    fn an_invalid_traceparent_is_ignored() {
+        let (_provider, subscriber) = traced();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("consume");
+            for bad in ["", "garbage", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"] {
+                assert!(!continue_trace(&span, bad), "{bad:?} accepted");
+                assert_eq!(trace_id_of(bad), None);
+            }
+        });
+    }
+}
