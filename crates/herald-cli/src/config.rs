@@ -20,7 +20,7 @@ pub const DEFAULT_DATABASE: &str = "sqlite://herald.db";
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpArgs {
     /// A TOML configuration file (keys: listen, database, broker, namespace, partitions,
-    /// token, and a [notify] table: smtp, smtp_from, webhook_secrets, sms, push).
+    /// token, otlp_endpoint, and a [notify] table: smtp, smtp_from, webhook_secrets, sms, push).
     #[arg(long, env = "HERALD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Address of the dashboard, the admin API, the registry and the probes
@@ -43,6 +43,11 @@ pub struct UpArgs {
     /// printed at start].
     #[arg(long, env = "HERALD_API_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Export traces to this OpenTelemetry collector over OTLP/HTTP, e.g.
+    /// http://127.0.0.1:4318 [default: no export]. Which spans: HERALD_TRACE (default
+    /// info); logs: HERALD_LOG (default warn).
+    #[arg(long, env = "HERALD_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
     /// The notification service's providers (none: the service does not run).
     #[command(flatten)]
     pub providers: ProviderArgs,
@@ -58,6 +63,7 @@ struct FileConfig {
     namespace: Option<String>,
     partitions: Option<u32>,
     token: Option<String>,
+    otlp_endpoint: Option<String>,
     #[serde(default)]
     notify: NotifyFile,
 }
@@ -91,6 +97,8 @@ pub struct UpConfig {
     pub token: Option<String>,
     /// The notification service's providers (none = the service does not run).
     pub providers: ProviderArgs,
+    /// Where traces are exported over OTLP/HTTP; `None` = not exported.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl UpArgs {
@@ -141,14 +149,27 @@ impl UpArgs {
                 "token: {length} characters is too short to guess-proof the API; use at least 16"
             ));
         }
+        let otlp_endpoint =
+            self.otlp_endpoint.clone().or(file.otlp_endpoint).filter(|url| !url.is_empty());
+        if let Some(endpoint) = &otlp_endpoint
+            && let Err(error) = herald_telemetry::check_endpoint(endpoint)
+        {
+            problems.push(error.to_string());
+        }
         let providers = self.providers_with(file.notify);
         if let Err(error) = providers.channels() {
             problems.push(format!("notify: {error:#}"));
         }
         match listen {
-            Ok(listen) if problems.is_empty() => {
-                Ok(UpConfig { listen, database, broker, partitions, token, providers })
-            }
+            Ok(listen) if problems.is_empty() => Ok(UpConfig {
+                listen,
+                database,
+                broker,
+                partitions,
+                token,
+                providers,
+                otlp_endpoint,
+            }),
             _ => Err(problems),
         }
     }

@@ -23,6 +23,7 @@ use herald_shop::{
     ShopSummary,
 };
 use serde::Serialize;
+use tracing::Instrument;
 
 use crate::bench::LatencyMs;
 use crate::transport::BrokerArgs;
@@ -296,7 +297,10 @@ async fn order_journey(
     in_flight: &tokio::sync::Semaphore,
 ) -> anyhow::Result<()> {
     let permit = in_flight.acquire().await?;
-    let order_id = orders.place(customer, basket(n)).await?;
+    // Each command is a request of its own: a trace that the events it raises carry to
+    // every service (exported with `--otlp-endpoint`).
+    let request = tracing::info_span!("customer.place_order", customer, order = n);
+    let order_id = orders.place(customer, basket(n)).instrument(request).await?;
     commands.placed.fetch_add(1, Ordering::Relaxed);
     drop(permit);
     tokio::time::sleep(Duration::from_millis(50 + (n * 37) % 350)).await;
@@ -307,10 +311,11 @@ async fn order_journey(
     };
     let _permit = in_flight.acquire().await?;
     for _ in 0..20 {
+        let request = tracing::info_span!("customer.order", command, order = %order_id);
         let result = if command == "pay" {
-            orders.pay(&order_id).await
+            orders.pay(&order_id).instrument(request).await
         } else {
-            orders.cancel(&order_id).await
+            orders.cancel(&order_id).instrument(request).await
         };
         match result {
             Ok(()) => {

@@ -570,6 +570,10 @@ struct DemoArgs {
     /// Print the summary as JSON on stdout (no live view).
     #[arg(long)]
     json: bool,
+    /// Export the customers' and services' spans to this OpenTelemetry collector over
+    /// OTLP/HTTP, e.g. http://127.0.0.1:4318: one trace per customer command.
+    #[arg(long, env = "HERALD_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
 }
 
 impl DemoArgs {
@@ -655,14 +659,22 @@ enum OutboxCommand {
 }
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HERALD_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let otlp_endpoint = match &cli.command {
+        Command::Up(args) => args.resolve().ok().and_then(|config| config.otlp_endpoint),
+        Command::Demo(args) => args.otlp_endpoint.clone(),
+        _ => std::env::var("HERALD_OTLP_ENDPOINT").ok().filter(|url| !url.is_empty()),
+    };
+    // Installed before the runtime starts (the exporter's client is a blocking one), and
+    // dropped after it stops, which exports the last spans.
+    let _telemetry = match herald_telemetry::Telemetry::install(otlp_endpoint.as_deref(), "herald")
+    {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -706,7 +718,7 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
             Ok(config) => {
                 eprintln!(
                     "The configuration is valid: listen {}, database {}, {}, {} partitions, \
-                     API token {}, notification channels: {}.",
+                     API token {}, notification channels: {}, traces: {}.",
                     config.listen,
                     if config.database.starts_with("sqlite:") { "SQLite" } else { "PostgreSQL" },
                     match &config.broker.broker {
@@ -718,7 +730,8 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
                     match config.providers.channels()?.len() {
                         0 => "none".to_owned(),
                         n => n.to_string(),
-                    }
+                    },
+                    config.otlp_endpoint.as_deref().unwrap_or("not exported"),
                 );
                 Ok(std::process::ExitCode::SUCCESS)
             }

@@ -264,6 +264,7 @@ database = "mysql://root:hunter2@db/app"
 broker = "kafka://localhost:9092"
 partitions = 0
 token = "short"
+otlp_endpoint = "collector:4317"
 
 [notify]
 webhook_secrets = ["not-a-secret"]
@@ -277,16 +278,22 @@ webhook_secrets = ["not-a-secret"]
         "partitions: 0 is not between 1 and 4096",
         "token: 5 characters",
         "notify:",
+        "otlp_endpoint: `collector:4317` is not an http:// or https:// URL",
     ] {
         assert!(said.contains(expected), "names `{expected}`: {said}");
     }
     assert!(!said.contains("hunter2"), "no password in messages: {said}");
-    assert!(said.contains("6 problem(s)"), "{said}");
+    assert!(said.contains("7 problem(s)"), "{said}");
 
     // Flags win over the file: these two are fixed, the rest remain.
-    let (ok, said) = config_check(&["--listen", "127.0.0.1:9000", "--partitions", "8"], Some(bad));
+    let flags = ["--listen", "127.0.0.1:9000", "--partitions", "8"];
+    let (ok, said) = config_check(
+        &[&flags[..], &["--otlp-endpoint", "http://127.0.0.1:4318"]].concat(),
+        Some(bad),
+    );
     assert!(!ok);
     assert!(!said.contains("listen:") && !said.contains("partitions:"), "{said}");
+    assert!(!said.contains("otlp_endpoint:"), "{said}");
     assert!(said.contains("4 problem(s)"), "{said}");
 
     let (ok, said) = config_check(&[], Some("listen = \"127.0.0.1:9000\"\nunknown_key = 1\n"));

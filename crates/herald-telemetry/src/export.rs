@@ -95,6 +95,11 @@ fn otlp_provider(endpoint: &str, service_name: &str) -> Result<SdkTracerProvider
     Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
 }
 
+/// Checks an OTLP endpoint the way [`Telemetry::install`] will read it.
+pub fn check_endpoint(endpoint: &str) -> Result<(), TelemetryError> {
+    traces_url(endpoint).map(drop)
+}
+
 /// The URL of the collector's traces path.
 pub(crate) fn traces_url(endpoint: &str) -> Result<String, TelemetryError> {
     let endpoint = endpoint.trim();
@@ -104,11 +109,7 @@ pub(crate) fn traces_url(endpoint: &str) -> Result<String, TelemetryError> {
         return Err(TelemetryError::Endpoint(endpoint.to_owned()));
     }
     let base = endpoint.trim_end_matches('/');
-    if base.ends_with("/v1/traces") {
-        Ok(base.to_owned())
-    } else {
-        Ok(format!("{base}/v1/traces"))
-    }
+    if base.ends_with("/v1/traces") { Ok(base.to_owned()) } else { Ok(format!("{base}/v1/traces")) }
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 mod export;
 
-pub use export::{Telemetry, TelemetryError};
+pub use export::{Telemetry, TelemetryError, check_endpoint};
 
 /// The header, and the envelope attribute, that W3C Trace Context defines.
 const TRACEPARENT: &str = "traceparent";
