@@ -108,8 +108,10 @@ fn test() -> anyhow::Result<()> {
 }
 
 /// The test-only tools that come from a package registry: `aiosmtpd` (PyPI), the local
-/// SMTP server of the email tests.
+/// SMTP server of the email tests, and Debian's `chromium` and `chromium-driver`, the
+/// browser of the dashboard test.
 fn test_tools() -> anyhow::Result<()> {
+    browser()?;
     let present = Command::new("python3").args(["-c", "import aiosmtpd"]).status();
     if present.is_ok_and(|status| status.success()) {
         return Ok(());
@@ -121,6 +123,28 @@ fn test_tools() -> anyhow::Result<()> {
         .context("running pip")?;
     if !status.success() {
         bail!("`python3 -m pip install aiosmtpd` failed ({status}); the email tests need it");
+    }
+    Ok(())
+}
+
+/// Installs Debian's Chromium and ChromeDriver when either is missing.
+fn browser() -> anyhow::Result<()> {
+    let missing = ["/usr/bin/chromium", "/usr/bin/chromedriver"]
+        .iter()
+        .any(|path| !std::path::Path::new(path).exists());
+    if !missing {
+        return Ok(());
+    }
+    eprintln!("Installing chromium and chromium-driver (the dashboard test's browser) with apt.");
+    let install = "export DEBIAN_FRONTEND=noninteractive; \
+                   apt-get install -y -q chromium chromium-driver \
+                   || (apt-get update -q && apt-get install -y -q chromium chromium-driver)";
+    let status = Command::new("sh").arg("-c").arg(install).status().context("running apt-get")?;
+    if !status.success() {
+        bail!(
+            "installing chromium and chromium-driver failed ({status}); the dashboard test \
+             needs them: `apt-get install chromium chromium-driver`"
+        );
     }
     Ok(())
 }

@@ -2,10 +2,12 @@
 //! admin API, the registry and the dashboard, relaying the outbox, refusing every change
 //! without the token, and stopping gracefully on SIGTERM; and `herald config check`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+mod common;
+
+use std::process::Command;
 use std::time::Duration;
+
+use common::start_up;
 
 use herald_cli::workload::OrderPlaced;
 use herald_db::{Database, DatabaseOptions};
@@ -15,56 +17,6 @@ use herald_testkit::wait_until;
 use serde_json::Value;
 
 const TOKEN: &str = "a-test-token-of-32-characters-xx";
-
-/// A running `herald up`, killed if the test fails before stopping it.
-struct Up {
-    child: Child,
-    base: String,
-    stderr: mpsc::Receiver<String>,
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `herald up` on a free port and waits for its announcement.
-fn start_up(database: &str, extra: &[&str]) -> Up {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["up", "--listen", "127.0.0.1:0", "--database", database])
-        .args(extra)
-        .env_remove("HERALD_API_TOKEN")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start herald up");
-    let (lines, stderr) = mpsc::channel();
-    let pipe = child.stderr.take();
-    // From here a failing test drops `up`, which kills and reaps the child.
-    let mut up = Up { child, base: String::new(), stderr };
-    let pipe = pipe.expect("stderr");
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    loop {
-        let line = up
-            .stderr
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("herald up did not announce itself: {seen:?}"));
-        if let Some(address) = line.strip_prefix("Herald is up on ") {
-            up.base = address.trim().to_owned();
-            return up;
-        }
-        seen.push(line);
-    }
-}
 
 /// Commits `count` events into the outbox of the SQLite file `herald up` relays.
 async fn enqueue(url: &str, count: u32) {

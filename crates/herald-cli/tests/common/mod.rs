@@ -1,10 +1,13 @@
-//! Shared pieces of the end-to-end tests: relay processes, an in-test consumer, counting.
+//! Shared pieces of the end-to-end tests: relay and `herald up` processes, an in-test
+//! consumer, counting.
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use herald_cli::workload::{self, ProducerPlan, RecordOrder, Tracker, Verification};
@@ -185,5 +188,55 @@ pub(crate) async fn settle(db: &Database, run: &str, timeout: Duration) -> Verif
             return verification;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A running `herald up`, killed if the test fails before stopping it.
+pub(crate) struct Up {
+    pub(crate) child: Child,
+    pub(crate) base: String,
+    pub(crate) stderr: mpsc::Receiver<String>,
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `herald up` on a free port and waits for its announcement.
+pub(crate) fn start_up(database: &str, extra: &[&str]) -> Up {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["up", "--listen", "127.0.0.1:0", "--database", database])
+        .args(extra)
+        .env_remove("HERALD_API_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start herald up");
+    let (lines, stderr) = mpsc::channel();
+    let pipe = child.stderr.take();
+    // From here a failing test drops `up`, which kills and reaps the child.
+    let mut up = Up { child, base: String::new(), stderr };
+    let pipe = pipe.expect("stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        let line = up
+            .stderr
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("herald up did not announce itself: {seen:?}"));
+        if let Some(address) = line.strip_prefix("Herald is up on ") {
+            up.base = address.trim().to_owned();
+            return up;
+        }
+        seen.push(line);
     }
 }
