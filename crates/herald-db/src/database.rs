@@ -204,7 +204,7 @@ async fn connect_postgres(url: &str, options: &DatabaseOptions) -> Result<PgPool
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(connect_options)
         .await
-        .map_err(|source| DbError::Connect { url: redact_url(url), source })
+        .map_err(|source| DbError::connect(url, source))
 }
 
 async fn connect_sqlite(url: &str, options: &DatabaseOptions) -> Result<SqliteDb> {
@@ -228,7 +228,7 @@ async fn connect_sqlite(url: &str, options: &DatabaseOptions) -> Result<SqliteDb
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(connect_options.clone())
     };
-    let error = |source| DbError::Connect { url: redact_url(url), source };
+    let error = |source| DbError::connect(url, source);
     // The writer comes first: it creates the file and switches it to WAL.
     let writer = connect(1).await.map_err(error)?;
     let reader = connect(options.max_connections.max(1)).await.map_err(error)?;

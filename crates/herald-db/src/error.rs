@@ -14,11 +14,13 @@ pub enum DbError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The database did not accept a connection.
-    #[error("cannot connect to database `{url}`: {source}")]
+    /// The database did not accept a connection. The driver's error is the source.
+    #[error("cannot connect to database `{url}` ({hint})")]
     Connect {
         /// The URL, password redacted.
         url: String,
+        /// What to check, for this kind of database.
+        hint: &'static str,
         /// The driver's error.
         #[source]
         source: sqlx::Error,
@@ -29,6 +31,18 @@ pub enum DbError {
     /// A query failed.
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
+}
+
+impl DbError {
+    /// A connection error, with what to check for this kind of database.
+    pub(crate) fn connect(url: &str, source: sqlx::Error) -> DbError {
+        let hint = if url.starts_with("sqlite:") {
+            "does the file's directory exist, and may Herald write there?"
+        } else {
+            "is PostgreSQL running at that host and port, and do the user and database exist?"
+        };
+        DbError::Connect { url: crate::database::redact_url(url), hint, source }
+    }
 }
 
 /// The result type of this crate.
