@@ -1,12 +1,13 @@
 //! The delivery ledger, read side: for one event, every state it went through — committed,
-//! published (the transport confirmed it), retried, dead-lettered, replayed, processed by
-//! each subscriber, notified — with times and details; and a search of events by
+//! published (the transport confirmed it), retried, dead-lettered, replayed, delivered to
+//! and processed by each subscriber, notified — with times and details; and a search of events by
 //! partition key, type, subscriber and time.
 //!
 //! The relay records commit and publish times (`herald_ledger_events`) as it marks rows
 //! sent, and consumers record retries (`herald_ledger_steps`). The rest is read where it
-//! already lives: the inboxes (`herald_inbox`), the dead-letter queue and the notification
-//! table. So the hot path pays one batched insert per relay batch and nothing per
+//! already lives: the inboxes (`herald_inbox`, whose `delivered_at` is when the consumer
+//! received the delivery it processed), the dead-letter queue and the notification table.
+//! So the hot path pays one batched insert per relay batch and one more column per
 //! processed event.
 
 use chrono::{DateTime, Utc};
@@ -17,8 +18,8 @@ use uuid::Uuid;
 /// One state of an event's journey.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
-    /// `committed`, `published`, `retried`, `dead_lettered`, `replayed`, `processed`,
-    /// `notified` or `notification_failed`.
+    /// `committed`, `published`, `retried`, `dead_lettered`, `replayed`, `delivered`,
+    /// `processed`, `notified` or `notification_failed`.
     pub state: String,
     /// When.
     pub at: DateTime<Utc>,
@@ -84,8 +85,9 @@ fn rank(state: &str) -> u8 {
         "retried" => 2,
         "dead_lettered" => 3,
         "replayed" => 4,
-        "processed" => 5,
-        _ => 6,
+        "delivered" => 5,
+        "processed" => 6,
+        _ => 7,
     }
 }
 
@@ -148,18 +150,21 @@ pub async fn journey(db: &Database, event_id: Uuid) -> Result<Option<Journey>, s
     }
     let inbox_sql = if pg {
         concat!(
-            "SELECT consumer, ",
+            "SELECT consumer, delivered_at, ",
             micros!(postgres, "processed_at"),
             " FROM herald_inbox WHERE event_id = $1"
         )
     } else {
-        "SELECT consumer, processed_at FROM herald_inbox WHERE event_id = $1"
+        "SELECT consumer, delivered_at, processed_at FROM herald_inbox WHERE event_id = $1"
     };
-    let processed: Vec<(String, i64)> = herald_db::with_reader!(db, pool => {
+    let processed: Vec<(String, Option<i64>, i64)> = herald_db::with_reader!(db, pool => {
         sqlx::query_as(inbox_sql).bind(event_id).fetch_all(pool).await?
     });
-    for (service, at) in processed {
-        journey.states.push(step("processed", at, Some(service), None));
+    for (service, delivered_at, processed_at) in processed {
+        if let Some(at) = delivered_at {
+            journey.states.push(step("delivered", at, Some(service.clone()), None));
+        }
+        journey.states.push(step("processed", processed_at, Some(service), None));
     }
     read_dead_letters(db, pg, event_id, &mut journey).await?;
     read_notifications(db, event_id, &mut journey).await?;

@@ -1,5 +1,5 @@
 //! The delivery ledger: an event committed to the outbox, published by the relay, retried
-//! by its consumer, dead-lettered, replayed through the admin API and then processed is
+//! by its consumer, dead-lettered, replayed through the admin API, then delivered and processed is
 //! reported with each of those states, in order; and the search finds it by key, type and
 //! subscriber.
 
@@ -116,6 +116,7 @@ async fn an_events_journey_is_reported_in_order(test: TestDb) {
             ("retried".to_owned(), billing.clone()),
             ("dead_lettered".to_owned(), billing.clone()),
             ("replayed".to_owned(), billing.clone()),
+            ("delivered".to_owned(), billing.clone()),
             ("processed".to_owned(), billing.clone()),
         ],
         "{journey:#}"

@@ -105,8 +105,8 @@ enum Command {
     /// Follow events through the delivery ledger.
     ///
     /// `show ID` lists every state an event went through (committed, published, retried,
-    /// dead-lettered, replayed, processed by each subscriber, notified); `list` finds
-    /// events by key, type, subscriber and time.
+    /// dead-lettered, replayed, delivered to and processed by each subscriber, notified);
+    /// `list` finds events by key, type, subscriber and time.
     Events {
         /// Database URL (the outbox, the ledger and the consumers' tables).
         #[arg(long, env = "HERALD_DATABASE_URL", global = true)]

@@ -350,7 +350,10 @@ async fn the_dashboard_shows_live_figures_replays_a_dead_letter_and_its_journey(
     let script = "return [...document.querySelectorAll('[data-testid=journey-state]')] \
                   .map((e) => e.dataset.state);";
     let states = client.execute(script, vec![]).await.expect("read the states");
-    assert_eq!(states, json!(["committed", "published", "dead_lettered", "replayed", "processed"]));
+    assert_eq!(
+        states,
+        json!(["committed", "published", "dead_lettered", "replayed", "delivered", "processed"])
+    );
     browser.screenshot("5-journey").await;
 
     let _ = browser.client.clone().close().await;

@@ -253,6 +253,9 @@ enum Work<'r, DB: sqlx::Database> {
 struct Item<'r, DB: sqlx::Database> {
     delivery: &'r Delivery,
     work: Work<'r, DB>,
+    /// When the round that brought it was received (microseconds since the Unix epoch):
+    /// the ledger's `delivered` time, kept with the inbox record.
+    received_at_us: i64,
 }
 
 impl<DB: sqlx::Database> Item<'_, DB> {
@@ -348,9 +351,10 @@ where
     async fn process(&self, deliveries: &[Delivery], keeps_order: bool) -> Settlement {
         let workers = self.config.workers.max(1);
         let mut groups: Vec<Vec<Item<'_, DB>>> = (0..workers).map(|_| Vec::new()).collect();
+        let received_at_us = Utc::now().timestamp_micros();
         for delivery in deliveries {
             let worker = partition_of(&delivery.message.partition_key, workers as u32) as usize;
-            groups[worker].push(self.classify(delivery));
+            groups[worker].push(self.classify(delivery, received_at_us));
         }
         let runs = groups
             .iter()
@@ -364,7 +368,7 @@ where
     }
 
     /// Decodes a delivery and finds its handler.
-    fn classify<'r>(&'r self, delivery: &'r Delivery) -> Item<'r, DB> {
+    fn classify<'r>(&'r self, delivery: &'r Delivery, received_at_us: i64) -> Item<'r, DB> {
         let work = match Envelope::from_json(&delivery.message.payload, &self.config.limits) {
             Err(error) => Work::Park(DeadLetterReason::Undecodable, error.to_string(), None),
             Ok(envelope) if self.config.filter.as_ref().is_some_and(|keep| !keep(&envelope)) => {
@@ -379,7 +383,7 @@ where
                 }
             }
         };
-        Item { delivery, work }
+        Item { delivery, work, received_at_us }
     }
 
     /// One worker's share in one transaction; after a database error every delivery of
@@ -424,7 +428,8 @@ where
         let mut fresh = if ids.is_empty() {
             Default::default()
         } else {
-            DB::record_many(&mut *tx, &self.config.name, &ids).await?
+            let received_at_us = items.first().map_or(0, |item| item.received_at_us);
+            DB::record_many(&mut *tx, &self.config.name, &ids, received_at_us).await?
         };
         for (index, item) in items.iter().enumerate() {
             let tag = item.delivery.tag;
@@ -479,7 +484,10 @@ where
                     None
                 }
             };
-            match self.run_with_retries(&mut tx, envelope, handler.as_ref(), failed_before).await? {
+            let received = item.received_at_us;
+            let run =
+                self.run_with_retries(&mut tx, envelope, received, handler.as_ref(), failed_before);
+            match run.await? {
                 Run::Applied => {
                     settlement.counts.processed += 1;
                     settlement.observed.push(Observation::processed(envelope));
@@ -537,6 +545,7 @@ where
         &self,
         tx: &mut DB::Connection,
         envelope: &Envelope,
+        received_at_us: i64,
         handler: &dyn ErasedHandler<DB>,
         failed_before: Option<HandlerError>,
     ) -> Result<Run, sqlx::Error> {
@@ -550,7 +559,8 @@ where
         loop {
             runs += 1;
             let mut savepoint = tx.begin().await?;
-            if !DB::record(&mut *savepoint, &self.config.name, *envelope.id.as_uuid()).await? {
+            let (name, id) = (&self.config.name, *envelope.id.as_uuid());
+            if !DB::record(&mut *savepoint, name, id, received_at_us).await? {
                 savepoint.rollback().await?;
                 return Ok(Run::Duplicate);
             }

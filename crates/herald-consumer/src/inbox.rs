@@ -1,4 +1,5 @@
-//! The inbox: `herald_inbox(consumer, event_id)`, written in the consumer's transaction.
+//! The inbox: `herald_inbox(consumer, event_id, delivered_at)`, written in the consumer's
+//! transaction.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -9,18 +10,21 @@ use crate::DeadLetter;
 
 /// A database that can hold a consumer's inbox.
 pub trait InboxBackend: sqlx::Database {
-    /// Records that `consumer` applies `event_id`; returns `false` when it already had.
+    /// Records that `consumer` applies `event_id`, delivered at `delivered_at_us`
+    /// (microseconds since the Unix epoch); returns `false` when it already had.
     fn record<'c>(
         conn: &'c mut Self::Connection,
         consumer: &'c str,
         event_id: uuid::Uuid,
+        delivered_at_us: i64,
     ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send + 'c;
 
-    /// Records many event ids at once; returns those that were not there before.
+    /// Records many event ids delivered at once; returns those that were not there before.
     fn record_many<'c>(
         conn: &'c mut Self::Connection,
         consumer: &'c str,
         event_ids: &'c [uuid::Uuid],
+        delivered_at_us: i64,
     ) -> impl Future<Output = Result<HashSet<uuid::Uuid>, sqlx::Error>> + Send + 'c;
 
     /// Records a step of an event's delivery the other tables do not keep (`retried`),
@@ -82,13 +86,16 @@ impl InboxBackend for Postgres {
         conn: &mut Self::Connection,
         consumer: &str,
         event_id: uuid::Uuid,
+        delivered_at_us: i64,
     ) -> Result<bool, sqlx::Error> {
         {
             let inserted = sqlx::query(
-                "INSERT INTO herald_inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                "INSERT INTO herald_inbox (consumer, event_id, delivered_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
             )
             .bind(consumer)
             .bind(event_id)
+            .bind(delivered_at_us)
             .execute(conn)
             .await?;
             Ok(inserted.rows_affected() == 1)
@@ -99,14 +106,16 @@ impl InboxBackend for Postgres {
         conn: &mut Self::Connection,
         consumer: &str,
         event_ids: &[uuid::Uuid],
+        delivered_at_us: i64,
     ) -> Result<HashSet<uuid::Uuid>, sqlx::Error> {
         {
             let inserted: Vec<uuid::Uuid> = sqlx::query_scalar(
-                "INSERT INTO herald_inbox (consumer, event_id) SELECT $1, unnest($2::uuid[]) \
-                 ON CONFLICT DO NOTHING RETURNING event_id",
+                "INSERT INTO herald_inbox (consumer, event_id, delivered_at) \
+                 SELECT $1, unnest($2::uuid[]), $3 ON CONFLICT DO NOTHING RETURNING event_id",
             )
             .bind(consumer)
             .bind(event_ids)
+            .bind(delivered_at_us)
             .fetch_all(conn)
             .await?;
             Ok(inserted.into_iter().collect())
@@ -161,13 +170,16 @@ impl InboxBackend for Sqlite {
         conn: &mut Self::Connection,
         consumer: &str,
         event_id: uuid::Uuid,
+        delivered_at_us: i64,
     ) -> Result<bool, sqlx::Error> {
         {
             let inserted = sqlx::query(
-                "INSERT INTO herald_inbox (consumer, event_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                "INSERT INTO herald_inbox (consumer, event_id, delivered_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT DO NOTHING",
             )
             .bind(consumer)
             .bind(event_id)
+            .bind(delivered_at_us)
             .execute(conn)
             .await?;
             Ok(inserted.rows_affected() == 1)
@@ -178,15 +190,17 @@ impl InboxBackend for Sqlite {
         conn: &mut Self::Connection,
         consumer: &str,
         event_ids: &[uuid::Uuid],
+        delivered_at_us: i64,
     ) -> Result<HashSet<uuid::Uuid>, sqlx::Error> {
         {
             let mut inserted = HashSet::with_capacity(event_ids.len());
-            // Two parameters a row; SQLite allows 32766 a statement.
+            // Three parameters a row; SQLite allows 32766 a statement.
             for chunk in event_ids.chunks(10_000) {
-                let mut builder =
-                    sqlx::QueryBuilder::new("INSERT INTO herald_inbox (consumer, event_id) ");
+                let mut builder = sqlx::QueryBuilder::new(
+                    "INSERT INTO herald_inbox (consumer, event_id, delivered_at) ",
+                );
                 builder.push_values(chunk, |mut row, event_id| {
-                    row.push_bind(consumer).push_bind(*event_id);
+                    row.push_bind(consumer).push_bind(*event_id).push_bind(delivered_at_us);
                 });
                 builder.push(" ON CONFLICT DO NOTHING RETURNING event_id");
                 let ids: Vec<uuid::Uuid> =

@@ -1,0 +1,4 @@
+-- The delivery ledger's `delivered` state: when the consumer received the delivery that it
+-- then processed (microseconds since the Unix epoch), written with the inbox record in
+-- the same statement. NULL for rows recorded before this migration.
+ALTER TABLE herald_inbox ADD COLUMN IF NOT EXISTS delivered_at BIGINT;
