@@ -47,6 +47,9 @@ pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
 /// first entered. Returns whether the span now continues that trace: false when the
 /// value is not a valid `traceparent`, or when no OpenTelemetry layer is installed.
 pub fn continue_trace(span: &tracing::Span, traceparent: &str) -> bool {
+    if span.is_disabled() {
+        return false; // Filtered out: parsing the header would be wasted.
+    }
     let Some(parent) = parse_traceparent(traceparent) else {
         return false;
     };
