@@ -20,7 +20,7 @@ pub const DEFAULT_DATABASE: &str = "sqlite://herald.db";
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpArgs {
     /// A TOML configuration file (keys: listen, database, broker, namespace, partitions,
-    /// token, otlp_endpoint, and a [notify] table: smtp, smtp_from, webhook_secrets, sms, push).
+    /// token, otlp_endpoint, ledger_retention_days, and a [notify] table: smtp, smtp_from, webhook_secrets, sms, push).
     #[arg(long, env = "HERALD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Address of the dashboard, the admin API, the registry and the probes
@@ -48,6 +48,9 @@ pub struct UpArgs {
     /// info); logs: HERALD_LOG (default warn).
     #[arg(long, env = "HERALD_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
+    /// Keep the delivery ledger's records (event journeys) this many days [default: 7].
+    #[arg(long, env = "HERALD_LEDGER_RETENTION_DAYS")]
+    pub ledger_retention_days: Option<u32>,
     /// The notification service's providers (none: the service does not run).
     #[command(flatten)]
     pub providers: ProviderArgs,
@@ -64,6 +67,7 @@ struct FileConfig {
     partitions: Option<u32>,
     token: Option<String>,
     otlp_endpoint: Option<String>,
+    ledger_retention_days: Option<u32>,
     #[serde(default)]
     notify: NotifyFile,
 }
@@ -99,6 +103,8 @@ pub struct UpConfig {
     pub providers: ProviderArgs,
     /// Where traces are exported over OTLP/HTTP; `None` = not exported.
     pub otlp_endpoint: Option<String>,
+    /// How long the delivery ledger keeps an event's record.
+    pub ledger_retention: std::time::Duration,
 }
 
 impl UpArgs {
@@ -156,6 +162,13 @@ impl UpArgs {
         {
             problems.push(error.to_string());
         }
+        let ledger_days = self.ledger_retention_days.or(file.ledger_retention_days).unwrap_or(7);
+        if !(1..=3650).contains(&ledger_days) {
+            problems.push(format!(
+                "ledger_retention_days: {ledger_days} is not between 1 and 3650 (days)"
+            ));
+        }
+        let ledger_retention = std::time::Duration::from_secs(u64::from(ledger_days) * 86_400);
         let providers = self.providers_with(file.notify);
         if let Err(error) = providers.channels() {
             problems.push(format!("notify: {error:#}"));
@@ -169,6 +182,7 @@ impl UpArgs {
                 token,
                 providers,
                 otlp_endpoint,
+                ledger_retention,
             }),
             _ => Err(problems),
         }

@@ -70,6 +70,9 @@ enum Command {
         /// Keep sent rows this many seconds before purging (0 = delete when sent).
         #[arg(long, default_value_t = 3600)]
         retention_secs: u64,
+        /// Keep the delivery ledger's records (`herald events show`) this many days.
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
+        ledger_retention_days: u32,
         /// Fault injection for crash tests: pause this long between the transport's
         /// confirmation and marking rows sent.
         #[arg(long, default_value_t = 0, hide = true)]
@@ -761,6 +764,7 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
             partitions,
             poll_interval_ms,
             retention_secs,
+            ledger_retention_days,
             pause_before_mark_ms,
         } => {
             let config = RelayConfig {
@@ -770,7 +774,11 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 relay_id: relay_id.unwrap_or_else(|| RelayConfig::default().relay_id),
                 ..RelayConfig::default()
             };
-            run_relay(&database, &broker, config, retention_secs).await?;
+            let store = |db| {
+                OutboxStore::new(db, retention_of(retention_secs))
+                    .with_ledger_retention(days(ledger_retention_days))
+            };
+            run_relay(&database, &broker, config, store).await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::ShopConsumer { database, member, broker, handler_delay_ms } => {
@@ -1186,19 +1194,15 @@ async fn run_relay(
     url: &str,
     broker: &BrokerArgs,
     config: RelayConfig,
-    retention_secs: u64,
+    store: impl FnOnce(Database) -> OutboxStore,
 ) -> anyhow::Result<()> {
     let db = connect(url).await?;
-    let retention = match retention_secs {
-        0 => Retention::DeleteOnSend,
-        secs => Retention::Keep(Duration::from_secs(secs)),
-    };
     let transport = broker.open(&db, config.partitions)?;
     eprintln!(
         "Relay {} publishing to {}; stop it with Ctrl-C or SIGTERM.",
         config.relay_id, transport.name
     );
-    let relay = Relay::new(OutboxStore::new(db, retention), transport.publisher, config);
+    let relay = Relay::new(store(db), transport.publisher, config);
     relay.run(shutdown_signal()).await?;
     Ok(())
 }
@@ -1269,4 +1273,16 @@ fn print_status(status: &[herald_outbox::PartitionStatus], json: bool) -> anyhow
         println!("{:>9}  {:>9}  {:>10.1} s", p.partition, p.pending, p.oldest_age.as_secs_f64());
     }
     Ok(())
+}
+
+/// The outbox retention of `--retention-secs`: 0 deletes rows when sent.
+fn retention_of(secs: u64) -> Retention {
+    match secs {
+        0 => Retention::DeleteOnSend,
+        secs => Retention::Keep(Duration::from_secs(secs)),
+    }
+}
+
+fn days(days: u32) -> Duration {
+    Duration::from_secs(u64::from(days) * 24 * 3600)
 }

@@ -42,7 +42,8 @@ pub async fn run(
     let mut tasks = Vec::new();
 
     let relay = Relay::new(
-        OutboxStore::new(db.clone(), Retention::Keep(Duration::from_secs(3600))),
+        OutboxStore::new(db.clone(), Retention::Keep(Duration::from_secs(3600)))
+            .with_ledger_retention(config.ledger_retention),
         Arc::clone(&transport.publisher),
         RelayConfig { partitions: config.partitions, ..RelayConfig::default() },
     );

@@ -217,6 +217,7 @@ broker = "kafka://localhost:9092"
 partitions = 0
 token = "short"
 otlp_endpoint = "collector:4317"
+ledger_retention_days = 0
 
 [notify]
 webhook_secrets = ["not-a-secret"]
@@ -231,21 +232,24 @@ webhook_secrets = ["not-a-secret"]
         "token: 5 characters",
         "notify:",
         "otlp_endpoint: `collector:4317` is not an http:// or https:// URL",
+        "ledger_retention_days: 0 is not between 1 and 3650",
     ] {
         assert!(said.contains(expected), "names `{expected}`: {said}");
     }
     assert!(!said.contains("hunter2"), "no password in messages: {said}");
-    assert!(said.contains("7 problem(s)"), "{said}");
+    assert!(said.contains("8 problem(s)"), "{said}");
 
-    // Flags win over the file: these two are fixed, the rest remain.
-    let flags = ["--listen", "127.0.0.1:9000", "--partitions", "8"];
-    let (ok, said) = config_check(
-        &[&flags[..], &["--otlp-endpoint", "http://127.0.0.1:4318"]].concat(),
-        Some(bad),
-    );
+    // Flags win over the file: these four are fixed, the rest remain.
+    let flags = [
+        ["--listen", "127.0.0.1:9000"],
+        ["--partitions", "8"],
+        ["--otlp-endpoint", "http://127.0.0.1:4318"],
+        ["--ledger-retention-days", "30"],
+    ];
+    let (ok, said) = config_check(flags.as_flattened(), Some(bad));
     assert!(!ok);
     assert!(!said.contains("listen:") && !said.contains("partitions:"), "{said}");
-    assert!(!said.contains("otlp_endpoint:"), "{said}");
+    assert!(!said.contains("otlp_endpoint:") && !said.contains("ledger_retention"), "{said}");
     assert!(said.contains("4 problem(s)"), "{said}");
 
     let (ok, said) = config_check(&[], Some("listen = \"127.0.0.1:9000\"\nunknown_key = 1\n"));

@@ -22,5 +22,6 @@ mod store;
 pub use enqueue::{NewRow, Outbox, OutboxBackend, OutboxConfig, OutboxId};
 pub use error::{OutboxError, Result};
 pub use store::{
-    KeptEvent, OutboxRow, OutboxStore, PartitionStatus, Retention, drop_ledger_triggers,
+    DEFAULT_LEDGER_RETENTION, KeptEvent, OutboxRow, OutboxStore, PartitionStatus, Retention,
+    drop_ledger_triggers,
 };

@@ -100,12 +100,24 @@ pub struct OutboxStore {
     db: Database,
     retention: Retention,
     ledger: bool,
+    ledger_retention: Duration,
 }
+
+/// How long the delivery ledger keeps an event's record by default: 7 days.
+pub const DEFAULT_LEDGER_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl OutboxStore {
     /// A store over `db` with a retention policy for sent rows.
     pub fn new(db: Database, retention: Retention) -> OutboxStore {
-        OutboxStore { db, retention, ledger: true }
+        OutboxStore { db, retention, ledger: true, ledger_retention: DEFAULT_LEDGER_RETENTION }
+    }
+
+    /// Keeps the delivery ledger's records (commit and publish times, retries) this long
+    /// after the event's commit; [`OutboxStore::purge_ledger`] removes older ones.
+    #[must_use]
+    pub fn with_ledger_retention(mut self, keep: Duration) -> OutboxStore {
+        self.ledger_retention = keep;
+        self
     }
 
     /// Without the delivery ledger: rows marked sent leave no record of their commit and
@@ -272,6 +284,39 @@ impl OutboxStore {
         Ok(deleted)
     }
 
+    /// Deletes at most `max_rows` ledger records of events committed longer ago than the
+    /// ledger's retention, and as many retry steps older than it; returns how many went.
+    pub async fn purge_ledger(&self, max_rows: i64) -> Result<u64> {
+        let keep_micros = i64::try_from(self.ledger_retention.as_micros()).unwrap_or(i64::MAX);
+        let cutoff = now_micros().saturating_sub(keep_micros);
+        let events = "DELETE FROM herald_ledger_events WHERE event_id IN ( \
+                          SELECT event_id FROM herald_ledger_events \
+                          WHERE committed_at < $1 ORDER BY committed_at LIMIT $2)";
+        let steps = "DELETE FROM herald_ledger_steps WHERE ctid IN ( \
+                         SELECT ctid FROM herald_ledger_steps WHERE at < $1 LIMIT $2)";
+        let sqlite_steps = "DELETE FROM herald_ledger_steps WHERE rowid IN ( \
+                                SELECT rowid FROM herald_ledger_steps WHERE at < $1 LIMIT $2)";
+        let purged = match &self.db {
+            Database::Postgres(pool) => {
+                let mut purged = 0;
+                for sql in [events, steps] {
+                    let query = sqlx::query(sql).bind(cutoff).bind(max_rows);
+                    purged += query.execute(pool).await?.rows_affected();
+                }
+                purged
+            }
+            Database::Sqlite(sqlite) => {
+                let mut purged = 0;
+                for sql in [events, sqlite_steps] {
+                    let query = sqlx::query(sql).bind(cutoff).bind(max_rows);
+                    purged += query.execute(&sqlite.writer).await?.rows_affected();
+                }
+                purged
+            }
+        };
+        Ok(purged)
+    }
+
     /// Unsent rows per partition (partitions with none are left out).
     pub async fn status(&self) -> Result<Vec<PartitionStatus>> {
         let rows: Vec<(i32, i64, i64)> = match &self.db {
@@ -371,4 +416,11 @@ where
         created_at_us: row.try_get(6)?,
         payload: row.try_get(5)?,
     })
+}
+
+/// Now, in microseconds since the Unix epoch.
+fn now_micros() -> i64 {
+    let since_epoch =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX)
 }

@@ -36,7 +36,8 @@ pub struct RelayConfig {
     pub publish_timeout: Duration,
     /// Backoff of a partition whose publish failed.
     pub backoff: Backoff,
-    /// How often sent rows past retention are purged (in bounded batches).
+    /// How often sent rows and ledger records past retention are purged (in bounded
+    /// batches).
     pub purge_interval: Duration,
     /// Fault injection for crash tests: a pause between the transport's confirmation and
     /// marking the rows sent, so that a killed relay leaves published-but-unmarked rows
@@ -321,6 +322,11 @@ impl Relay {
             Ok(0) => {}
             Ok(purged) => tracing::debug!(purged, "Purged sent rows past retention."),
             Err(error) => tracing::warn!(%error, "Purging sent rows failed."),
+        }
+        match self.store.purge_ledger(10_000).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "Purged ledger records past retention."),
+            Err(error) => tracing::warn!(%error, "Purging the ledger failed."),
         }
         match self.publisher.housekeeping().await {
             Ok(0) => {}

@@ -37,6 +37,7 @@ both_databases!(
     delete_on_send_removes_rows,
     failure_is_recorded_and_row_stays_unsent,
     purge_removes_only_old_sent_rows_in_bounded_batches,
+    ledger_records_past_retention_are_purged_in_bounded_batches,
     status_counts_unsent_rows_per_partition,
     invalid_envelope_is_refused_and_nothing_is_written,
     oversize_event_is_refused_and_nothing_is_written,

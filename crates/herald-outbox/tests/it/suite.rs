@@ -190,6 +190,64 @@ pub(crate) async fn purge_removes_only_old_sent_rows_in_bounded_batches(db: &Dat
     assert_eq!(count_rows(db).await, 1, "the unsent row stays");
 }
 
+/// Runs one statement with an event id and two times bound (microseconds).
+async fn execute(db: &Database, sql: &str, id: uuid::Uuid, first: i64, second: i64) {
+    let done = match db {
+        Database::Postgres(pool) => {
+            sqlx::query(sql).bind(id).bind(first).bind(second).execute(pool).await.map(drop)
+        }
+        Database::Sqlite(sqlite) => {
+            let query = sqlx::query(sql).bind(id).bind(first).bind(second);
+            query.execute(&sqlite.writer).await.map(drop)
+        }
+    };
+    done.expect("statement");
+}
+
+async fn count(db: &Database, table: &str) -> i64 {
+    let sql = format!("SELECT count(*) FROM {table}");
+    match db {
+        Database::Postgres(pool) => sqlx::query_scalar(&sql).fetch_one(pool).await,
+        Database::Sqlite(sqlite) => sqlx::query_scalar(&sql).fetch_one(&sqlite.reader).await,
+    }
+    .expect("count")
+}
+
+pub(crate) async fn ledger_records_past_retention_are_purged_in_bounded_batches(db: &Database) {
+    let outbox = outbox();
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(enqueue(db, &outbox, &pinged("a", n), true).await.expect("enqueue"));
+    }
+    let week = Duration::from_secs(7 * 86_400);
+    let store = OutboxStore::new(db.clone(), Retention::Keep(Duration::from_secs(3600)))
+        .with_ledger_retention(week);
+    store.mark_sent(&ids).await.expect("mark");
+    assert_eq!(count(db, "herald_ledger_events").await, 3, "marking sent records the ledger");
+    assert_eq!(store.purge_ledger(100).await.expect("purge"), 0, "nothing is a week old");
+
+    // Two events committed eight days ago; a retry step as old, and a fresh one.
+    let now = i64::try_from(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros(),
+    )
+    .unwrap();
+    let eight_days_ago = now - 8 * 86_400 * 1_000_000;
+    let age = "UPDATE herald_ledger_events SET committed_at = $2 WHERE event_id IN ( \
+               SELECT event_id FROM herald_ledger_events WHERE event_id <> $1 \
+               ORDER BY committed_at LIMIT $3)";
+    let kept = uuid::Uuid::now_v7();
+    execute(db, age, kept, eight_days_ago, 2).await;
+    let steps = "INSERT INTO herald_ledger_steps (event_id, service, state, at, detail) \
+                 VALUES ($1, 'billing', 'retried', $2, 'old'), ($1, 'billing', 'retried', $3, 'new')";
+    execute(db, steps, kept, eight_days_ago, now).await;
+
+    assert_eq!(store.purge_ledger(1).await.expect("purge"), 2, "one of each, bounded by max_rows");
+    assert_eq!(store.purge_ledger(100).await.expect("purge"), 1, "the other old event");
+    assert_eq!(store.purge_ledger(100).await.expect("purge"), 0);
+    assert_eq!(count(db, "herald_ledger_events").await, 1, "the recent event stays");
+    assert_eq!(count(db, "herald_ledger_steps").await, 1, "the recent step stays");
+}
+
 pub(crate) async fn status_counts_unsent_rows_per_partition(db: &Database) {
     let outbox = outbox();
     for n in 0..3 {
