@@ -127,13 +127,28 @@ fn test_tools() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Installs Debian's Chromium and ChromeDriver when either is missing.
+/// Installs Debian's Chromium and ChromeDriver when either is missing (the dashboard
+/// test also takes them from `HERALD_CHROMIUM` and `HERALD_CHROMEDRIVER`).
 fn browser() -> anyhow::Result<()> {
-    let missing = ["/usr/bin/chromium", "/usr/bin/chromedriver"]
-        .iter()
-        .any(|path| !std::path::Path::new(path).exists());
+    let missing = [
+        ("HERALD_CHROMIUM", "/usr/bin/chromium"),
+        ("HERALD_CHROMEDRIVER", "/usr/bin/chromedriver"),
+    ]
+    .iter()
+    .any(|(variable, default)| {
+        let path = std::env::var_os(variable).unwrap_or_else(|| (*default).into());
+        !std::path::Path::new(&path).exists()
+    });
     if !missing {
         return Ok(());
+    }
+    let root =
+        Command::new("id").arg("-u").output().is_ok_and(|out| out.stdout.trim_ascii() == b"0");
+    if !root {
+        bail!(
+            "the dashboard test needs Chromium and ChromeDriver: run `sudo apt-get install \
+             chromium chromium-driver`, or set HERALD_CHROMIUM and HERALD_CHROMEDRIVER"
+        );
     }
     eprintln!("Installing chromium and chromium-driver (the dashboard test's browser) with apt.");
     let install = "export DEBIAN_FRONTEND=noninteractive; \

@@ -161,7 +161,10 @@ pub async fn journey(db: &Database, event_id: Uuid) -> Result<Option<Journey>, s
         sqlx::query_as(inbox_sql).bind(event_id).fetch_all(pool).await?
     });
     for (service, delivered_at, processed_at) in processed {
+        // The consumer's clock gives `delivered_at`, the database's `processed_at` (to the
+        // millisecond on SQLite): a delivery is never shown after its processing.
         if let Some(at) = delivered_at {
+            let at = at.min(processed_at);
             journey.states.push(step("delivered", at, Some(service.clone()), None));
         }
         journey.states.push(step("processed", processed_at, Some(service), None));

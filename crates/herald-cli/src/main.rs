@@ -665,7 +665,9 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let otlp_endpoint = match &cli.command {
         Command::Up(args) => args.resolve().ok().and_then(|config| config.otlp_endpoint),
-        Command::Demo(args) => args.otlp_endpoint.clone(),
+        Command::Demo(args) => args.otlp_endpoint.clone().filter(|url| !url.is_empty()),
+        // The check reports a bad endpoint along with every other problem.
+        Command::Config { .. } => None,
         _ => std::env::var("HERALD_OTLP_ENDPOINT").ok().filter(|url| !url.is_empty()),
     };
     // Installed before the runtime starts (the exporter's client is a blocking one), and
@@ -734,7 +736,10 @@ async fn dispatch(command: Command) -> anyhow::Result<std::process::ExitCode> {
                         0 => "none".to_owned(),
                         n => n.to_string(),
                     },
-                    config.otlp_endpoint.as_deref().unwrap_or("not exported"),
+                    config
+                        .otlp_endpoint
+                        .as_deref()
+                        .map_or_else(|| "not exported".to_owned(), herald_telemetry::redact),
                 );
                 Ok(std::process::ExitCode::SUCCESS)
             }

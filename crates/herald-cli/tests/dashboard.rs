@@ -117,11 +117,13 @@ async fn get_json(url: &str) -> Value {
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: {e}: {body}"))
 }
 
-/// ChromeDriver (its own process group, killed with its browser) and a session.
+/// ChromeDriver (its own process group, killed with its browser) and a session whose
+/// browser profile lives in a directory removed afterwards.
 struct Browser {
     driver: Child,
     client: Client,
     shots: PathBuf,
+    _profile: tempfile::TempDir,
 }
 
 impl Drop for Browser {
@@ -172,12 +174,14 @@ impl Browser {
             }
         })
         .await;
+        let profile = tempfile::tempdir().expect("a browser profile directory");
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": chromium,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1400,1000"],
+                         "--disable-dev-shm-usage", "--window-size=1400,1000",
+                         format!("--user-data-dir={}", profile.path().display())],
             },
         });
         let Value::Object(capabilities) = capabilities else { unreachable!() };
@@ -190,7 +194,7 @@ impl Browser {
             .unwrap_or_else(|e| panic!("open a Chromium session through ChromeDriver: {e}"));
         let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
         std::fs::create_dir_all(&shots).expect("screenshot directory");
-        Browser { driver, client, shots }
+        Browser { driver, client, shots, _profile: profile }
     }
 
     /// Waits for the element `css` selects.

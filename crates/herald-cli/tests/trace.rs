@@ -110,6 +110,9 @@ fn check_traces(spans: &[Received]) {
     let placed: Vec<&Received> =
         spans.iter().filter(|s| s.name == "customer.place_order").collect();
     assert_eq!(placed.len(), 30, "one span per order placed");
+    let traces: HashSet<&[u8]> = placed.iter().map(|s| s.trace_id.as_slice()).collect();
+    assert_eq!(traces.len(), 30, "each order placed is a trace of its own");
+    assert!(placed.iter().all(|s| s.parent_span_id.is_empty()), "each is its trace's root");
 
     let consumed: Vec<&Received> = spans.iter().filter(|s| s.name == "herald.consume").collect();
     assert!(!consumed.is_empty(), "the services' spans are exported");

@@ -231,7 +231,7 @@ webhook_secrets = ["not-a-secret"]
         "partitions: 0 is not between 1 and 4096",
         "token: 5 characters",
         "notify:",
-        "otlp_endpoint: `collector:4317` is not an http:// or https:// URL",
+        "otlp_endpoint: `collector:4317` is not an http:// URL",
         "ledger_retention_days: 0 is not between 1 and 3650",
     ] {
         assert!(said.contains(expected), "names `{expected}`: {said}");

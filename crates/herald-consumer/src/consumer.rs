@@ -514,7 +514,8 @@ where
     }
 
     /// Runs a handler in a span of its own, `herald.consume`, which continues the
-    /// producer's trace when the envelope carries a `traceparent`; records its duration.
+    /// producer's trace when the envelope carries a `traceparent` and is marked as an
+    /// error when the handler fails; records its duration.
     async fn call_handler(
         &self,
         handler: &dyn ErasedHandler<DB>,
@@ -528,13 +529,21 @@ where
             service = %self.config.name,
             event.id = %envelope.id,
             event.type = %envelope.event_type,
+            otel.status_code = tracing::field::Empty,
+            otel.status_message = tracing::field::Empty,
         );
         if let Some(traceparent) = &envelope.traceparent {
             herald_telemetry::continue_trace(&span, traceparent);
         }
         let started = std::time::Instant::now();
-        let result = handler.call(ctx).instrument(span).await;
+        let result = handler.call(ctx).instrument(span.clone()).await;
         record_handler_duration(&self.config.name, &envelope.event_type, started);
+        if let Err(error) = &result
+            && !span.is_disabled()
+        {
+            span.record("otel.status_code", "ERROR");
+            span.record("otel.status_message", error.to_string());
+        }
         result
     }
 

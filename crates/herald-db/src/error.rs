@@ -14,16 +14,16 @@ pub enum DbError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The database did not accept a connection. The driver's error is the source.
-    #[error("cannot connect to database `{url}` ({hint})")]
+    /// The database did not accept a connection.
+    #[error("cannot connect to database `{url}`: {driver} ({hint})")]
     Connect {
         /// The URL, password redacted.
         url: String,
         /// What to check, for this kind of database.
         hint: &'static str,
-        /// The driver's error.
-        #[source]
-        source: sqlx::Error,
+        /// The driver's error, in the message (not also a source, which would print it
+        /// twice in an error chain).
+        driver: sqlx::Error,
     },
     /// A migration failed.
     #[error("database migration failed: {0}")]
@@ -41,7 +41,7 @@ impl DbError {
         } else {
             "is PostgreSQL running at that host and port, and do the user and database exist?"
         };
-        DbError::Connect { url: crate::database::redact_url(url), hint, source }
+        DbError::Connect { url: crate::database::redact_url(url), hint, driver: source }
     }
 }
 

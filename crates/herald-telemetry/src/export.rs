@@ -12,9 +12,15 @@ use tracing_subscriber::util::SubscriberInitExt;
 /// Why telemetry could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
-    /// The OTLP endpoint is not an `http://` or `https://` URL.
-    #[error("otlp_endpoint: `{0}` is not an http:// or https:// URL, e.g. http://127.0.0.1:4318")]
+    /// The OTLP endpoint is not an `http://` URL.
+    #[error("otlp_endpoint: `{0}` is not an http:// URL, e.g. http://127.0.0.1:4318")]
     Endpoint(String),
+    /// The OTLP endpoint asks for TLS, which the exporter does not speak.
+    #[error(
+        "otlp_endpoint: `{0}` needs TLS, which Herald's exporter does not speak yet; \
+         send to a collector over http:// (e.g. an OpenTelemetry Collector beside Herald)"
+    )]
+    Tls(String),
     /// The exporter could not be built.
     #[error("cannot set up the OTLP exporter: {0}")]
     Exporter(String),
@@ -103,13 +109,27 @@ pub fn check_endpoint(endpoint: &str) -> Result<(), TelemetryError> {
 /// The URL of the collector's traces path.
 pub(crate) fn traces_url(endpoint: &str) -> Result<String, TelemetryError> {
     let endpoint = endpoint.trim();
-    let scheme_ok = endpoint.starts_with("http://") || endpoint.starts_with("https://");
-    let host = endpoint.split_once("://").map_or("", |(_, rest)| rest);
-    if !scheme_ok || host.is_empty() || host.starts_with('/') {
-        return Err(TelemetryError::Endpoint(endpoint.to_owned()));
+    if endpoint.starts_with("https://") {
+        return Err(TelemetryError::Tls(redact(endpoint)));
+    }
+    let host = endpoint.strip_prefix("http://").unwrap_or_default();
+    if host.is_empty() || host.starts_with('/') {
+        return Err(TelemetryError::Endpoint(redact(endpoint)));
     }
     let base = endpoint.trim_end_matches('/');
     if base.ends_with("/v1/traces") { Ok(base.to_owned()) } else { Ok(format!("{base}/v1/traces")) }
+}
+
+/// An endpoint for messages: any credentials in it replaced by `***`.
+pub fn redact(endpoint: &str) -> String {
+    let Some((scheme, rest)) = endpoint.split_once("://") else {
+        return endpoint.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => endpoint.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -121,7 +141,7 @@ mod tests {
         for (given, expected) in [
             ("http://127.0.0.1:4318", "http://127.0.0.1:4318/v1/traces"),
             ("http://collector:4318/", "http://collector:4318/v1/traces"),
-            ("https://otel.example/v1/traces", "https://otel.example/v1/traces"),
+            ("http://otel.example/v1/traces", "http://otel.example/v1/traces"),
         ] {
             assert_eq!(traces_url(given).unwrap(), expected);
         }
@@ -133,5 +153,18 @@ mod tests {
             let error = traces_url(bad).unwrap_err().to_string();
             assert!(error.starts_with("otlp_endpoint:"), "{error}");
         }
+        let error = traces_url("https://user:secret@otel.example").unwrap_err().to_string();
+        assert!(error.contains("needs TLS") && error.contains("https://***@otel.example"));
+        assert!(!error.contains("secret"), "{error}");
+    }
+
+    #[test]
+    fn credentials_in_an_endpoint_are_redacted() {
+        assert_eq!(
+            redact("http://u:p@collector:4318/v1/traces"),
+            "http://***@collector:4318/v1/traces"
+        );
+        assert_eq!(redact("http://collector:4318/a@b"), "http://collector:4318/a@b");
+        assert_eq!(redact("collector"), "collector");
     }
 }

@@ -21,7 +21,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 mod export;
 
-pub use export::{Telemetry, TelemetryError, check_endpoint};
+pub use export::{Telemetry, TelemetryError, check_endpoint, redact};
 
 /// The header, and the envelope attribute, that W3C Trace Context defines.
 const TRACEPARENT: &str = "traceparent";
@@ -98,6 +98,7 @@ mod tests {
     use super::*;
     use opentelemetry::trace::TracerProvider as _;
     use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    use tracing_subscriber::Layer as _;
     use tracing_subscriber::layer::SubscriberExt;
 
     const SAMPLE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -115,6 +116,21 @@ mod tests {
         let span = tracing::info_span!("alone");
         assert_eq!(traceparent_of(&span), None);
         assert!(!continue_trace(&span, SAMPLE));
+    }
+
+    #[test]
+    fn with_logs_alone_a_recorded_span_captures_and_continues_nothing() {
+        let logs = tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::sink)
+                .with_filter(tracing_subscriber::EnvFilter::new("info")),
+        );
+        tracing::subscriber::with_default(logs, || {
+            let span = tracing::info_span!("consume");
+            assert!(!span.is_disabled(), "the log layer records the span");
+            assert!(!continue_trace(&span, SAMPLE));
+            assert_eq!(traceparent_of(&span), None);
+        });
     }
 
     #[test]

@@ -235,11 +235,11 @@ pub(crate) async fn ledger_records_past_retention_are_purged_in_bounded_batches(
     let age = "UPDATE herald_ledger_events SET committed_at = $2 WHERE event_id IN ( \
                SELECT event_id FROM herald_ledger_events WHERE event_id <> $1 \
                ORDER BY committed_at LIMIT $3)";
-    let kept = uuid::Uuid::now_v7();
-    execute(db, age, kept, eight_days_ago, 2).await;
+    let unrelated = uuid::Uuid::now_v7(); // the steps' event; no ledger record has it
+    execute(db, age, unrelated, eight_days_ago, 2).await;
     let steps = "INSERT INTO herald_ledger_steps (event_id, service, state, at, detail) \
                  VALUES ($1, 'billing', 'retried', $2, 'old'), ($1, 'billing', 'retried', $3, 'new')";
-    execute(db, steps, kept, eight_days_ago, now).await;
+    execute(db, steps, unrelated, eight_days_ago, now).await;
 
     assert_eq!(store.purge_ledger(1).await.expect("purge"), 2, "one of each, bounded by max_rows");
     assert_eq!(store.purge_ledger(100).await.expect("purge"), 1, "the other old event");
