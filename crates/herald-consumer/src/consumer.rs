@@ -529,8 +529,7 @@ where
             service = %self.config.name,
             event.id = %envelope.id,
             event.type = %envelope.event_type,
-            otel.status_code = tracing::field::Empty,
-            otel.status_message = tracing::field::Empty,
+            otel.status_description = tracing::field::Empty,
         );
         if let Some(traceparent) = &envelope.traceparent {
             herald_telemetry::continue_trace(&span, traceparent);
@@ -541,8 +540,8 @@ where
         if let Err(error) = &result
             && !span.is_disabled()
         {
-            span.record("otel.status_code", "ERROR");
-            span.record("otel.status_message", error.to_string());
+            // Marks the span as failed, with the error as its description.
+            span.record("otel.status_description", error.to_string());
         }
         result
     }

@@ -1,7 +1,8 @@
 //! Trace propagation through the outbox: an event committed inside a producer's span is
 //! handled inside a consumer span of the same trace, whose parent is the producer's span;
 //! an event committed outside any trace starts none; a `traceparent` set by the producer
-//! (from an upstream system) is kept. SQLite, the relay, the embedded log, a consumer.
+//! (from an upstream system) is kept; a failed handler marks its span as an error.
+//! SQLite, the relay, the embedded log, a consumer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -15,12 +16,17 @@ use herald_outbox::{Outbox, OutboxConfig, OutboxStore, Retention};
 use herald_relay::{Relay, RelayConfig};
 use herald_testkit::TestDb;
 use herald_transport::{SqlLog, SqlLogConfig};
-use opentelemetry::trace::{SpanId, SpanKind, TraceContextExt, TraceId, TracerProvider as _};
+use opentelemetry::trace::{
+    SpanId, SpanKind, Status, TraceContextExt, TraceId, TracerProvider as _,
+};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
+
+/// The parcel whose handler fails: its span is marked as an error.
+const LOST_PARCEL: u32 = 13;
 
 /// An upstream system's trace context, as a producer might receive it in a request.
 const UPSTREAM: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -55,7 +61,7 @@ struct Track {
 impl Handler<Shipped, sqlx::Sqlite> for Track {
     async fn handle(
         &self,
-        _event: Shipped,
+        event: Shipped,
         ctx: HandlerContext<'_, sqlx::Sqlite>,
     ) -> Result<(), HandlerError> {
         let _ = self.seen.send(Seen {
@@ -63,6 +69,9 @@ impl Handler<Shipped, sqlx::Sqlite> for Track {
             carried: ctx.envelope.traceparent.clone(),
             current: herald_telemetry::current_traceparent(),
         });
+        if event.parcel == LOST_PARCEL {
+            return Err(HandlerError::dead_letter("parcel 13 is lost"));
+        }
         Ok(())
     }
 }
@@ -170,6 +179,19 @@ async fn a_consumer_span_continues_the_producers_trace() {
             .expect("the consumer runs");
         handled.insert(seen.id, seen);
     }
+    // A failing handler, in a round of its own (a failure reruns the rest of its round).
+    let lost = commit(
+        &test.db,
+        &outbox,
+        Envelope::from_event("/shipping", &Shipped { parcel: LOST_PARCEL }).expect("envelope"),
+    )
+    .instrument(tracing::info_span!("ship_parcel", parcel = LOST_PARCEL))
+    .await;
+    let seen = tokio::time::timeout(Duration::from_secs(10), seen_rx.recv())
+        .await
+        .expect("the lost parcel is handled within 10 s")
+        .expect("the consumer runs");
+    assert_eq!(seen.id, lost);
     stop.send_replace(true);
     relay_task.await.expect("relay task").expect("relay");
     consumer_task.await.expect("consumer task").expect("consumer");
@@ -216,5 +238,8 @@ async fn a_consumer_span_continues_the_producers_trace() {
     let continued = consumed(&upstream);
     assert_eq!(continued.span_context.trace_id(), trace_id_of(UPSTREAM));
     assert_eq!(continued.parent_span_id, SpanId::from_hex("00f067aa0ba902b7").expect("hex"));
+    assert_eq!(continued.status, Status::Unset, "a handler that succeeds sets no status");
+    let failed = consumed(&lost);
+    assert_eq!(failed.status, Status::error("parcel 13 is lost"), "a failure marks the span");
     test.cleanup().await;
 }
