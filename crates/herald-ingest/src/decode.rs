@@ -9,8 +9,11 @@
 //! percent-decoded as UTF-8. Header values are strings, as the binding carries them;
 //! Herald's integer extension `schemaversion` is read from its decimal text, as in the
 //! AMQP binding. `Content-Type` becomes `datacontenttype` and the body the data (JSON
-//! text when the media type is JSON, bytes otherwise). The plain W3C `traceparent` header
-//! is not read: only `ce-traceparent` sets the extension.
+//! text when the media type is JSON, bytes otherwise). In every mode, the W3C Trace
+//! Context `traceparent` header of the request (what an instrumented HTTP client sends)
+//! becomes the `traceparent` of each event that has none of its own (`ce-traceparent`
+//! or the member), so consumers continue the caller's trace; a malformed one is ignored,
+//! as Trace Context says.
 
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
@@ -91,11 +94,16 @@ pub fn decode(
     max_batch_events: usize,
 ) -> Result<(ContentMode, Vec<Envelope>)> {
     let mode = content_mode(headers)?;
-    let envelopes = match mode {
+    let mut envelopes = match mode {
         ContentMode::Binary => vec![binary(headers, body, limits)?],
         ContentMode::Structured => vec![structured(body, limits, None)?],
         ContentMode::Batch => batch(body, limits, max_batch_events)?,
     };
+    if let Some(traceparent) = request_traceparent(headers) {
+        for envelope in envelopes.iter_mut().filter(|e| e.traceparent.is_none()) {
+            envelope.traceparent = Some(traceparent.to_owned());
+        }
+    }
     Ok((mode, envelopes))
 }
 
@@ -120,6 +128,12 @@ fn unsupported(content_type: &str) -> IngestError {
 }
 
 /// A binary-mode event: attributes from `ce-` headers, `Content-Type`, the body.
+/// The request's W3C `traceparent` header, when it is valid.
+fn request_traceparent(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(herald_telemetry::TRACEPARENT)?.to_str().ok()?.trim();
+    herald_telemetry::trace_id_of(value).is_some().then_some(value)
+}
+
 fn binary(headers: &HeaderMap, body: &[u8], limits: &Limits) -> Result<Envelope> {
     let mut attributes = Vec::new();
     for (name, value) in headers {
@@ -316,6 +330,44 @@ mod tests {
             "time":"2024-07-01T12:00:00Z","eventkind":"integration","schemaversion":1,
             "partitionkey":"order-1","data":{{"quantity":1}}}}"#
         )
+    }
+
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const OTHER: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+    fn decoded(pairs: &[(&'static str, &str)], body: &str) -> Vec<Envelope> {
+        decode(&headers(pairs), body.as_bytes(), &Limits::default(), 10).expect("decodes").1
+    }
+
+    #[test]
+    fn the_requests_traceparent_header_traces_each_event_without_one() {
+        let mut binary = binary_headers();
+        binary.push(("traceparent", TRACEPARENT));
+        let events = decoded(&binary, r#"{"quantity":1}"#);
+        assert_eq!(events[0].traceparent.as_deref(), Some(TRACEPARENT));
+
+        binary.push(("ce-traceparent", OTHER));
+        let events = decoded(&binary, r#"{"quantity":1}"#);
+        assert_eq!(events[0].traceparent.as_deref(), Some(OTHER), "the event's own wins");
+
+        let (first, second, third) = (
+            "0190f6a4-7d3e-7cc0-8a4e-7b0a1c2d3e50",
+            "0190f6a4-7d3e-7cc0-8a4e-7b0a1c2d3e51",
+            "0190f6a4-7d3e-7cc0-8a4e-7b0a1c2d3e52",
+        );
+        let with_own = structured_json(second).replace(
+            r#""partitionkey":"order-1","#,
+            &format!(r#""partitionkey":"order-1","traceparent":"{OTHER}","#),
+        );
+        let batch = format!("[{},{with_own}]", structured_json(first));
+        let pairs = [("content-type", BATCH_CONTENT_TYPE), ("traceparent", TRACEPARENT)];
+        let events = decoded(&pairs, &batch);
+        assert_eq!(events[0].traceparent.as_deref(), Some(TRACEPARENT));
+        assert_eq!(events[1].traceparent.as_deref(), Some(OTHER));
+
+        let pairs = [("content-type", STRUCTURED_CONTENT_TYPE), ("traceparent", "00-bad")];
+        let events = decoded(&pairs, &structured_json(third));
+        assert_eq!(events[0].traceparent, None, "a malformed header is ignored");
     }
 
     #[test]

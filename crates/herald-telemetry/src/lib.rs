@@ -24,7 +24,7 @@ mod export;
 pub use export::{Telemetry, TelemetryError, check_endpoint, redact};
 
 /// The header, and the envelope attribute, that W3C Trace Context defines.
-const TRACEPARENT: &str = "traceparent";
+pub const TRACEPARENT: &str = "traceparent";
 
 /// The W3C `traceparent` of the current span, if it belongs to a trace: the value to
 /// store in an event written now.
