@@ -96,6 +96,15 @@ impl Outbox {
             }
             None => envelope,
         };
+        self.insert(tx, envelope).await
+    }
+
+    /// Encodes the envelope as it is and inserts it.
+    async fn insert<DB: OutboxBackend>(
+        &self,
+        tx: &mut Transaction<'_, DB>,
+        envelope: &Envelope,
+    ) -> Result<OutboxId> {
         let payload = envelope.encode(&self.config.limits)?;
         let partition = envelope.partition(self.config.partitions);
         let row = NewRow {
@@ -121,7 +130,7 @@ impl Outbox {
         if let Some(traceparent) = untraced_in_a_trace(&envelope) {
             envelope = envelope.with_traceparent(traceparent);
         }
-        self.enqueue(tx, &envelope).await?;
+        self.insert(tx, &envelope).await?;
         Ok(envelope)
     }
 
