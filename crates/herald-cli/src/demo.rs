@@ -211,7 +211,7 @@ fn shop_config(
     };
     Ok(ShopConfig {
         stock,
-        broker: transport.shop_broker(),
+        broker: crate::transport::shop_broker(transport),
         notifications: Some(NotificationService { channels: vec![channel], dispatcher }),
         ..ShopConfig::default()
     })

@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use hdrhistogram::Histogram;
 use herald_consumer::{Handler, HandlerContext, HandlerError};
-use herald_db::Database;
+use herald_db::{Database, Statement};
 use herald_envelope::{Envelope, Event, EventKind};
 use herald_outbox::Outbox;
 use serde::{Deserialize, Serialize};
@@ -142,28 +142,21 @@ pub async fn place_orders(
                 .with_sequence(format!("{:020}", order.customer_seq)))
         })
         .collect::<anyhow::Result<Vec<Envelope>>>()?;
-    match db {
-        Database::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
-            for (order, envelope) in orders.iter().zip(&envelopes) {
-                sqlx::query("INSERT INTO shop_orders (run, order_id, customer, amount_cents) VALUES ($1, $2, $3, $4)")
-                    .bind(&order.run).bind(order.order_id).bind(&order.customer).bind(order.amount_cents)
-                    .execute(&mut *tx).await?;
-                outbox.enqueue(&mut tx, envelope).await?;
-            }
-            outbox.commit(tx).await?;
-        }
-        Database::Sqlite(sqlite) => {
-            let mut tx = sqlite.writer.begin().await?;
-            for (order, envelope) in orders.iter().zip(&envelopes) {
-                sqlx::query("INSERT INTO shop_orders (run, order_id, customer, amount_cents) VALUES ($1, $2, $3, $4)")
-                    .bind(&order.run).bind(order.order_id).bind(&order.customer).bind(order.amount_cents)
-                    .execute(&mut *tx).await?;
-                outbox.enqueue(&mut tx, envelope).await?;
-            }
-            outbox.commit(tx).await?;
-        }
+    let mut tx = herald::Transaction::begin(db, outbox).await?;
+    for (order, envelope) in orders.iter().zip(&envelopes) {
+        tx.execute(
+            Statement::new(
+                "INSERT INTO shop_orders (run, order_id, customer, amount_cents) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&order.run)
+            .bind(order.order_id)
+            .bind(&order.customer)
+            .bind(order.amount_cents),
+        )
+        .await?;
+        tx.enqueue(envelope).await?;
     }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -276,36 +269,24 @@ impl RecordOrder {
 }
 
 #[async_trait]
-impl Handler<OrderPlaced, sqlx::Postgres> for RecordOrder {
+impl<DB: herald::Backend> Handler<OrderPlaced, DB> for RecordOrder {
     async fn handle(
         &self,
         order: OrderPlaced,
-        ctx: HandlerContext<'_, sqlx::Postgres>,
+        ctx: HandlerContext<'_, DB>,
     ) -> Result<(), HandlerError> {
         if !self.handler_delay.is_zero() {
             tokio::time::sleep(self.handler_delay).await;
         }
-        sqlx::query("INSERT INTO shop_effects (run, event_id, customer, customer_seq) VALUES ($1, $2, $3, $4)")
-            .bind(&order.run).bind(ctx.envelope.id.as_uuid()).bind(&order.customer).bind(order.customer_seq)
-            .execute(&mut *ctx.tx).await?;
-        self.tracker.observe(&order);
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Handler<OrderPlaced, sqlx::Sqlite> for RecordOrder {
-    async fn handle(
-        &self,
-        order: OrderPlaced,
-        ctx: HandlerContext<'_, sqlx::Sqlite>,
-    ) -> Result<(), HandlerError> {
-        if !self.handler_delay.is_zero() {
-            tokio::time::sleep(self.handler_delay).await;
-        }
-        sqlx::query("INSERT INTO shop_effects (run, event_id, customer, customer_seq) VALUES ($1, $2, $3, $4)")
-            .bind(&order.run).bind(ctx.envelope.id.as_uuid()).bind(&order.customer).bind(order.customer_seq)
-            .execute(&mut *ctx.tx).await?;
+        Statement::new(
+            "INSERT INTO shop_effects (run, event_id, customer, customer_seq) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&order.run)
+        .bind(ctx.envelope.id.as_uuid())
+        .bind(&order.customer)
+        .bind(order.customer_seq)
+        .execute::<DB>(ctx.tx)
+        .await?;
         self.tracker.observe(&order);
         Ok(())
     }

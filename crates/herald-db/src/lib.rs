@@ -5,6 +5,8 @@
 //! # Layout
 //!
 //! - [`Database`]: connect from a URL (`postgres://…` or `sqlite://…`), migrate, wake-ups.
+//! - [`Dialect`] and [`Statement`]: one query for either database, and the genuine
+//!   differences of the two dialects in one place.
 //! - [`listen`]: wake-ups on commit (LISTEN/NOTIFY, or an in-process signal on SQLite).
 //! - [`lease`]: partition leases with a time to live; a dead owner's partitions are taken
 //!   over once its leases expire.
@@ -14,6 +16,7 @@
 //! a table own its queries.
 
 mod database;
+mod dialect;
 mod error;
 pub mod lease;
 pub mod listen;
@@ -22,6 +25,7 @@ pub use database::{
     Backend, Database, DatabaseOptions, SqliteDb, Wakeup, begin_without_flush_wait, redact_url,
     sqlite_array, sqlite_pairs,
 };
+pub use dialect::{Dialect, FromRow, Param, Statement};
 pub use error::{DbError, Result};
 
 /// Runs `$body` with `$pool` bound to the pool for writes: the PostgreSQL pool, or

@@ -28,6 +28,9 @@ pub enum ShopError {
     /// The relay failed to start.
     #[error(transparent)]
     Relay(#[from] herald_relay::RelayError),
+    /// The broker refused to declare a service's queue.
+    #[error(transparent)]
+    Broker(#[from] herald::Error),
     /// The notification service failed (templates, recipients, deliveries).
     #[error(transparent)]
     Notify(#[from] herald_notify::NotifyError),

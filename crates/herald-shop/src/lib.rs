@@ -44,7 +44,7 @@ pub use census::{Census, RunMark, ServiceCensus};
 pub use error::{Result, ShopError};
 pub use events::OrderItem;
 pub use orders::{Order, OrderStatus, OrderSummary, Orders, OrdersByCustomer};
-pub use shop::{NotificationService, Shop, ShopBroker, ShopConfig, ShopSummary};
+pub use shop::{NotificationService, Shop, ShopConfig, ShopSummary};
 
 use herald_db::Database;
 

@@ -15,7 +15,7 @@ use herald_notify::{
 };
 use herald_outbox::{Outbox, OutboxConfig, OutboxStore, Retention};
 use herald_relay::{Relay, RelayConfig, RelayStats};
-use herald_transport::{Pattern, Publisher, SqlLog, SqlLogConfig, Subscriber, SubscriptionSpec};
+use herald_transport::{Pattern, Publisher, SqlLog, SqlLogConfig, Subscriber};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -45,8 +45,10 @@ pub struct ShopConfig {
     /// while it applies events. On PostgreSQL the pool needs room for `5 * workers` plus
     /// the commands' transactions.
     pub workers: usize,
-    /// Where the events travel between the services.
-    pub broker: ShopBroker,
+    /// Where the events travel between the services: a broker opened with
+    /// [`herald::Transport::open`], or `None` for the embedded log in the shop's database
+    /// (polled every `poll_interval` besides being woken).
+    pub broker: Option<herald::Transport>,
     /// The notification service, when the shop runs one: it plans the `herald.notify`
     /// events the shop raises (group `notify`) and sends them through its channels.
     /// Without it the requests wait in the transport for a `herald notify` elsewhere.
@@ -71,36 +73,6 @@ impl std::fmt::Debug for NotificationService {
     }
 }
 
-/// The transport between the shop's services.
-#[derive(Clone, Default)]
-pub enum ShopBroker {
-    /// The embedded log in the shop's database.
-    #[default]
-    Embedded,
-    /// RabbitMQ: each service's queue is declared and bound before the relay starts, so
-    /// nothing published is unrouted.
-    RabbitMq(Arc<herald_rabbitmq::RabbitMq>),
-    /// NATS JetStream: the stream keeps every event for consumers that start later.
-    Nats(Arc<herald_nats::JetStream>),
-}
-
-impl ShopBroker {
-    /// `embedded log`, `RabbitMQ` or `NATS JetStream`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ShopBroker::Embedded => "embedded log",
-            ShopBroker::RabbitMq(_) => "RabbitMQ",
-            ShopBroker::Nats(_) => "NATS JetStream",
-        }
-    }
-}
-
-impl std::fmt::Debug for ShopBroker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 impl Default for ShopConfig {
     fn default() -> Self {
         ShopConfig {
@@ -109,7 +81,7 @@ impl Default for ShopConfig {
             poll_interval: Duration::from_millis(20),
             outbox_retention: Duration::from_secs(3600),
             workers: 2,
-            broker: ShopBroker::Embedded,
+            broker: None,
             notifications: None,
         }
     }
@@ -164,7 +136,7 @@ impl std::fmt::Debug for Shop {
 struct Wiring<'a> {
     workers: usize,
     log: &'a Arc<dyn Subscriber>,
-    broker: &'a ShopBroker,
+    broker: Option<&'a herald::Transport>,
     orders: &'a Orders,
     outbox: &'a Outbox,
     activity: &'a Arc<Activity>,
@@ -245,13 +217,8 @@ macro_rules! start_consumers {
                 ..ConsumerConfig::new(group)
             };
             let patterns = router.patterns().to_vec();
-            if let ShopBroker::RabbitMq(rabbit) = wiring.broker {
-                let spec = SubscriptionSpec {
-                    group: group.to_owned(),
-                    member: consumer_config.member.clone(),
-                    patterns: patterns.clone(),
-                };
-                rabbit.declare_group(&spec).await?;
+            if let Some(broker) = wiring.broker {
+                broker.declare_group(group, &patterns).await?;
             }
             subscriptions.push((group, patterns));
             let consumer = Consumer::new(consumer_config, pool.clone(), router);
@@ -316,7 +283,7 @@ impl Shop {
         let wiring = Wiring {
             workers: config.workers,
             log: &log,
-            broker: &config.broker,
+            broker: config.broker.as_ref(),
             orders: &orders,
             outbox: &outbox,
             activity: &activity,
@@ -446,7 +413,7 @@ impl Shop {
 /// The relay's publisher and the consumers' subscriber.
 fn transport(db: &Database, config: &ShopConfig) -> (Arc<dyn Publisher>, Arc<dyn Subscriber>) {
     match &config.broker {
-        ShopBroker::Embedded => {
+        None => {
             let log = Arc::new(SqlLog::new(
                 db.clone(),
                 SqlLogConfig {
@@ -457,8 +424,7 @@ fn transport(db: &Database, config: &ShopConfig) -> (Arc<dyn Publisher>, Arc<dyn
             ));
             (log.clone(), log)
         }
-        ShopBroker::RabbitMq(rabbit) => (rabbit.clone(), rabbit.clone()),
-        ShopBroker::Nats(nats) => (nats.clone(), nats.clone()),
+        Some(broker) => (Arc::clone(&broker.publisher), Arc::clone(&broker.subscriber)),
     }
 }
 

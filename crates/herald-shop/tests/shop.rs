@@ -136,17 +136,15 @@ async fn the_services_agree_within_seconds_of_the_workload(test: TestDb) {
 /// of the test's own, deleted afterwards).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_and_rabbitmq_the_services_agree_within_seconds_of_the_workload() {
-    use herald_rabbitmq::{RabbitMq, RabbitMqConfig};
     use herald_testkit::brokers::{amqp_url, unique};
     let test = TestDb::postgres("shop_rabbitmq").await;
     let id: String = unique("shop").chars().filter(char::is_ascii_alphanumeric).collect();
-    let mut rabbit_config = RabbitMqConfig::new(amqp_url());
-    rabbit_config.exchange = format!("herald.test.{id}");
-    rabbit_config.queue_prefix = format!("herald-test.{id}");
-    let rabbit = std::sync::Arc::new(RabbitMq::new(rabbit_config));
-    let config =
-        ShopConfig { broker: herald_shop::ShopBroker::RabbitMq(rabbit.clone()), ..config() };
-    let shop = Shop::start(shop_database(&test).await, config).await.expect("start the shop");
+    let db = shop_database(&test).await;
+    let namespace = format!("test-{id}");
+    let rabbit = herald::Transport::open(Some(&amqp_url()), &namespace, &db, config().partitions)
+        .expect("open RabbitMQ");
+    let config = ShopConfig { broker: Some(rabbit.clone()), ..config() };
+    let shop = Shop::start(db, config).await.expect("start the shop");
     workload(shop.orders(), 50).await;
     let stopped = Instant::now();
     let summary = settle(&shop).await;

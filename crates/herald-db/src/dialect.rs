@@ -1,0 +1,289 @@
+//! One query, either database: the [`Dialect`] trait and portable [`Statement`]s.
+//!
+//! A handler or a producer that writes its own tables should not be written twice, once
+//! per database. Herald's SQL uses `$n` placeholders, which PostgreSQL and SQLite both
+//! accept, so most statements are the same text on both; what differs is only the Rust
+//! type of the connection. A [`Statement`] carries its SQL and its bound values
+//! ([`Param`]) until it meets a connection, and [`Dialect`] (sealed, implemented for
+//! [`sqlx::Postgres`] and [`sqlx::Sqlite`]) runs it there:
+//!
+//! ```no_run
+//! # async fn record<DB: herald_db::Dialect>(conn: &mut DB::Connection) -> Result<(), sqlx::Error> {
+//! use herald_db::Statement;
+//!
+//! Statement::new("INSERT INTO billing_invoices (order_id, cents) VALUES ($1, $2)")
+//!     .bind("order-7")
+//!     .bind(1250_i64)
+//!     .execute::<DB>(conn)
+//!     .await?;
+//! let (count,): (i64,) =
+//!     Statement::new("SELECT count(*) FROM billing_invoices").fetch_one::<DB, _>(conn).await?;
+//! # let _ = count; Ok(()) }
+//! ```
+//!
+//! Genuine differences between the two dialects (the clock, `SKIP LOCKED`, how a write
+//! transaction starts) are constants and methods of [`Dialect`], so they are written once.
+
+use std::borrow::Cow;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Postgres, Sqlite};
+
+use crate::Backend;
+
+/// One value bound to a [`Statement`]. Every variant is typed, also when it is `NULL`
+/// (`None`), because PostgreSQL needs each parameter's type.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Param<'q> {
+    /// `BIGINT` / `INTEGER`.
+    Int(Option<i64>),
+    /// `DOUBLE PRECISION` / `REAL`.
+    Float(Option<f64>),
+    /// `BOOLEAN` / `INTEGER` 0 or 1.
+    Bool(Option<bool>),
+    /// `TEXT`.
+    Text(Option<Cow<'q, str>>),
+    /// `BYTEA` / `BLOB`.
+    Bytes(Option<Cow<'q, [u8]>>),
+    /// `UUID` / a 16-byte `BLOB`.
+    Uuid(Option<uuid::Uuid>),
+    /// `TIMESTAMPTZ` / ISO 8601 `TEXT`.
+    Timestamp(Option<DateTime<Utc>>),
+}
+
+macro_rules! param_from {
+    ($($variant:ident: $($ty:ty => $convert:expr),+;)+) => {$($(
+        impl<'q> From<$ty> for Param<'q> {
+            fn from(value: $ty) -> Self {
+                Param::$variant(Some(($convert)(value)))
+            }
+        }
+        impl<'q> From<Option<$ty>> for Param<'q> {
+            fn from(value: Option<$ty>) -> Self {
+                Param::$variant(value.map($convert))
+            }
+        }
+    )+)+};
+}
+
+param_from! {
+    Int: i64 => |v| v, i32 => i64::from, u32 => i64::from, i16 => i64::from;
+    Float: f64 => |v| v, f32 => f64::from;
+    Bool: bool => |v| v;
+    Text: &'q str => Cow::Borrowed, &'q String => |v: &'q String| Cow::Borrowed(v.as_str()), String => Cow::Owned;
+    Bytes: &'q [u8] => Cow::Borrowed, Vec<u8> => Cow::Owned;
+    Uuid: uuid::Uuid => |v| v, &'q uuid::Uuid => |v: &uuid::Uuid| *v;
+    Timestamp: DateTime<Utc> => |v| v;
+}
+
+/// A statement and its bound values, not yet tied to a database: run it on a
+/// PostgreSQL or a SQLite connection alike (see the [module docs](self)).
+#[derive(Debug, Clone, PartialEq)]
+#[must_use = "a statement does nothing until it is executed or fetched"]
+pub struct Statement<'q> {
+    sql: &'q str,
+    params: Vec<Param<'q>>,
+}
+
+impl<'q> Statement<'q> {
+    /// A statement with `$1`, `$2`, … placeholders, valid on both databases.
+    pub fn new(sql: &'q str) -> Statement<'q> {
+        Statement { sql, params: Vec::new() }
+    }
+
+    /// Binds the next placeholder.
+    pub fn bind(mut self, value: impl Into<Param<'q>>) -> Statement<'q> {
+        self.params.push(value.into());
+        self
+    }
+
+    /// The SQL text.
+    pub fn sql(&self) -> &'q str {
+        self.sql
+    }
+
+    /// The bound values, in placeholder order.
+    pub fn params(&self) -> &[Param<'q>] {
+        &self.params
+    }
+
+    /// Runs the statement; returns the number of rows it affected.
+    pub async fn execute<DB: Dialect>(self, conn: &mut DB::Connection) -> Result<u64, sqlx::Error> {
+        DB::execute(conn, self).await
+    }
+
+    /// Runs a query and returns its one row; no row is [`sqlx::Error::RowNotFound`].
+    pub async fn fetch_one<DB: Dialect, T: FromRow>(
+        self,
+        conn: &mut DB::Connection,
+    ) -> Result<T, sqlx::Error> {
+        DB::fetch_optional(conn, self).await?.ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// Runs a query and returns its first row, if any.
+    pub async fn fetch_optional<DB: Dialect, T: FromRow>(
+        self,
+        conn: &mut DB::Connection,
+    ) -> Result<Option<T>, sqlx::Error> {
+        DB::fetch_optional(conn, self).await
+    }
+
+    /// Runs a query and returns every row.
+    pub async fn fetch_all<DB: Dialect, T: FromRow>(
+        self,
+        conn: &mut DB::Connection,
+    ) -> Result<Vec<T>, sqlx::Error> {
+        DB::fetch_all(conn, self).await
+    }
+}
+
+/// A row type both databases can decode (a tuple of plain values, or a struct deriving
+/// `sqlx::FromRow`).
+pub trait FromRow:
+    for<'r> sqlx::FromRow<'r, PgRow> + for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin + 'static
+{
+}
+
+impl<T> FromRow for T where
+    T: for<'r> sqlx::FromRow<'r, PgRow>
+        + for<'r> sqlx::FromRow<'r, SqliteRow>
+        + Send
+        + Unpin
+        + 'static
+{
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for sqlx::Postgres {}
+    impl Sealed for sqlx::Sqlite {}
+}
+
+/// A database Herald runs on: PostgreSQL or SQLite. Code generic over `DB: Dialect` runs
+/// [`Statement`]s on `DB::Connection` and reads the genuine differences of the two
+/// dialects here, in one place. Sealed: Herald supports exactly these two.
+pub trait Dialect: sqlx::Database + sealed::Sealed {
+    /// Which engine this is.
+    const ENGINE: Backend;
+
+    /// An SQL expression for the database's clock, in microseconds since the Unix epoch
+    /// (a `BIGINT` / `INTEGER`).
+    const NOW_MICROS: &'static str;
+
+    /// What follows a locking `SELECT` so that concurrent workers skip each other's rows
+    /// (`FOR UPDATE SKIP LOCKED`); empty on SQLite, whose one writer locks the database.
+    const SKIP_LOCKED: &'static str;
+
+    /// Runs `statement`; returns the number of rows it affected.
+    fn execute<'c>(
+        conn: &'c mut Self::Connection,
+        statement: Statement<'c>,
+    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + 'c;
+
+    /// Runs a query and returns its first row, if any.
+    fn fetch_optional<'c, T: FromRow>(
+        conn: &'c mut Self::Connection,
+        statement: Statement<'c>,
+    ) -> impl Future<Output = Result<Option<T>, sqlx::Error>> + Send + 'c;
+
+    /// Runs a query and returns every row.
+    fn fetch_all<'c, T: FromRow>(
+        conn: &'c mut Self::Connection,
+        statement: Statement<'c>,
+    ) -> impl Future<Output = Result<Vec<T>, sqlx::Error>> + Send + 'c;
+}
+
+fn postgres_query(statement: Statement<'_>) -> Query<'_, Postgres, PgArguments> {
+    statement.params.into_iter().fold(sqlx::query(statement.sql), |query, param| match param {
+        Param::Int(value) => query.bind(value),
+        Param::Float(value) => query.bind(value),
+        Param::Bool(value) => query.bind(value),
+        Param::Text(value) => query.bind(value),
+        Param::Bytes(Some(Cow::Borrowed(bytes))) => query.bind(bytes),
+        Param::Bytes(Some(Cow::Owned(bytes))) => query.bind(bytes),
+        Param::Bytes(None) => query.bind(None::<Vec<u8>>),
+        Param::Uuid(value) => query.bind(value),
+        Param::Timestamp(value) => query.bind(value),
+    })
+}
+
+fn sqlite_query(statement: Statement<'_>) -> Query<'_, Sqlite, SqliteArguments<'_>> {
+    statement.params.into_iter().fold(sqlx::query(statement.sql), |query, param| match param {
+        Param::Int(value) => query.bind(value),
+        Param::Float(value) => query.bind(value),
+        Param::Bool(value) => query.bind(value),
+        Param::Text(value) => query.bind(value),
+        Param::Bytes(Some(Cow::Borrowed(bytes))) => query.bind(bytes),
+        Param::Bytes(Some(Cow::Owned(bytes))) => query.bind(bytes),
+        Param::Bytes(None) => query.bind(None::<Vec<u8>>),
+        Param::Uuid(value) => query.bind(value),
+        Param::Timestamp(value) => query.bind(value),
+    })
+}
+
+impl Dialect for Postgres {
+    const ENGINE: Backend = Backend::Postgres;
+    const NOW_MICROS: &'static str = "(extract(epoch from clock_timestamp()) * 1000000)::bigint";
+    const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
+
+    async fn execute<'c>(
+        conn: &'c mut Self::Connection,
+        statement: Statement<'c>,
+    ) -> Result<u64, sqlx::Error> {
+        Ok(postgres_query(statement).execute(conn).await?.rows_affected())
+    }
+
+    async fn fetch_optional<'c, T: FromRow>(
+        conn: &'c mut Self::Connection,
+        statement: Statement<'c>,
+    ) -> Result<Option<T>, sqlx::Error> {
+        match postgres_query(statement).fetch_optional(conn).await? {
+            Some(row) => Ok(Some(T::from_row(&row)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn fetch_all<'c, T: FromRow>(
+        conn: &'c mut Self::Connection,
+        statement: Statement<'c>,
+    ) -> Result<Vec<T>, sqlx::Error> {
+        let rows = postgres_query(statement).fetch_all(conn).await?;
+        rows.iter().map(|row| T::from_row(row)).collect()
+    }
+}
+
+impl Dialect for Sqlite {
+    const ENGINE: Backend = Backend::Sqlite;
+    const NOW_MICROS: &'static str = "CAST(unixepoch('subsec') * 1000000 AS INTEGER)";
+    const SKIP_LOCKED: &'static str = "";
+
+    async fn execute<'c>(
+        conn: &'c mut Self::Connection,
+        statement: Statement<'c>,
+    ) -> Result<u64, sqlx::Error> {
+        Ok(sqlite_query(statement).execute(conn).await?.rows_affected())
+    }
+
+    async fn fetch_optional<'c, T: FromRow>(
+        conn: &'c mut Self::Connection,
+        statement: Statement<'c>,
+    ) -> Result<Option<T>, sqlx::Error> {
+        match sqlite_query(statement).fetch_optional(conn).await? {
+            Some(row) => Ok(Some(T::from_row(&row)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn fetch_all<'c, T: FromRow>(
+        conn: &'c mut Self::Connection,
+        statement: Statement<'c>,
+    ) -> Result<Vec<T>, sqlx::Error> {
+        let rows = sqlite_query(statement).fetch_all(conn).await?;
+        rows.iter().map(|row| T::from_row(row)).collect()
+    }
+}
