@@ -51,13 +51,15 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The delays of the delayed retries: `first_delay` doubling up to `max_delay`, each
+    /// within `1 ± jitter`.
+    pub fn backoff(&self) -> Backoff {
+        Backoff { min: self.first_delay, max: self.max_delay, jitter: self.jitter }
+    }
+
     /// The delay before delayed retry number `retry` (1-based), for `random` in `[0, 1)`.
     pub fn delay(&self, retry: u32, random: f64) -> Duration {
-        let doublings = i32::try_from(retry.saturating_sub(1).min(30)).unwrap_or(30);
-        let base = (self.first_delay.as_secs_f64() * 2f64.powi(doublings))
-            .min(self.max_delay.as_secs_f64());
-        let factor = 1.0 + self.jitter * (2.0 * random - 1.0);
-        Duration::from_secs_f64((base * factor).max(0.0))
+        self.backoff().delay(retry, random)
     }
 }
 
@@ -334,7 +336,7 @@ where
             };
             failures_in_a_row = if failed { failures_in_a_row + 1 } else { 0 };
             if failed {
-                let delay = self.config.backoff.delay(failures_in_a_row, rand::random::<f64>());
+                let delay = self.config.backoff.random_delay(failures_in_a_row);
                 tokio::select! {
                     () = &mut shutdown => break,
                     () = tokio::time::sleep(delay) => {}
@@ -400,7 +402,7 @@ where
         };
         applied.unwrap_or_else(|error| {
             tracing::warn!(%error, consumer = %self.config.name, "Applying deliveries failed; they come again.");
-            let delay = self.config.backoff.delay(1, rand::random::<f64>());
+            let delay = self.config.backoff.random_delay(1);
             let retries = items
                 .iter()
                 .map(|item| (item.delivery.clone(), delay, format!("database error: {error}")))
@@ -605,7 +607,7 @@ where
         let delivery = item.delivery;
         let rejected = error.outcome() == Outcome::DeadLetter;
         if !rejected && delivery.attempt <= self.config.retry.delayed {
-            let delay = self.config.retry.delay(delivery.attempt, rand::random::<f64>());
+            let delay = self.config.retry.backoff().random_delay(delivery.attempt);
             tracing::warn!(%error, event_id = %delivery.message.event_id, attempt = delivery.attempt, ?delay, "Handler failed; retrying later.");
             let detail =
                 format!("attempt {} failed: {error}; again in {delay:?}", delivery.attempt);

@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::Utc;
 use herald_channels::{Channel, Message};
 use herald_db::Database;
+use herald_transport::Backoff;
 use tokio::sync::Notify;
 
 use crate::deliveries::Outcome;
@@ -195,9 +196,8 @@ impl Dispatcher {
 
     /// The delay before attempt `attempts + 1`, with ±20 % jitter.
     fn delay(&self, attempts: i32) -> Duration {
-        let exponent = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
-        let base = self.config.first_delay.saturating_mul(1 << exponent).min(self.config.max_delay);
-        base.mul_f64(0.8 + 0.4 * rand::random::<f64>())
+        Backoff::new(self.config.first_delay, self.config.max_delay)
+            .random_delay(u32::try_from(attempts).unwrap_or(0))
     }
 }
 

@@ -56,7 +56,7 @@ impl Default for RelayConfig {
             lease_ttl: Duration::from_secs(3),
             publish_timeout: Duration::from_secs(10),
             // At most 2 s between attempts, so a returning broker is used again promptly.
-            backoff: Backoff { min: Duration::from_millis(50), max: Duration::from_secs(2) },
+            backoff: Backoff::new(Duration::from_millis(50), Duration::from_secs(2)),
             purge_interval: Duration::from_secs(1),
             pause_before_mark: Duration::ZERO,
         }
