@@ -15,7 +15,8 @@ use herald_push::{SubscriptionStore, SubscriptionStoreConfig};
 use herald_registry::SchemaStore;
 use herald_registry::api::Credentials;
 use herald_relay::{Relay, RelayConfig};
-use herald_transport::{SqlLog, SqlLogConfig};
+
+use herald_log::{SqlLog, SqlLogConfig};
 use tokio::sync::watch;
 
 use crate::config::UpConfig;

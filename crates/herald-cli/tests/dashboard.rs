@@ -28,7 +28,8 @@ use herald_db::Database;
 use herald_envelope::{Envelope, Event, EventKind};
 use herald_outbox::{Outbox, OutboxConfig};
 use herald_testkit::{TestDb, wait_until};
-use herald_transport::{SqlLog, SqlLogConfig};
+
+use herald_log::{SqlLog, SqlLogConfig};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 

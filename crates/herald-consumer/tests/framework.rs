@@ -13,11 +13,12 @@ use herald_consumer::{
 };
 use herald_db::Database;
 use herald_envelope::{Envelope, Event, EventKind, Limits};
+use herald_log::{SqlLog, SqlLogConfig};
 use herald_nats::{JetStream, NatsConfig};
 use herald_rabbitmq::{RabbitMq, RabbitMqConfig};
 use herald_testkit::brokers::{amqp_url, nats_url, unique};
 use herald_testkit::{TestDb, wait_until};
-use herald_transport::{Message, Publisher, SqlLog, SqlLogConfig, Subscriber, SubscriptionSpec};
+use herald_transport::{Message, Publisher, Subscriber, SubscriptionSpec};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 

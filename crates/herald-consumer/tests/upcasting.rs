@@ -12,9 +12,10 @@ use herald_consumer::{
 };
 use herald_db::Database;
 use herald_envelope::{Envelope, Event, EventKind, Limits};
+use herald_log::{SqlLog, SqlLogConfig};
 use herald_testkit::brokers::unique;
 use herald_testkit::{TestDb, wait_until};
-use herald_transport::{Message, Publisher, SqlLog, SqlLogConfig};
+use herald_transport::{Message, Publisher};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 

@@ -18,12 +18,13 @@ use herald_channels::{
 use herald_consumer::{Consumer, ConsumerConfig, Router};
 use herald_db::{Database, DatabaseOptions};
 use herald_envelope::{Envelope, Limits};
+use herald_log::{SqlLog, SqlLogConfig};
 use herald_notify::{
     Dispatcher, DispatcherConfig, NotificationRequest, NotifyHandler, Priority, RecipientRef,
     TemplateStore,
 };
 use herald_push::Secret;
-use herald_transport::{Message, Publisher, SqlLog, SqlLogConfig};
+use herald_transport::{Message, Publisher};
 use tokio::sync::Notify;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;

@@ -10,12 +10,13 @@ use std::time::Duration;
 use herald_channels::Channel;
 use herald_consumer::{Consumer, ConsumerConfig, ConsumerStats, Router};
 use herald_db::{Database, Wakeup};
+use herald_log::{SqlLog, SqlLogConfig};
 use herald_notify::{
     Dispatcher, DispatcherConfig, DispatcherStats, NotificationStore, NotifyHandler,
 };
 use herald_outbox::{Outbox, OutboxConfig, OutboxStore, Retention};
 use herald_relay::{Relay, RelayConfig, RelayStats};
-use herald_transport::{Pattern, Publisher, SqlLog, SqlLogConfig, Subscriber};
+use herald_transport::{Pattern, Publisher, Subscriber};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 

@@ -15,7 +15,8 @@ use herald_envelope::{Envelope, Event, EventKind};
 use herald_outbox::{Outbox, OutboxConfig, OutboxStore, Retention};
 use herald_relay::{Relay, RelayConfig};
 use herald_testkit::TestDb;
-use herald_transport::{SqlLog, SqlLogConfig};
+
+use herald_log::{SqlLog, SqlLogConfig};
 use opentelemetry::trace::{
     SpanId, SpanKind, Status, TraceContextExt, TraceId, TracerProvider as _,
 };

@@ -31,12 +31,9 @@ pub enum TransportError {
     /// The transport did not confirm a publish.
     #[error("publish not confirmed: {0}")]
     NotConfirmed(String),
-    /// The transport's database failed.
-    #[error("transport database error: {0}")]
-    Database(#[from] sqlx::Error),
-    /// Connecting or coordinating failed.
+    /// The transport's own storage failed (the embedded log's database).
     #[error(transparent)]
-    Db(#[from] herald_db::DbError),
+    Storage(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Clone for TransportError {

@@ -1,4 +1,5 @@
-//! The transport seam and the embedded transport.
+//! The transport seam: what every transport implements (the embedded log in
+//! `herald-log`, RabbitMQ in `herald-rabbitmq`, NATS JetStream in `herald-nats`).
 //!
 //! A transport carries encoded events from the relay to consumers. The relay speaks to a
 //! [`Publisher`], which confirms each message; consumers speak to a [`Subscriber`], which
@@ -9,9 +10,7 @@
 //!
 //! - [`Publisher`], [`Subscriber`], [`Subscription`]: the seam every transport implements.
 //! - [`Pattern`]: AMQP-style topic patterns over routing keys (`integration.orders.#`).
-//! - [`SqlLog`]: the embedded transport, a partitioned durable log table in the same
-//!   SQLite file (or PostgreSQL database) as the outbox, with consumer groups whose
-//!   members share partitions through leases and commit offsets.
+//! - [`Backoff`]: exponential backoff with jitter, the one formula for retry delays.
 //!
 //! Architecture invariant: a transport confirms a message only once it is durable; within
 //! one partition key, deliveries come in publish order.
@@ -20,7 +19,6 @@ mod backoff;
 mod error;
 mod pattern;
 mod seam;
-mod sql_log;
 
 pub use backoff::Backoff;
 pub use error::{Result, TransportError};
@@ -29,4 +27,3 @@ pub use seam::{
     Delivery, DeliveryTag, Features, Message, Publisher, Subscriber, Subscription,
     SubscriptionSpec, check_name,
 };
-pub use sql_log::{SqlLog, SqlLogConfig};

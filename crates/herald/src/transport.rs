@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use herald_db::Database;
-use herald_transport::{Pattern, Publisher, SqlLog, SqlLogConfig, Subscriber};
+use herald_log::{SqlLog, SqlLogConfig};
+use herald_transport::{Pattern, Publisher, Subscriber};
 
 use crate::{Error, Result};
 

@@ -14,7 +14,8 @@ use herald_cli::workload::{self, ProducerPlan, RecordOrder, Tracker, Verificatio
 use herald_consumer::{Consumer, ConsumerConfig, ConsumerStats, Router};
 use herald_db::Database;
 use herald_outbox::{Outbox, OutboxConfig};
-use herald_transport::{SqlLog, SqlLogConfig, Subscriber};
+use herald_transport::{Subscriber};
+use herald_log::{SqlLog, SqlLogConfig};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 

@@ -10,12 +10,13 @@ use herald_channels::Channel;
 use herald_consumer::{Consumer, ConsumerConfig, Router};
 use herald_db::Database;
 use herald_envelope::{Envelope, Limits};
+use herald_log::{SqlLog, SqlLogConfig};
 use herald_notify::{
     Delivery, DeliveryFilter, Dispatcher, DispatcherConfig, NotificationRequest, NotificationStore,
     NotifyHandler, RecipientStore, TemplateStore,
 };
 use herald_testkit::{TestDb, wait_until};
-use herald_transport::{Message, Publisher, SqlLog, SqlLogConfig};
+use herald_transport::{Message, Publisher};
 use tokio::sync::Notify;
 
 pub struct Service {

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use herald_db::Database;
+use herald_log::{SqlLog, SqlLogConfig};
 use herald_testkit::TestDb;
 use herald_testkit::transport_suite::Fixture;
-use herald_transport::{Publisher, SqlLog, SqlLogConfig, Subscriber};
+use herald_transport::{Publisher, Subscriber};
 
 struct LogFixture {
     test_db: TestDb,

@@ -20,10 +20,16 @@ use sqlx::Row;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use crate::{
-    Delivery, DeliveryTag, Features, Message, Publisher, Result, Subscriber, Subscription,
-    SubscriptionSpec,
+use herald_transport::{
+    Delivery, DeliveryTag, Features, Message, Publisher, Subscriber, Subscription,
+    SubscriptionSpec, TransportError,
 };
+
+use crate::LogError;
+use crate::error::Result;
+
+/// The seam's result, in the trait impls.
+type SeamResult<T> = herald_transport::Result<T>;
 
 /// Routing keys of messages for one group only start with `direct.<group>.`.
 const DIRECT_PREFIX: &str = "direct.";
@@ -220,19 +226,22 @@ async fn append_sqlite(sqlite: &SqliteDb, partitions: &[i32], messages: &[Messag
 
 #[async_trait]
 impl Publisher for SqlLog {
-    async fn publish(&self, messages: &[Message]) -> Vec<Result<()>> {
+    async fn publish(&self, messages: &[Message]) -> Vec<SeamResult<()>> {
         match self.append(messages).await {
             Ok(()) => messages.iter().map(|_| Ok(())).collect(),
-            Err(error) => messages.iter().map(|_| Err(error.clone())).collect(),
+            Err(error) => {
+                let error = TransportError::from(error);
+                messages.iter().map(|_| Err(error.clone())).collect()
+            }
         }
     }
 
-    async fn housekeeping(&self) -> Result<u64> {
-        self.trim(10_000).await
+    async fn housekeeping(&self) -> SeamResult<u64> {
+        Ok(self.trim(10_000).await?)
     }
 
-    async fn publish_to_group(&self, group: &str, messages: &[Message]) -> Vec<Result<()>> {
-        if let Err(error) = crate::check_name("group", group) {
+    async fn publish_to_group(&self, group: &str, messages: &[Message]) -> Vec<SeamResult<()>> {
+        if let Err(error) = herald_transport::check_name("group", group) {
             return messages.iter().map(|_| Err(error.clone())).collect();
         }
         let direct: Vec<Message> = messages
@@ -257,7 +266,7 @@ impl Subscriber for SqlLog {
         }
     }
 
-    async fn subscribe(&self, spec: SubscriptionSpec) -> Result<Box<dyn Subscription>> {
+    async fn subscribe(&self, spec: SubscriptionSpec) -> SeamResult<Box<dyn Subscription>> {
         spec.validate()?;
         let leases = Leases::new(
             self.db.clone(),
@@ -268,8 +277,9 @@ impl Subscriber for SqlLog {
                 ttl: self.config.lease_ttl,
             },
         )
-        .await?;
-        let listener = Listener::new(&self.db, Topic::Log).await?;
+        .await
+        .map_err(LogError::from)?;
+        let listener = Listener::new(&self.db, Topic::Log).await.map_err(LogError::from)?;
         Ok(Box::new(LogSubscription {
             db: self.db.clone(),
             spec,
@@ -537,7 +547,7 @@ where
 
 #[async_trait]
 impl Subscription for LogSubscription {
-    async fn receive(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>> {
+    async fn receive(&mut self, max: usize, wait: Duration) -> SeamResult<Vec<Delivery>> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             self.refresh_partitions().await?;
@@ -557,7 +567,7 @@ impl Subscription for LogSubscription {
         }
     }
 
-    async fn ack(&mut self, tags: &[DeliveryTag]) -> Result<()> {
+    async fn ack(&mut self, tags: &[DeliveryTag]) -> SeamResult<()> {
         for tag in tags {
             self.retries.remove(tag);
             let Some(position) = self.positions.get(&tag.partition).copied() else {
@@ -573,10 +583,15 @@ impl Subscription for LogSubscription {
             let entry = self.uncommitted.entry(tag.partition).or_insert(done);
             *entry = (*entry).max(done);
         }
-        self.commit().await
+        Ok(self.commit().await?)
     }
 
-    async fn retry(&mut self, delivery: &Delivery, delay: Duration, _error: &str) -> Result<()> {
+    async fn retry(
+        &mut self,
+        delivery: &Delivery,
+        delay: Duration,
+        _error: &str,
+    ) -> SeamResult<()> {
         let tag = delivery.tag;
         let first_failed_at = delivery.first_failed_at.unwrap_or_else(Utc::now);
         self.retries.insert(tag, (delivery.attempt + 1, first_failed_at));
@@ -593,9 +608,9 @@ impl Subscription for LogSubscription {
         Ok(())
     }
 
-    async fn close(&mut self) -> Result<()> {
+    async fn close(&mut self) -> SeamResult<()> {
         self.commit().await?;
-        self.leases.release_all().await?;
+        self.leases.release_all().await.map_err(LogError::from)?;
         Ok(())
     }
 }

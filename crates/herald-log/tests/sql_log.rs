@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use herald_db::Database;
 
-use herald_transport::{
-    Delivery, Message, Publisher, SqlLog, SqlLogConfig, Subscriber, Subscription, SubscriptionSpec,
-};
+use herald_log::{SqlLog, SqlLogConfig};
+use herald_transport::{Delivery, Message, Publisher, Subscriber, Subscription, SubscriptionSpec};
 
 fn message(routing_key: &str, key: &str, n: u32) -> Message {
     Message {
