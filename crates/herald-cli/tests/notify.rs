@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use common::KillOnDrop;
 use herald_envelope::{Envelope, Limits};
+use herald_log::{SqlLog, SqlLogConfig};
 use herald_notify::{NotificationRequest, Priority, RecipientRef};
 use herald_push::Secret;
 use herald_testkit::{TestDb, wait_until};
 use herald_transport::{Message, Publisher};
-use herald_log::{SqlLog, SqlLogConfig};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

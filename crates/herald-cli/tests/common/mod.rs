@@ -13,9 +13,9 @@ use std::time::Duration;
 use herald_cli::workload::{self, ProducerPlan, RecordOrder, Tracker, Verification};
 use herald_consumer::{Consumer, ConsumerConfig, ConsumerStats, Router};
 use herald_db::Database;
-use herald_outbox::{Outbox, OutboxConfig};
-use herald_transport::{Subscriber};
 use herald_log::{SqlLog, SqlLogConfig};
+use herald_outbox::{Outbox, OutboxConfig};
+use herald_transport::Subscriber;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 

@@ -6,7 +6,6 @@ use std::time::Duration;
 use herald_envelope::{Envelope, Limits};
 use herald_transport::Backoff;
 
-
 /// A predicate over envelopes: events it refuses are acknowledged without handling
 /// (for example a CloudEvents SQL filter).
 pub type EventFilter = Arc<dyn Fn(&Envelope) -> bool + Send + Sync>;
