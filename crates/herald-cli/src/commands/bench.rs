@@ -1,0 +1,98 @@
+//! `herald bench`: the whole path measured, or the database alone (`--baseline`).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use herald_cli::bench::{self, BenchOptions, View};
+use herald_cli::transport::BrokerArgs;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BenchArgs {
+    /// Orders to place (each one business transaction with one event).
+    #[arg(long, default_value_t = 100_000)]
+    events: u64,
+    /// Orders per second, as an open-loop schedule; 0 = as fast as possible.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Database URL (`sqlite://file.db` or `postgres://…`); default: a temporary SQLite file.
+    #[arg(long, env = "HERALD_DATABASE_URL")]
+    database: Option<String>,
+    /// Producer tasks (default: 1 on SQLite, 32 on PostgreSQL).
+    #[arg(long)]
+    producers: Option<u64>,
+    /// Customers, i.e. distinct partition keys.
+    #[arg(long, default_value_t = 1_000)]
+    customers: u64,
+    /// Outbox and log partitions.
+    #[arg(long, default_value_t = 16)]
+    partitions: u32,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Run only the producers (nothing relays or consumes): what the database alone
+    /// commits, the yardstick for the pipeline's throughput.
+    #[arg(long)]
+    baseline: bool,
+    #[command(flatten)]
+    broker: BrokerArgs,
+    /// Events per business transaction (each order and its event; all due together).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    events_per_tx: u64,
+    /// Relay without recording the delivery ledger, to measure what the ledger costs.
+    #[arg(long)]
+    without_ledger: bool,
+}
+
+impl BenchArgs {
+    fn options(self) -> BenchOptions {
+        BenchOptions {
+            events: self.events,
+            rate: self.rate,
+            database: self.database,
+            producers: self.producers,
+            customers: self.customers,
+            partitions: self.partitions,
+            stall_timeout: Duration::from_secs(30),
+            view: if self.json { View::Quiet } else { View::Progress },
+            broker: self.broker,
+            events_per_tx: self.events_per_tx,
+            ledger: !self.without_ledger,
+        }
+    }
+}
+
+pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let sqlite_given = args.database.as_deref().is_some_and(|url| url.starts_with("sqlite:"));
+    if args.without_ledger && sqlite_given {
+        anyhow::bail!(
+            "--without-ledger drops SQLite's ledger triggers, so it runs only on the \
+             benchmark's own temporary database: leave out --database"
+        );
+    }
+    let (json, baseline) = (args.json, args.baseline);
+    let options = args.options();
+    if baseline { run_baseline(&options, json).await } else { run_bench(&options, json).await }
+}
+
+async fn run_bench(options: &BenchOptions, json: bool) -> anyhow::Result<ExitCode> {
+    let summary = bench::run(options).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!("{}", summary.render());
+    }
+    Ok(super::exit_code(summary.is_clean()))
+}
+
+async fn run_baseline(options: &BenchOptions, json: bool) -> anyhow::Result<ExitCode> {
+    let result = bench::baseline(options).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        println!(
+            "Baseline — {}: {} business transactions (order + outbox row) at {:.0}/s; nothing relayed",
+            result.database, result.committed, result.throughput_eps
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
