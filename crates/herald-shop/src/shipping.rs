@@ -4,9 +4,10 @@
 //! `shipping_shipments`, and raises `shop.order_shipped` in the same transaction.
 
 use async_trait::async_trait;
+use herald::Backend;
 use herald_consumer::{Handler, HandlerContext, HandlerError};
+use herald_db::Statement;
 use herald_outbox::Outbox;
-use sqlx::{Postgres, Sqlite};
 
 use crate::events::{OrderShipped, ShopOrderPaid, StockReserved};
 
@@ -48,72 +49,64 @@ impl Shipping {
     }
 }
 
-macro_rules! shipping_for {
-    ($db:ty, $hear:ident) => {
-        impl Shipping {
-            /// Records what was heard, then ships the order if it is paid and reserved
-            /// and not shipped yet.
-            async fn $hear(
-                &self,
-                sql: &str,
-                order_id: &str,
-                customer: &str,
-                tx: &mut <$db as sqlx::Database>::Connection,
-            ) -> std::result::Result<(), HandlerError> {
-                sqlx::query(sql).bind(order_id).bind(customer).execute(&mut *tx).await?;
-                let (paid, reserved): (i64, i64) =
-                    sqlx::query_as(READY).bind(order_id).fetch_one(&mut *tx).await?;
-                if paid == 0 || reserved == 0 {
-                    return Ok(());
-                }
-                let shipment_id = uuid::Uuid::now_v7().to_string();
-                let mut tx = sqlx::Connection::begin(&mut *tx).await?;
-                let shipped = sqlx::query(SHIP)
-                    .bind(order_id)
-                    .bind(&shipment_id)
-                    .bind(customer)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if shipped == 1 {
-                    let event = OrderShipped {
-                        order_id: order_id.to_owned(),
-                        customer: customer.to_owned(),
-                        shipment_id,
-                    };
-                    self.outbox
-                        .enqueue_event(&mut tx, SOURCE, &event)
-                        .await
-                        .map_err(|error| HandlerError::retry(error.to_string()))?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
+impl Shipping {
+    /// Records what was heard, then ships the order if it is paid and reserved and not
+    /// shipped yet. One body for both databases.
+    async fn hear<DB: Backend>(
+        &self,
+        sql: &str,
+        order_id: &str,
+        customer: &str,
+        tx: &mut DB::Connection,
+    ) -> std::result::Result<(), HandlerError> {
+        Statement::new(sql).bind(order_id).bind(customer).execute::<DB>(&mut *tx).await?;
+        let (paid, reserved): (i64, i64) =
+            Statement::new(READY).bind(order_id).fetch_one::<DB, _>(&mut *tx).await?;
+        if paid == 0 || reserved == 0 {
+            return Ok(());
         }
-
-        #[async_trait]
-        impl Handler<ShopOrderPaid, $db> for Shipping {
-            async fn handle(
-                &self,
-                event: ShopOrderPaid,
-                ctx: HandlerContext<'_, $db>,
-            ) -> std::result::Result<(), HandlerError> {
-                self.$hear(PAID, &event.order_id, &event.customer, ctx.tx).await
-            }
+        let shipment_id = uuid::Uuid::now_v7().to_string();
+        let mut tx = sqlx::Connection::begin(&mut *tx).await?;
+        let shipped = Statement::new(SHIP)
+            .bind(order_id)
+            .bind(&shipment_id)
+            .bind(customer)
+            .execute::<DB>(&mut *tx)
+            .await?;
+        if shipped == 1 {
+            let event = OrderShipped {
+                order_id: order_id.to_owned(),
+                customer: customer.to_owned(),
+                shipment_id,
+            };
+            self.outbox
+                .enqueue_event(&mut tx, SOURCE, &event)
+                .await
+                .map_err(|error| HandlerError::retry(error.to_string()))?;
         }
-
-        #[async_trait]
-        impl Handler<StockReserved, $db> for Shipping {
-            async fn handle(
-                &self,
-                event: StockReserved,
-                ctx: HandlerContext<'_, $db>,
-            ) -> std::result::Result<(), HandlerError> {
-                self.$hear(RESERVED, &event.order_id, &event.customer, ctx.tx).await
-            }
-        }
-    };
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
-shipping_for!(Postgres, hear_postgres);
-shipping_for!(Sqlite, hear_sqlite);
+#[async_trait]
+impl<DB: Backend> Handler<ShopOrderPaid, DB> for Shipping {
+    async fn handle(
+        &self,
+        event: ShopOrderPaid,
+        ctx: HandlerContext<'_, DB>,
+    ) -> std::result::Result<(), HandlerError> {
+        self.hear::<DB>(PAID, &event.order_id, &event.customer, ctx.tx).await
+    }
+}
+
+#[async_trait]
+impl<DB: Backend> Handler<StockReserved, DB> for Shipping {
+    async fn handle(
+        &self,
+        event: StockReserved,
+        ctx: HandlerContext<'_, DB>,
+    ) -> std::result::Result<(), HandlerError> {
+        self.hear::<DB>(RESERVED, &event.order_id, &event.customer, ctx.tx).await
+    }
+}
