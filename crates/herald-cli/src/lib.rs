@@ -3,8 +3,8 @@
 //!
 //! # Layout
 //!
-//! - `main.rs`: argument parsing (clap) and dispatch; the only place with `anyhow`-style
-//!   error reporting to a person.
+//! - `main.rs` and `commands/` (the binary's, one module per command): argument parsing
+//!   (clap) and dispatch; the only place with `anyhow`-style error reporting to a person.
 //! - [`pipeline`]: producers → outbox → relay → SQL log → consumer, wired in one process.
 //! - [`bench`]: `herald bench`: progress and summary.
 //! - [`demo`]: `herald demo`: the reference shop with a live view and a checked summary.

@@ -28,9 +28,9 @@ use std::borrow::Cow;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::postgres::PgRow;
 use sqlx::query::Query;
-use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Postgres, Sqlite};
 
 use crate::Backend;
@@ -198,7 +198,57 @@ pub trait Dialect: sqlx::Database + sealed::Sealed {
     ) -> impl Future<Output = Result<Vec<T>, sqlx::Error>> + Send + 'c;
 }
 
-fn postgres_query(statement: Statement<'_>) -> Query<'_, Postgres, PgArguments> {
+/// Implements [`Dialect`] for one sqlx database: the two bodies are the same text over
+/// different concrete query types (sqlx has no trait for `rows_affected`), so they are
+/// stamped from one.
+macro_rules! dialect {
+    ($db:ty, $engine:expr, $now:expr, $skip_locked:expr) => {
+        impl Dialect for $db {
+            const ENGINE: Backend = $engine;
+            const NOW_MICROS: &'static str = $now;
+            const SKIP_LOCKED: &'static str = $skip_locked;
+
+            async fn execute<'c>(
+                conn: &'c mut Self::Connection,
+                statement: Statement<'c>,
+            ) -> Result<u64, sqlx::Error> {
+                Ok(bound::<$db>(statement).execute(conn).await?.rows_affected())
+            }
+
+            async fn fetch_optional<'c, T: FromRow>(
+                conn: &'c mut Self::Connection,
+                statement: Statement<'c>,
+            ) -> Result<Option<T>, sqlx::Error> {
+                let row = bound::<$db>(statement).fetch_optional(conn).await?;
+                row.map(|row| T::from_row(&row)).transpose()
+            }
+
+            async fn fetch_all<'c, T: FromRow>(
+                conn: &'c mut Self::Connection,
+                statement: Statement<'c>,
+            ) -> Result<Vec<T>, sqlx::Error> {
+                let rows = bound::<$db>(statement).fetch_all(conn).await?;
+                rows.iter().map(|row| T::from_row(row)).collect()
+            }
+        }
+    };
+}
+
+/// The statement as an sqlx query with every value bound.
+fn bound<'q, DB>(statement: Statement<'q>) -> Query<'q, DB, DB::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<f64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<bool>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<Cow<'q, str>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<Vec<u8>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<uuid::Uuid>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<DateTime<Utc>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
     statement.params.into_iter().fold(sqlx::query(statement.sql), |query, param| match param {
         Param::Int(value) => query.bind(value),
         Param::Float(value) => query.bind(value),
@@ -212,78 +262,10 @@ fn postgres_query(statement: Statement<'_>) -> Query<'_, Postgres, PgArguments> 
     })
 }
 
-fn sqlite_query(statement: Statement<'_>) -> Query<'_, Sqlite, SqliteArguments<'_>> {
-    statement.params.into_iter().fold(sqlx::query(statement.sql), |query, param| match param {
-        Param::Int(value) => query.bind(value),
-        Param::Float(value) => query.bind(value),
-        Param::Bool(value) => query.bind(value),
-        Param::Text(value) => query.bind(value),
-        Param::Bytes(Some(Cow::Borrowed(bytes))) => query.bind(bytes),
-        Param::Bytes(Some(Cow::Owned(bytes))) => query.bind(bytes),
-        Param::Bytes(None) => query.bind(None::<Vec<u8>>),
-        Param::Uuid(value) => query.bind(value),
-        Param::Timestamp(value) => query.bind(value),
-    })
-}
-
-impl Dialect for Postgres {
-    const ENGINE: Backend = Backend::Postgres;
-    const NOW_MICROS: &'static str = "(extract(epoch from clock_timestamp()) * 1000000)::bigint";
-    const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
-
-    async fn execute<'c>(
-        conn: &'c mut Self::Connection,
-        statement: Statement<'c>,
-    ) -> Result<u64, sqlx::Error> {
-        Ok(postgres_query(statement).execute(conn).await?.rows_affected())
-    }
-
-    async fn fetch_optional<'c, T: FromRow>(
-        conn: &'c mut Self::Connection,
-        statement: Statement<'c>,
-    ) -> Result<Option<T>, sqlx::Error> {
-        match postgres_query(statement).fetch_optional(conn).await? {
-            Some(row) => Ok(Some(T::from_row(&row)?)),
-            None => Ok(None),
-        }
-    }
-
-    async fn fetch_all<'c, T: FromRow>(
-        conn: &'c mut Self::Connection,
-        statement: Statement<'c>,
-    ) -> Result<Vec<T>, sqlx::Error> {
-        let rows = postgres_query(statement).fetch_all(conn).await?;
-        rows.iter().map(|row| T::from_row(row)).collect()
-    }
-}
-
-impl Dialect for Sqlite {
-    const ENGINE: Backend = Backend::Sqlite;
-    const NOW_MICROS: &'static str = "CAST(unixepoch('subsec') * 1000000 AS INTEGER)";
-    const SKIP_LOCKED: &'static str = "";
-
-    async fn execute<'c>(
-        conn: &'c mut Self::Connection,
-        statement: Statement<'c>,
-    ) -> Result<u64, sqlx::Error> {
-        Ok(sqlite_query(statement).execute(conn).await?.rows_affected())
-    }
-
-    async fn fetch_optional<'c, T: FromRow>(
-        conn: &'c mut Self::Connection,
-        statement: Statement<'c>,
-    ) -> Result<Option<T>, sqlx::Error> {
-        match sqlite_query(statement).fetch_optional(conn).await? {
-            Some(row) => Ok(Some(T::from_row(&row)?)),
-            None => Ok(None),
-        }
-    }
-
-    async fn fetch_all<'c, T: FromRow>(
-        conn: &'c mut Self::Connection,
-        statement: Statement<'c>,
-    ) -> Result<Vec<T>, sqlx::Error> {
-        let rows = sqlite_query(statement).fetch_all(conn).await?;
-        rows.iter().map(|row| T::from_row(row)).collect()
-    }
-}
+dialect!(
+    Postgres,
+    Backend::Postgres,
+    "(extract(epoch from clock_timestamp()) * 1000000)::bigint",
+    "FOR UPDATE SKIP LOCKED"
+);
+dialect!(Sqlite, Backend::Sqlite, "CAST(unixepoch('subsec') * 1000000 AS INTEGER)", "");

@@ -182,8 +182,11 @@ impl Herald {
     /// runs, so that events published meanwhile are kept for it (RabbitMQ; the other
     /// transports keep every event anyway).
     pub async fn declare(&self, group: &str, routes: &impl Routes) -> Result<()> {
-        let router = routes.routes::<sqlx::Sqlite>();
-        self.transport.declare_group(group, router.patterns()).await
+        let patterns = match &self.database {
+            Database::Postgres(_) => routes.routes::<sqlx::Postgres>().patterns().to_vec(),
+            Database::Sqlite(_) => routes.routes::<sqlx::Sqlite>().patterns().to_vec(),
+        };
+        self.transport.declare_group(group, &patterns).await
     }
 
     /// Closes the database's pools.
