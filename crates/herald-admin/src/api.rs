@@ -8,15 +8,15 @@ use std::sync::atomic::Ordering;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, post};
 use herald_consumer::{DeadLetterEntry, DeadLetterFilter, DeadLetterStore, ReplayReport};
 use herald_db::Database;
+use herald_http::Credentials;
 use herald_log::SqlLog;
 use herald_notify::NotificationStore;
 use herald_outbox::{OutboxStore, PartitionStatus, Retention};
 use herald_registry::SchemaStore;
-use herald_registry::api::Credentials;
 use herald_relay::RelayStats;
 use herald_transport::Publisher;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -62,7 +62,6 @@ pub(crate) struct AppState {
     pub(crate) relay: Option<Arc<RelayStats>>,
     pub(crate) prometheus: Option<PrometheusHandle>,
     pub(crate) seen: Arc<SeenLabels>,
-    credentials: Arc<Credentials>,
     publisher: Option<Arc<dyn Publisher>>,
     embedded_log: Option<SqlLog>,
     transport: Arc<str>,
@@ -76,12 +75,14 @@ pub fn router(config: AdminConfig) -> Router {
         relay: config.relay,
         prometheus: config.prometheus,
         seen: Arc::default(),
-        credentials: Arc::new(config.credentials),
         publisher: config.publisher,
         embedded_log: config.embedded_log,
         transport: config.transport.into(),
         max_replays: config.max_replays,
     };
+    let changes = Router::new()
+        .route("/api/dlq/replay", post(dlq_replay))
+        .route_layer(config.credentials.require(unauthorized));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -90,16 +91,21 @@ pub fn router(config: AdminConfig) -> Router {
         .route("/api/outbox", get(outbox))
         .route("/api/consumers", get(consumers))
         .route("/api/dlq", get(dlq_list))
-        .route("/api/dlq/replay", post(dlq_replay))
         .route("/api/dlq/{id}", get(dlq_show))
         .route("/api/schemas", get(schemas))
         .route("/api/events", get(events))
         .route("/api/events/{id}", get(event_journey))
+        .merge(changes)
         .with_state(state)
         .merge(dashboard::routes())
 }
 
 type Answer = Result<axum::Json<Value>, AdminError>;
+
+/// The answer to a change without the token.
+fn unauthorized() -> Response {
+    AdminError::Unauthorized.into_response()
+}
 
 /// The outbox as the API shows it.
 #[derive(Debug, Serialize)]
@@ -331,10 +337,7 @@ struct ReplayRequest {
 }
 
 /// `POST /api/dlq/replay` (token): publishes dead letters to their service again.
-async fn dlq_replay(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
-    if !state.credentials.admit(&headers) {
-        return Err(AdminError::Unauthorized);
-    }
+async fn dlq_replay(State(state): State<AppState>, body: Bytes) -> Answer {
     let request: ReplayRequest = serde_json::from_slice(&body).map_err(|error| AdminError::Invalid {
         field: "body",
         reason: format!("expected {{\"id\": …}}, a filter (service, type, key, error) or {{\"all\": true}}: {error}"),

@@ -19,7 +19,7 @@
 //! - `smtp`: [`SmtpProvider`], [`SmtpConfig`], [`SmtpTls`]; its own small connection pool
 //!   over `lettre` connections.
 //! - `webhook`: [`WebhookProvider`], [`WebhookConfig`]; Standard Webhooks signatures from
-//!   `herald_push::signature`.
+//!   `herald_http::signature`.
 //! - `twilio`: [`TwilioSmsProvider`], [`TwilioConfig`].
 //! - `fcm`: [`FcmPushProvider`], [`FcmConfig`].
 //! - `http`: the HTTP client and the classification of HTTP failures, shared by the

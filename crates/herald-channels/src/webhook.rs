@@ -1,14 +1,14 @@
 //! [`WebhookProvider`]: a JSON `POST` to the message's URL, signed by the
 //! [Standard Webhooks](https://www.standardwebhooks.com) scheme.
 //!
-//! The signing itself is `herald_push::signature` (the same code that signs Herald's push
+//! The signing itself is `herald_http::signature` (the same code that signs Herald's push
 //! subscriptions, tested against the specification's reference vector).
 
 use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use herald_push::signature::{
+use herald_http::signature::{
     Secret, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, signature_header,
 };
 use reqwest::Url;

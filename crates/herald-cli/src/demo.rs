@@ -16,8 +16,8 @@ use anyhow::Context;
 use herald_channels::{Channel, ChannelKind, WebhookConfig, WebhookProvider};
 use herald_db::{Database, DatabaseOptions};
 use herald_eventstore::EventStoreError;
+use herald_http::Secret;
 use herald_notify::{DispatcherConfig, RecipientStore};
-use herald_push::Secret;
 use herald_shop::{
     Census, NotificationService, OrderItem, Orders, RunMark, Shop, ShopConfig, ShopError,
     ShopSummary,
@@ -541,7 +541,7 @@ async fn receive(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> axum::http::StatusCode {
-    if herald_push::signature::verify(&secret, &headers, &body).is_err() {
+    if herald_http::verify(&secret, &headers, &body).is_err() {
         received.rejected.fetch_add(1, Ordering::Relaxed);
         return axum::http::StatusCode::UNAUTHORIZED;
     }

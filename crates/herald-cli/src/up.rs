@@ -10,10 +10,10 @@ use anyhow::Context;
 use axum::Router;
 use herald_admin::AdminConfig;
 use herald_db::{Database, DatabaseOptions};
+use herald_http::Credentials;
 use herald_outbox::{OutboxStore, Retention};
 use herald_push::{SubscriptionStore, SubscriptionStoreConfig};
 use herald_registry::SchemaStore;
-use herald_registry::api::Credentials;
 use herald_relay::{Relay, RelayConfig};
 
 use herald_log::{SqlLog, SqlLogConfig};
@@ -84,13 +84,14 @@ pub async fn run(
         max_replays: MAX_REPLAYS,
     });
     let subscriptions = SubscriptionStore::new(db.clone(), SubscriptionStoreConfig::default())?;
-    let registry = herald_registry::api::router(SchemaStore::new(db.clone()), credentials.clone())
-        .layer(axum::middleware::from_fn(|request, next| {
+    let registry = herald_registry::api::router(SchemaStore::new(db.clone()), &credentials).layer(
+        axum::middleware::from_fn(|request, next| {
             herald_admin::metrics::count_requests("registry", request, next)
-        }));
+        }),
+    );
     let app: Router = admin
         .merge(herald_push::router(subscriptions, &token)?)
-        .nest("/api", herald_notify::api::router(db.clone(), credentials))
+        .nest("/api", herald_notify::api::router(db.clone(), &credentials))
         .nest("/registry", registry);
 
     let listener = tokio::net::TcpListener::bind(config.listen)

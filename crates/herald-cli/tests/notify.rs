@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use common::KillOnDrop;
 use herald_envelope::{Envelope, Limits};
+use herald_http::Secret;
 use herald_log::{SqlLog, SqlLogConfig};
 use herald_notify::{NotificationRequest, Priority, RecipientRef};
-use herald_push::Secret;
 use herald_testkit::{TestDb, wait_until};
 use herald_transport::{Message, Publisher};
 use serde_json::json;
@@ -44,7 +44,7 @@ async fn herald_notify_sends_a_signed_webhook_and_reports_it() {
                 )>,
                  headers: axum::http::HeaderMap,
                  body: axum::body::Bytes| async move {
-                    if herald_push::verify(&secret, &headers, &body).is_err() {
+                    if herald_http::verify(&secret, &headers, &body).is_err() {
                         return axum::http::StatusCode::UNAUTHORIZED;
                     }
                     verified.fetch_add(1, Ordering::SeqCst);

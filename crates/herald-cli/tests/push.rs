@@ -16,8 +16,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use common::{KillOnDrop, child_stderr, spawn_relay};
 use herald_cli::workload;
+use herald_http::Secret;
 use herald_outbox::{Outbox, OutboxConfig};
-use herald_push::Secret;
 use herald_testkit::{TestDb, wait_until};
 
 /// What a receiver saw.
@@ -42,7 +42,7 @@ struct Receiver {
 async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let secret = receiver.secret.lock().expect("lock").clone().expect("the secret is known");
     let mut seen = receiver.seen.lock().expect("lock");
-    if herald_push::verify(&secret, &headers, &body).is_err() {
+    if herald_http::verify(&secret, &headers, &body).is_err() {
         seen.bad_signatures += 1;
         return StatusCode::UNAUTHORIZED;
     }

@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use herald_db::{Database, DatabaseOptions};
 use herald_envelope::{Envelope, Limits};
+use herald_http::Credentials;
 use herald_ingest::{BATCH_CONTENT_TYPE, Ingest, router};
 use herald_outbox::{Outbox, OutboxConfig};
 use herald_registry::SchemaStore;
-use herald_registry::api::Credentials;
 use herald_schema::{LocalRegistry, Registration, Schemas};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;

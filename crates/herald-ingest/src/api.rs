@@ -16,7 +16,8 @@
 //! see [`IngestError::problem_type`]), `title`, `status`, `detail`, and where they apply
 //! `index` (the event's position in a batch), `id`, `attribute`, `subject`, and
 //! `violations` (`[{"field", "rule", "message"}]`, for a payload that breaks its schema).
-//! Credentials are checked first, and the content type before the body is read.
+//! Credentials are checked first (`herald_http::RequireCredentials`), and the content
+//! type before the body is read.
 
 use std::sync::Arc;
 
@@ -44,8 +45,11 @@ const RETRY_AFTER_SECONDS: &str = "5";
 /// Bodies larger than [`Ingest::max_body_bytes`] are refused with 413 as they are read.
 pub fn router(ingest: Ingest) -> Router {
     let body_limit = ingest.max_body_bytes();
+    let accepts_basic = ingest.accepts_basic();
+    let unauthorized = move || problem(&IngestError::Unauthorized, accepts_basic);
     Router::new()
         .route("/events", post(post_events))
+        .route_layer(ingest.credentials().require(unauthorized))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(Arc::new(ingest))
 }
@@ -69,16 +73,14 @@ async fn post_events(State(ingest): State<Arc<Ingest>>, request: Request) -> Res
                     "Events refused."
                 );
             }
-            problem(&error, &ingest)
+            problem(&error, ingest.accepts_basic())
         }
     }
 }
 
-/// Authenticates, decodes, checks and enqueues the events of one request.
+/// Decodes, checks and enqueues the events of one request (the credentials layer has
+/// admitted it).
 async fn receive(ingest: &Ingest, request: Request) -> Result<(ContentMode, Vec<EventId>)> {
-    if !ingest.admits(request.headers()) {
-        return Err(IngestError::Unauthorized);
-    }
     content_mode(request.headers())?;
     let headers = request.headers().clone();
     let body = Bytes::from_request(request, &()).await.map_err(|rejection| {
@@ -104,7 +106,7 @@ fn accepted(ids: &[EventId]) -> Response {
 }
 
 /// The problem response of `error`.
-fn problem(error: &IngestError, ingest: &Ingest) -> Response {
+fn problem(error: &IngestError, accepts_basic: bool) -> Response {
     let status = error.status();
     let mut body = json!({
         "type": error.problem_type(),
@@ -132,7 +134,7 @@ fn problem(error: &IngestError, ingest: &Ingest) -> Response {
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer realm=\"herald-ingest\""),
         );
-        if ingest.accepts_basic() {
+        if accepts_basic {
             headers.append(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"herald-ingest\""),

@@ -3,11 +3,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::http::HeaderMap;
 use herald_db::Database;
 use herald_envelope::{Envelope, EventId, Limits};
+use herald_http::Credentials;
 use herald_outbox::{Outbox, OutboxBackend, OutboxError};
-use herald_registry::api::Credentials;
 use herald_schema::Schemas;
 use sqlx::Transaction;
 
@@ -105,9 +104,9 @@ impl Ingest {
         self.max_body_bytes
     }
 
-    /// Whether the request's `Authorization` header carries the configured credentials.
-    pub fn admits(&self, headers: &HeaderMap) -> bool {
-        self.credentials.admit(headers)
+    /// Who may ingest.
+    pub(crate) fn credentials(&self) -> &Credentials {
+        &self.credentials
     }
 
     /// Whether HTTP Basic credentials are configured (for the `WWW-Authenticate`

@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use herald_envelope::{Data, Envelope, EventId, Limits};
+use herald_http::Credentials;
 use herald_ingest::{
     BATCH_CONTENT_TYPE, Ingest, PROBLEM_CONTENT_TYPE, STRUCTURED_CONTENT_TYPE, router,
 };
 use herald_outbox::{Outbox, OutboxConfig, OutboxStore, Retention};
 use herald_registry::SchemaStore;
-use herald_registry::api::Credentials;
 use herald_schema::{LocalRegistry, Registration, RegistryClient, Schemas};
 use herald_testkit::TestDb;
 use serde_json::{Value, json};

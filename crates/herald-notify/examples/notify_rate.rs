@@ -18,12 +18,12 @@ use herald_channels::{
 use herald_consumer::{Consumer, ConsumerConfig, Router};
 use herald_db::{Database, DatabaseOptions};
 use herald_envelope::{Envelope, Limits};
+use herald_http::Secret;
 use herald_log::{SqlLog, SqlLogConfig};
 use herald_notify::{
     Dispatcher, DispatcherConfig, NotificationRequest, NotifyHandler, Priority, RecipientRef,
     TemplateStore,
 };
-use herald_push::Secret;
 use herald_transport::{Message, Publisher};
 use tokio::sync::Notify;
 
@@ -214,7 +214,7 @@ async fn webhook() -> Result<(Channel, Box<dyn Fn(usize) -> RecipientRef>, Serve
                 )>,
                  headers: axum::http::HeaderMap,
                  body: axum::body::Bytes| async move {
-                    if herald_push::verify(&secret, &headers, &body).is_err() {
+                    if herald_http::verify(&secret, &headers, &body).is_err() {
                         return axum::http::StatusCode::UNAUTHORIZED;
                     }
                     verified.fetch_add(1, Ordering::Relaxed);

@@ -3,11 +3,11 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use herald_db::Database;
-use herald_registry::api::Credentials;
+use herald_http::Credentials;
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -22,26 +22,27 @@ struct AppState {
     deliveries: NotificationStore,
     recipients: RecipientStore,
     templates: TemplateStore,
-    credentials: Credentials,
 }
 
 /// The API over `db`: `GET /notifications[/{id}]`, `GET /notifications/summary`,
 /// `GET|PUT /recipients/{id}`, `GET /templates`, `PUT /templates/{name}/{channel}/{locale}`.
-pub fn router(db: Database, credentials: Credentials) -> Router {
+pub fn router(db: Database, credentials: &Credentials) -> Router {
     let state = AppState {
         deliveries: NotificationStore::new(db.clone()),
         recipients: RecipientStore::new(db.clone()),
         templates: TemplateStore::new(db),
-        credentials,
     };
-    Router::new()
+    let reads = Router::new()
         .route("/notifications", get(list))
         .route("/notifications/summary", get(summary))
         .route("/notifications/{id}", get(show))
-        .route("/recipients/{id}", get(get_recipient).put(put_recipient))
-        .route("/templates", get(list_templates))
+        .route("/recipients/{id}", get(get_recipient))
+        .route("/templates", get(list_templates));
+    let changes = Router::new()
+        .route("/recipients/{id}", put(put_recipient))
         .route("/templates/{name}/{channel}/{locale}", put(put_template))
-        .with_state(state)
+        .route_layer(credentials.require(unauthorized));
+    reads.merge(changes).with_state(state)
 }
 
 fn failure(error: &NotifyError) -> Response {
@@ -174,12 +175,8 @@ fn yes() -> bool {
 async fn put_recipient(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !state.credentials.admit(&headers) {
-        return unauthorized();
-    }
     let body: RecipientBody = match serde_json::from_slice(&body) {
         Ok(body) => body,
         Err(error) => return bad_request("body", error.to_string()),
@@ -223,12 +220,8 @@ struct TemplateBody {
 async fn put_template(
     State(state): State<AppState>,
     Path((name, channel, locale)): Path<(String, String, String)>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !state.credentials.admit(&headers) {
-        return unauthorized();
-    }
     let body: TemplateBody = match serde_json::from_slice(&body) {
         Ok(body) => body,
         Err(error) => return bad_request("body", error.to_string()),

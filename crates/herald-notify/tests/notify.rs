@@ -13,8 +13,8 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use common::Service;
 use herald_channels::{Channel, ChannelKind, WebhookConfig, WebhookProvider};
+use herald_http::Secret;
 use herald_notify::{DeliveryStatus, NotificationRequest, Priority, QuietHours, RecipientRef};
-use herald_push::Secret;
 use herald_testkit::TestDb;
 use serde_json::json;
 
@@ -30,7 +30,7 @@ async fn receive(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> StatusCode {
-    if herald_push::verify(&secret, &headers, &body).is_err() {
+    if herald_http::verify(&secret, &headers, &body).is_err() {
         *receiver.forged.lock().expect("lock") += 1;
         return StatusCode::UNAUTHORIZED;
     }

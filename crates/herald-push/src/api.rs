@@ -10,7 +10,7 @@
 //! | `POST /api/subscriptions/{id}/rotate-secret` | 200, the subscription and its new `secret` |
 //!
 //! Requests that change state (`POST`, `DELETE`) need `Authorization: Bearer <token>`;
-//! the token is compared in constant time. Errors are JSON, `{"error": "...", "field":
+//! the token is checked by `herald_http::RequireCredentials`, in constant time, before the request's body is read. Errors are JSON, `{"error": "...", "field":
 //! "..."}` (`field` is `null` when no single field is at fault): 400 for a malformed
 //! request (bad JSON, an id that is not a UUID, an unknown query parameter), 401 without
 //! a valid token, 404 for an unknown id, 409 for a duplicate subscription, 415 without a
@@ -20,14 +20,12 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use herald_http::Credentials;
 use uuid::Uuid;
 
 use crate::store::{NewSubscription, Subscription, SubscriptionStore};
@@ -36,9 +34,6 @@ use crate::{PushError, Result};
 /// The shared state of every handler.
 struct ApiState {
     store: SubscriptionStore,
-    /// SHA-256 of the bearer token; comparing digests takes the same time whatever the
-    /// presented token's length.
-    token_digest: [u8; 32],
 }
 
 /// Builds the router of `/api/subscriptions` over `store`. State-changing requests must
@@ -52,13 +47,21 @@ pub fn router(store: SubscriptionStore, bearer_token: &str) -> Result<Router> {
             expected: "a non-empty bearer token of visible ASCII without spaces".to_owned(),
         });
     }
-    let state = Arc::new(ApiState { store, token_digest: digest(bearer_token) });
-    Ok(Router::new()
-        .route("/api/subscriptions", get(list).post(create))
-        .route("/api/subscriptions/{id}", get(show).delete(delete))
+    let reads = Router::new()
+        .route("/api/subscriptions", get(list))
+        .route("/api/subscriptions/{id}", get(show));
+    let changes = Router::new()
+        .route("/api/subscriptions", post(create))
+        .route("/api/subscriptions/{id}", delete(remove))
         .route("/api/subscriptions/{id}/enable", post(enable))
         .route("/api/subscriptions/{id}/rotate-secret", post(rotate_secret))
-        .with_state(state))
+        .route_layer(Credentials::bearer(bearer_token).require(unauthorized));
+    Ok(reads.merge(changes).with_state(Arc::new(ApiState { store })))
+}
+
+/// The answer to a change without the token.
+fn unauthorized() -> Response {
+    ApiError::unauthorized().into_response()
 }
 
 type SharedState = State<Arc<ApiState>>;
@@ -97,7 +100,6 @@ async fn list(
 
 async fn create(
     State(state): SharedState,
-    _: Authorized,
     body: std::result::Result<Json<NewSubscription>, JsonRejection>,
 ) -> std::result::Result<Response, ApiError> {
     let Json(new) = body.map_err(|rejection| ApiError::from_json_rejection(&rejection))?;
@@ -120,9 +122,8 @@ async fn show(
     Ok(Json(state.store.get(parse_id(&id)?).await?))
 }
 
-async fn delete(
+async fn remove(
     State(state): SharedState,
-    _: Authorized,
     Path(id): Path<String>,
 ) -> std::result::Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
@@ -133,7 +134,6 @@ async fn delete(
 
 async fn enable(
     State(state): SharedState,
-    _: Authorized,
     Path(id): Path<String>,
 ) -> std::result::Result<Json<Subscription>, ApiError> {
     let subscription = state.store.enable(parse_id(&id)?).await?;
@@ -143,7 +143,6 @@ async fn enable(
 
 async fn rotate_secret(
     State(state): SharedState,
-    _: Authorized,
     Path(id): Path<String>,
 ) -> std::result::Result<Response, ApiError> {
     let issued = state.store.rotate_secret(parse_id(&id)?, None).await?;
@@ -160,34 +159,6 @@ fn parse_id(text: &str) -> std::result::Result<Uuid, ApiError> {
 /// The header that keeps a secret out of caches.
 fn no_store() -> [(header::HeaderName, HeaderValue); 1] {
     [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))]
-}
-
-fn digest(text: &str) -> [u8; 32] {
-    Sha256::digest(text.as_bytes()).into()
-}
-
-/// Proof that the request carries the bearer token; extract it before the body.
-struct Authorized;
-
-impl FromRequestParts<Arc<ApiState>> for Authorized {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<ApiState>,
-    ) -> std::result::Result<Self, Self::Rejection> {
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
-        match presented {
-            Some(token) if bool::from(digest(token).ct_eq(&state.token_digest)) => Ok(Authorized),
-            _ => Err(ApiError::unauthorized()),
-        }
-    }
 }
 
 /// An error answer: a status and `{"error": ..., "field": ...}`.

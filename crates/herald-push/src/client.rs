@@ -7,11 +7,11 @@ use herald_envelope::Envelope;
 use http::{HeaderMap, StatusCode, header::RETRY_AFTER};
 use reqwest::Url;
 
-use crate::request::binary_request;
-use crate::signature::{
+use crate::{PushError, Result, validate};
+use herald_http::binary_request;
+use herald_http::signature::{
     Secret, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, signature_header,
 };
-use crate::{PushError, Result, validate};
 
 /// The default limit on one delivery, from connecting to the end of the response: 10 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -8,7 +8,7 @@ use uuid::Uuid;
 const MAX_SHOWN_CHARS: usize = 100;
 
 /// Everything that can go wrong with push subscriptions: bad input, the store, a delivery
-/// and the verification of a signature.
+/// and building a signed request.
 ///
 /// A failed delivery is either retryable ([`PushError::is_retryable`]: the endpoint could
 /// not be reached, timed out, or answered 5xx, 408 or 429) or permanent (any other
@@ -95,35 +95,9 @@ pub enum PushError {
     /// The envelope breaks a CloudEvents rule and cannot be sent. Permanent.
     #[error("the event cannot be sent: {0}")]
     Envelope(#[from] herald_envelope::EnvelopeError),
-    /// A webhook header that verification needs is missing.
-    #[error(
-        "missing header `{header}`; a Standard Webhooks request has webhook-id, webhook-timestamp and webhook-signature"
-    )]
-    MissingHeader {
-        /// The header name.
-        header: &'static str,
-    },
-    /// The webhook timestamp is further from now than the tolerance (a replay, or a
-    /// clock far off).
-    #[error(
-        "webhook timestamp {timestamp} is {}s from now ({now}), more than the tolerance of {}s",
-        timestamp.abs_diff(*now),
-        tolerance.as_secs()
-    )]
-    StaleTimestamp {
-        /// The timestamp of the request, in seconds since the Unix epoch.
-        timestamp: i64,
-        /// The verifier's clock, in seconds since the Unix epoch.
-        now: i64,
-        /// The accepted distance.
-        tolerance: Duration,
-    },
-    /// None of the request's `v1` signatures was made with the secret.
-    #[error("no webhook signature matches the secret ({signatures} v1 signature(s) checked)")]
-    SignatureMismatch {
-        /// How many `v1` signatures the header held.
-        signatures: usize,
-    },
+    /// The event could not be put into an HTTP request.
+    #[error(transparent)]
+    Http(herald_http::HttpError),
 }
 
 /// The result type of this crate, with [`PushError`] as the default error.
@@ -168,13 +142,26 @@ impl PushError {
         }
     }
 
-    /// The input field this error is about, for [`PushError::Invalid`] and
-    /// [`PushError::MissingHeader`].
+    /// The input field this error is about, for [`PushError::Invalid`].
     pub fn field(&self) -> Option<&'static str> {
         match self {
             PushError::Invalid { field, .. } => Some(field),
-            PushError::MissingHeader { header } => Some(header),
+            PushError::Http(error) => error.field(),
             _ => None,
+        }
+    }
+}
+
+/// A bad secret stays [`PushError::Invalid`] and a bad envelope [`PushError::Envelope`],
+/// so callers see the same errors whichever crate found them.
+impl From<herald_http::HttpError> for PushError {
+    fn from(error: herald_http::HttpError) -> Self {
+        match error {
+            herald_http::HttpError::Invalid { field, value, expected } => {
+                PushError::Invalid { field, value, expected }
+            }
+            herald_http::HttpError::Envelope(error) => PushError::Envelope(error),
+            other => PushError::Http(other),
         }
     }
 }

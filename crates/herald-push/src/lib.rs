@@ -2,8 +2,8 @@
 //! to a pattern over routing keys, and each matching event is `POST`ed to it as a
 //! CloudEvents binary-mode request, signed by the Standard Webhooks scheme.
 //!
-//! A receiver checks a request with [`signature::verify`] and its `whsec_…` secret, reads
-//! the attributes from the `ce-` headers ([`request::decode_header_value`]) and the data
+//! A receiver checks a request with [`herald_http::verify`] and its `whsec_…` secret, reads
+//! the attributes from the `ce-` headers ([`herald_http::binding::decode_header_value`]) and the data
 //! from the body, and answers `2xx`. A `5xx`, `408` or `429` answer (or no answer) asks
 //! for a retry; any other answer refuses the event for good. After
 //! [`SubscriptionStoreConfig::disable_after`] failures in a row the endpoint is disabled.
@@ -14,11 +14,12 @@
 //!
 //! # Layout
 //!
-//! - [`signature`]: Standard Webhooks signing and verification, [`Secret`].
-//! - [`request`]: the CloudEvents HTTP binding, binary mode: `ce-` headers, percent-encoding.
+//! - Signing ([`Secret`]) and the CloudEvents HTTP binding come from `herald-http`, which
+//!   the notification service's webhook channel shares.
 //! - [`client`]: [`PushClient::deliver`] sends one event to one [`PushTarget`].
 //! - [`store`]: [`SubscriptionStore`] over `herald_subscriptions` (PostgreSQL or SQLite).
-//! - [`api`]: the `axum` router of `/api/subscriptions`, behind a bearer token.
+//! - [`api`]: the `axum` router of `/api/subscriptions`; changes behind the bearer token
+//!   (`herald_http::RequireCredentials`).
 //! - `validate`: the rules for service names, patterns and endpoints.
 //! - `error`: [`PushError`] and the crate's [`Result`].
 //!
@@ -28,16 +29,13 @@
 pub mod api;
 pub mod client;
 mod error;
-pub mod request;
-pub mod signature;
 pub mod store;
 mod validate;
 
 pub use api::router;
 pub use client::{DEFAULT_TIMEOUT, PushClient, PushClientConfig, PushTarget};
 pub use error::{PushError, Result};
-pub use request::{BinaryRequest, binary_request};
-pub use signature::{Secret, verify};
+pub use herald_http::Secret;
 pub use store::{
     IssuedSecret, NewSubscription, Subscription, SubscriptionStore, SubscriptionStoreConfig,
 };

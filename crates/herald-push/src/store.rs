@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::client::PushTarget;
 use crate::error::truncated_to;
-use crate::signature::Secret;
 use crate::{PushError, Result, validate};
+use herald_http::Secret;
 
 /// The default number of failed deliveries in a row that disables an endpoint.
 pub const DEFAULT_DISABLE_AFTER: u32 = 50;

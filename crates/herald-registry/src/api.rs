@@ -7,10 +7,10 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use base64::Engine as _;
+use axum::routing::{delete, get, post, put};
+use herald_http::Credentials;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -19,66 +19,30 @@ use crate::{RegistryError, SchemaStore, VersionRef};
 /// The registry's media type.
 pub const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
-/// Who may change the registry.
-#[derive(Clone, Default)]
-pub struct Credentials {
-    /// A Bearer token.
-    pub token: Option<String>,
-    /// A user and password for HTTP Basic.
-    pub basic: Option<(String, String)>,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("basic_user", &self.basic.as_ref().map(|(user, _)| user))
-            .finish()
-    }
-}
-
-impl Credentials {
-    /// Whether the request's `Authorization` header carries these credentials. With no
-    /// credentials configured, nothing that changes state is allowed.
-    pub fn admit(&self, headers: &HeaderMap) -> bool {
-        let Some(given) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-            return false;
-        };
-        if let (Some(token), Some(bearer)) = (&self.token, given.strip_prefix("Bearer ")) {
-            return constant_time_eq(token.as_bytes(), bearer.trim().as_bytes());
-        }
-        if let (Some((user, password)), Some(basic)) = (&self.basic, given.strip_prefix("Basic ")) {
-            let expected =
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-            return constant_time_eq(expected.as_bytes(), basic.trim().as_bytes());
-        }
-        false
-    }
-}
-
-fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
-    left.len() == right.len() && left.iter().zip(right).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-}
-
 #[derive(Clone)]
 struct AppState {
     store: SchemaStore,
-    credentials: Credentials,
 }
 
 /// The API over `store`; changes need `credentials`.
-pub fn router(store: SchemaStore, credentials: Credentials) -> Router {
-    Router::new()
+pub fn router(store: SchemaStore, credentials: &Credentials) -> Router {
+    let reads = Router::new()
         .route("/subjects", get(list_subjects))
-        .route("/subjects/{subject}", post(lookup).delete(delete_subject))
-        .route("/subjects/{subject}/versions", get(list_versions).post(register))
+        .route("/subjects/{subject}", post(lookup))
+        .route("/subjects/{subject}/versions", get(list_versions))
         .route("/subjects/{subject}/versions/{version}", get(get_version))
         .route("/subjects/{subject}/versions/{version}/schema", get(get_raw_schema))
         .route("/schemas/ids/{id}", get(get_schema))
         .route("/compatibility/subjects/{subject}/versions/{version}", post(check_compatibility))
-        .route("/config", get(get_global_config).put(put_global_config))
-        .route("/config/{subject}", get(get_subject_config).put(put_subject_config))
-        .with_state(AppState { store, credentials })
+        .route("/config", get(get_global_config))
+        .route("/config/{subject}", get(get_subject_config));
+    let changes = Router::new()
+        .route("/subjects/{subject}", delete(delete_subject))
+        .route("/subjects/{subject}/versions", post(register))
+        .route("/config", put(put_global_config))
+        .route("/config/{subject}", put(put_subject_config))
+        .route_layer(credentials.require(unauthorized));
+    reads.merge(changes).with_state(AppState { store })
 }
 
 /// A response in the registry's media type.
@@ -159,12 +123,8 @@ async fn list_versions(State(state): State<AppState>, Path(subject): Path<String
 async fn register(
     State(state): State<AppState>,
     Path(subject): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !state.credentials.admit(&headers) {
-        return unauthorized();
-    }
     let request = match parse_request(&body) {
         Ok(request) => request,
         Err(error) => return error.into_response(),
@@ -249,11 +209,7 @@ async fn delete_subject(
     State(state): State<AppState>,
     Path(subject): Path<String>,
     Query(query): Query<DeleteQuery>,
-    headers: HeaderMap,
 ) -> Response {
-    if !state.credentials.admit(&headers) {
-        return unauthorized();
-    }
     match state.store.delete_subject(&subject, query.permanent).await {
         Ok(versions) => reply(StatusCode::OK, &json!(versions)),
         Err(error) => error.into_response(),
@@ -336,15 +292,7 @@ struct ConfigRequest {
     compatibility: String,
 }
 
-async fn put_config(
-    state: &AppState,
-    subject: Option<&str>,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Response {
-    if !state.credentials.admit(headers) {
-        return unauthorized();
-    }
+async fn put_config(state: &AppState, subject: Option<&str>, body: &Bytes) -> Response {
     let request: ConfigRequest = match serde_json::from_slice(body) {
         Ok(request) => request,
         Err(error) => {
@@ -363,19 +311,14 @@ async fn put_config(
     }
 }
 
-async fn put_global_config(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    put_config(&state, None, &headers, &body).await
+async fn put_global_config(State(state): State<AppState>, body: Bytes) -> Response {
+    put_config(&state, None, &body).await
 }
 
 async fn put_subject_config(
     State(state): State<AppState>,
     Path(subject): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    put_config(&state, Some(&subject), &headers, &body).await
+    put_config(&state, Some(&subject), &body).await
 }

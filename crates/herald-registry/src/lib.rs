@@ -12,7 +12,7 @@
 //!   hard), and the compatibility settings.
 //! - [`RegistryError`]: every failure, with Confluent's `error_code` and HTTP status.
 //! - [`api`]: the REST API of Confluent Schema Registry (subjects, versions, ids, lookup,
-//!   config, deletes), credentials for changes.
+//!   config, deletes), credentials for changes (`herald_http::RequireCredentials`).
 
 pub mod api;
 mod error;

@@ -1,8 +1,9 @@
 //! The Confluent-compatible REST API over real HTTP, on PostgreSQL and SQLite: every
 //! endpoint, every error path with Confluent's codes, and credentials for changes.
 
+use herald_http::Credentials;
 use herald_registry::SchemaStore;
-use herald_registry::api::{CONTENT_TYPE, Credentials, router};
+use herald_registry::api::{CONTENT_TYPE, router};
 use herald_testkit::TestDb;
 use serde_json::{Value, json};
 
@@ -19,7 +20,7 @@ impl Registry {
             token: Some("t0ken".into()),
             basic: Some(("ci".into(), "s3cret".into())),
         };
-        let app = router(SchemaStore::new(db.db.clone()), credentials);
+        let app = router(SchemaStore::new(db.db.clone()), &credentials);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });

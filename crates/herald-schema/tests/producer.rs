@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use herald_envelope::{Envelope, Event, EventKind};
+use herald_http::Credentials as ServerCredentials;
 use herald_registry::SchemaStore;
-use herald_registry::api::{Credentials as ServerCredentials, router};
+use herald_registry::api::router;
 use herald_schema::{
     Credentials, LocalRegistry, Registration, RegistryClient, SchemaError, Schemas, subject_for,
 };
@@ -230,7 +231,7 @@ struct Served {
 
 async fn serve(db: &TestDb) -> Served {
     let credentials = ServerCredentials { token: Some("t0ken".into()), basic: None };
-    let app = router(SchemaStore::new(db.db.clone()), credentials);
+    let app = router(SchemaStore::new(db.db.clone()), &credentials);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let (stop, stopped) = oneshot::channel::<()>();

@@ -11,8 +11,8 @@ use herald_admin::AdminConfig;
 use herald_consumer::{Consumer, ConsumerConfig, Handler, HandlerContext, HandlerError, Router};
 use herald_db::Database;
 use herald_envelope::{Envelope, Event, EventKind};
+use herald_http::Credentials;
 use herald_log::{SqlLog, SqlLogConfig};
-use herald_registry::api::Credentials;
 use herald_transport::{Message, Publisher};
 use tokio::sync::watch;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use herald_channels::{Channel, ChannelKind, Message, Provider, WebhookConfig, WebhookProvider};
-use herald_push::Secret;
+use herald_http::Secret;
 use serde_json::json;
 
 use crate::support::HttpServer;
@@ -15,7 +15,7 @@ use crate::support::HttpServer;
 async fn receiver(secret: &Secret) -> HttpServer {
     let secret = secret.clone();
     HttpServer::start(move |request| {
-        match herald_push::verify(&secret, &request.headers, &request.body) {
+        match herald_http::verify(&secret, &request.headers, &request.body) {
             Ok(()) => (StatusCode::NO_CONTENT, String::new()),
             Err(error) => {
                 (StatusCode::UNAUTHORIZED, json!({ "error": error.to_string() }).to_string())

@@ -41,7 +41,7 @@ pub(crate) struct IngestArgs {
 }
 
 pub(crate) async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
-    use herald_registry::api::Credentials;
+    use herald_http::Credentials;
     use herald_schema::{LocalRegistry, Registration, Schemas};
     let credentials = Credentials { token: args.token, basic: args.user.zip(args.password) };
     if credentials.token.is_none() && credentials.basic.is_none() {

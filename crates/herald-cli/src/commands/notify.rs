@@ -194,12 +194,12 @@ async fn serve_notify(args: NotifyRunArgs) -> anyhow::Result<()> {
     let db = Database::connect(&url, &options).await.context("opening the database")?;
     let transport = args.broker.open(&db, 16)?;
     if let Some(listen) = args.listen {
-        let credentials = herald_registry::api::Credentials { token: args.token, basic: None };
+        let credentials = herald_http::Credentials { token: args.token, basic: None };
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;
         eprintln!("Notification API on http://{}", listener.local_addr()?);
-        let app = herald_notify::api::router(db.clone(), credentials);
+        let app = herald_notify::api::router(db.clone(), &credentials);
         tokio::spawn(async move { axum::serve(listener, app).await });
     }
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -24,7 +24,8 @@ pub(crate) struct RegistryArgs {
 }
 
 pub(crate) async fn run(args: RegistryArgs) -> anyhow::Result<ExitCode> {
-    use herald_registry::api::{Credentials, router};
+    use herald_http::Credentials;
+    use herald_registry::api::router;
     let credentials = Credentials { token: args.token, basic: args.user.zip(args.password) };
     if credentials.token.is_none() && credentials.basic.is_none() {
         eprintln!("note: no --token or --user/--password: the registry is read-only");
@@ -34,7 +35,7 @@ pub(crate) async fn run(args: RegistryArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     eprintln!("Schema registry on http://{}", listener.local_addr()?);
-    axum::serve(listener, router(store, credentials))
+    axum::serve(listener, router(store, &credentials))
         .with_graceful_shutdown(super::shutdown_signal())
         .await?;
     Ok(ExitCode::SUCCESS)

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::DateTime;
 use herald_envelope::{Data, Envelope, EventId, EventKind};
-use herald_push::binary_request;
-use herald_push::request::decode_header_value;
+use herald_http::binary_request;
+use herald_http::binding::decode_header_value;
 use serde_json::Value;
 use serde_json::value::RawValue;
 

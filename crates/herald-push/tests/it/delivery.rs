@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use herald_envelope::{Data, Envelope, EventId, EventKind, ExtensionValue};
-use herald_push::request::decode_header_value;
-use herald_push::signature::{WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
-use herald_push::{PushClient, PushClientConfig, PushError, PushTarget, Secret, verify};
+use herald_http::binding::decode_header_value;
+use herald_http::signature::{WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
+use herald_http::{HttpError, verify};
+use herald_push::{PushClient, PushClientConfig, PushError, PushTarget, Secret};
 use serde_json::value::RawValue;
 
 use crate::receiver::{Received, Receiver};
@@ -95,9 +96,9 @@ async fn a_request_signed_with_another_secret_or_altered_fails_verification() {
 
     let other = Secret::generate();
     let error = verify(&other, &received.headers, &received.body).unwrap_err();
-    assert!(matches!(error, PushError::SignatureMismatch { signatures: 1 }), "{error}");
+    assert!(matches!(error, HttpError::SignatureMismatch { signatures: 1 }), "{error}");
     let error = verify(&secret, &received.headers, b"{\"order_id\":\"8\"}").unwrap_err();
-    assert!(matches!(error, PushError::SignatureMismatch { .. }), "{error}");
+    assert!(matches!(error, HttpError::SignatureMismatch { .. }), "{error}");
     let timestamp: i64 = received.headers[WEBHOOK_TIMESTAMP].to_str().unwrap().parse().unwrap();
     assert!(timestamp.abs_diff(Utc::now().timestamp()) <= 5);
     assert!(received.headers[WEBHOOK_SIGNATURE].to_str().unwrap().starts_with("v1,"));

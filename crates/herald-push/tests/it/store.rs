@@ -4,10 +4,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use herald_db::Database;
-use herald_push::signature::WEBHOOK_SIGNATURE;
+use herald_http::signature::WEBHOOK_SIGNATURE;
+use herald_http::verify;
 use herald_push::{
     NewSubscription, PushClient, PushClientConfig, PushError, Secret, SubscriptionStore,
-    SubscriptionStoreConfig, verify,
+    SubscriptionStoreConfig,
 };
 use uuid::Uuid;
 

@@ -14,7 +14,7 @@ use herald_envelope::{Data, Envelope, Limits};
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
-use crate::{PushError, Result};
+use crate::{HttpError, Result};
 
 /// The CloudEvents version Herald speaks.
 pub const SPEC_VERSION: &str = "1.0";
@@ -45,13 +45,13 @@ pub struct BinaryRequest {
 ///
 /// The envelope's attributes are validated first (not its size, which the producer
 /// checked), so a hand-built envelope with a bad extension name fails with
-/// [`PushError::Envelope`] instead of producing a malformed header.
+/// [`HttpError::Envelope`] instead of producing a malformed header.
 pub fn binary_request(envelope: &Envelope) -> Result<BinaryRequest> {
     envelope.validate(&Limits { max_event_bytes: usize::MAX })?;
     let mut headers = HeaderMap::new();
     for (name, value) in attributes(envelope) {
         let header_name = HeaderName::try_from(format!("{HEADER_PREFIX}{name}"))
-            .map_err(|_| PushError::invalid("attribute", &name, "a name of [a-z0-9]"))?;
+            .map_err(|_| HttpError::invalid("attribute", &name, "a name of [a-z0-9]"))?;
         headers.insert(header_name, encoded_value(&value));
     }
     if let Some(traceparent) = &envelope.traceparent {
@@ -59,7 +59,7 @@ pub fn binary_request(envelope: &Envelope) -> Result<BinaryRequest> {
     }
     if let Some(content_type) = content_type(envelope) {
         let value = HeaderValue::from_str(content_type).map_err(|_| {
-            PushError::invalid("datacontenttype", content_type, "a media type in visible ASCII")
+            HttpError::invalid("datacontenttype", content_type, "a media type in visible ASCII")
         })?;
         headers.insert(CONTENT_TYPE, value);
     }
@@ -77,7 +77,7 @@ pub fn encode_header_value(text: &str) -> String {
 pub fn decode_header_value(value: &str) -> Result<String> {
     let unquoted = unquote(value);
     percent_decode_str(&unquoted).decode_utf8().map(|text| text.into_owned()).map_err(|_| {
-        PushError::invalid("header value", value, "percent-encoded UTF-8 (RFC 3986 style)")
+        HttpError::invalid("header value", value, "percent-encoded UTF-8 (RFC 3986 style)")
     })
 }
 
@@ -265,6 +265,6 @@ mod tests {
     fn an_invalid_envelope_is_refused_before_any_header_is_made() {
         let mut envelope = envelope();
         envelope.extensions.insert("Bad Name".into(), ExtensionValue::from("x"));
-        assert!(matches!(binary_request(&envelope), Err(PushError::Envelope(_))));
+        assert!(matches!(binary_request(&envelope), Err(HttpError::Envelope(_))));
     }
 }

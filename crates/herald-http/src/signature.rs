@@ -23,7 +23,7 @@ use http::HeaderMap;
 use rand::RngCore as _;
 use sha2::Sha256;
 
-use crate::{PushError, Result};
+use crate::{HttpError, Result};
 
 /// The header with the webhook's unique id (Herald sends the event id).
 pub const WEBHOOK_ID: &str = "webhook-id";
@@ -72,7 +72,7 @@ impl Secret {
     /// The error names the field `secret` and what was expected; it shows only the
     /// length of the text, never the text.
     pub fn parse(text: &str) -> Result<Secret> {
-        let invalid = |expected: &str| PushError::Invalid {
+        let invalid = |expected: &str| HttpError::Invalid {
             field: "secret",
             value: format!("<{} characters, not shown>", text.chars().count()),
             expected: expected.to_owned(),
@@ -153,7 +153,7 @@ pub fn verify_at(
     if candidates.iter().any(|candidate| expected.clone().verify_slice(candidate).is_ok()) {
         return Ok(());
     }
-    Err(PushError::SignatureMismatch { signatures: candidates.len() })
+    Err(HttpError::SignatureMismatch { signatures: candidates.len() })
 }
 
 /// The decoded `v1` signatures of a `webhook-signature` value; other schemes (such as
@@ -168,9 +168,9 @@ fn v1_signatures(header: &str) -> impl Iterator<Item = Vec<u8>> + '_ {
 
 /// The value of a header that verification needs, as text.
 fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str> {
-    let value = headers.get(name).ok_or(PushError::MissingHeader { header: name })?;
+    let value = headers.get(name).ok_or(HttpError::MissingHeader { header: name })?;
     value.to_str().map_err(|_| {
-        PushError::invalid(name, &String::from_utf8_lossy(value.as_bytes()), "visible ASCII")
+        HttpError::invalid(name, &String::from_utf8_lossy(value.as_bytes()), "visible ASCII")
     })
 }
 
@@ -178,7 +178,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str> {
 fn parse_timestamp(text: &str) -> Result<i64> {
     let digits = !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
     digits.then(|| text.parse::<i64>().ok()).flatten().ok_or_else(|| {
-        PushError::invalid(
+        HttpError::invalid(
             WEBHOOK_TIMESTAMP,
             text,
             "whole seconds since the Unix epoch, in decimal digits",
@@ -189,7 +189,7 @@ fn parse_timestamp(text: &str) -> Result<i64> {
 /// Fails unless `timestamp` is within `tolerance` of `now`.
 fn check_timestamp(timestamp: i64, now: i64, tolerance: Duration) -> Result<()> {
     if timestamp.abs_diff(now) > tolerance.as_secs() {
-        return Err(PushError::StaleTimestamp { timestamp, now, tolerance });
+        return Err(HttpError::StaleTimestamp { timestamp, now, tolerance });
     }
     Ok(())
 }
@@ -237,7 +237,7 @@ mod tests {
         let now = VECTOR_TIMESTAMP;
         let tampered_body = headers(VECTOR_ID, now, VECTOR_SIGNATURE);
         let error = verify_at(&secret, &tampered_body, b"{}", now, DEFAULT_TOLERANCE);
-        assert!(matches!(error, Err(PushError::SignatureMismatch { signatures: 1 })));
+        assert!(matches!(error, Err(HttpError::SignatureMismatch { signatures: 1 })));
         let other_id = headers("msg_other", now, VECTOR_SIGNATURE);
         assert!(verify_at(&secret, &other_id, VECTOR_BODY, now, DEFAULT_TOLERANCE).is_err());
         let other_time = headers(VECTOR_ID, now + 1, VECTOR_SIGNATURE);
@@ -263,7 +263,7 @@ mod tests {
             let headers = headers(VECTOR_ID, VECTOR_TIMESTAMP, VECTOR_SIGNATURE);
             let error =
                 verify_at(&secret, &headers, VECTOR_BODY, now, DEFAULT_TOLERANCE).unwrap_err();
-            assert!(matches!(error, PushError::StaleTimestamp { .. }), "{error}");
+            assert!(matches!(error, HttpError::StaleTimestamp { .. }), "{error}");
         }
         let headers = headers(VECTOR_ID, VECTOR_TIMESTAMP, VECTOR_SIGNATURE);
         verify_at(&secret, &headers, VECTOR_BODY, VECTOR_TIMESTAMP + 300, DEFAULT_TOLERANCE)
