@@ -72,11 +72,6 @@ impl Credentials {
         Credentials { token: Some(token.into()), basic: None }
     }
 
-    /// Whether the request's `Authorization` header carries these credentials.
-    pub fn admit(&self, headers: &HeaderMap) -> bool {
-        self.digests().admit(headers)
-    }
-
     /// The layer that answers `reject()` to every request without these credentials and
     /// passes the others on.
     pub fn require(
@@ -231,21 +226,25 @@ mod tests {
             basic: Some(("registry".into(), "pa ss".into())),
         };
         let basic = format!("Basic {}", STANDARD.encode("registry:pa ss"));
-        assert!(credentials.admit(&headers(&basic)));
-        assert!(credentials.admit(&headers("Bearer t0ken")));
-        assert!(!credentials.admit(&headers(&format!("Basic {}", STANDARD.encode("registry:x")))));
-        assert!(!credentials.admit(&headers("Bearer t0ke")));
-        assert!(!credentials.admit(&headers("Digest t0ken")));
-        assert!(!credentials.admit(&HeaderMap::new()));
+        assert!(credentials.digests().admit(&headers(&basic)));
+        assert!(credentials.digests().admit(&headers("Bearer t0ken")));
+        assert!(
+            !credentials
+                .digests()
+                .admit(&headers(&format!("Basic {}", STANDARD.encode("registry:x"))))
+        );
+        assert!(!credentials.digests().admit(&headers("Bearer t0ke")));
+        assert!(!credentials.digests().admit(&headers("Digest t0ken")));
+        assert!(!credentials.digests().admit(&HeaderMap::new()));
     }
 
     #[test]
     fn nothing_is_admitted_without_configured_credentials() {
         let none = Credentials::default();
-        assert!(!none.admit(&headers("Bearer ")));
-        assert!(!none.admit(&headers("Basic ")));
+        assert!(!none.digests().admit(&headers("Bearer ")));
+        assert!(!none.digests().admit(&headers("Basic ")));
         let bearer_only = Credentials::bearer("t0ken");
-        assert!(!bearer_only.admit(&headers(&format!("Basic {}", STANDARD.encode(":")))));
+        assert!(!bearer_only.digests().admit(&headers(&format!("Basic {}", STANDARD.encode(":")))));
     }
 
     #[test]

@@ -10,10 +10,10 @@
 //! | `POST /api/subscriptions/{id}/rotate-secret` | 200, the subscription and its new `secret` |
 //!
 //! Requests that change state (`POST`, `DELETE`) need `Authorization: Bearer <token>`;
-//! the token is checked by `herald_http::RequireCredentials`, in constant time, before the request's body is read. Errors are JSON, `{"error": "...", "field":
-//! "..."}` (`field` is `null` when no single field is at fault): 400 for a malformed
-//! request (bad JSON, an id that is not a UUID, an unknown query parameter), 401 without
-//! a valid token, 404 for an unknown id, 409 for a duplicate subscription, 415 without a
+//! `herald_http::RequireCredentials` checks it in constant time before the body is read.
+//! Errors are JSON, `{"error": "...", "field": "..."}` (`field` is `null` when no single
+//! field is at fault): 400 for a malformed request (bad JSON, an id that is not a UUID,
+//! an unknown query parameter), 401 without a valid token, 404 for an unknown id, 409 for a duplicate subscription, 415 without a
 //! JSON content type, 422 for a value that breaks a rule. Secrets appear only in the
 //! answers to create and rotate-secret, which are marked `Cache-Control: no-store`.
 
