@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use herald_db::Statement;
 use serde_json::json;
 
 use crate::api::AppState;
@@ -17,9 +18,7 @@ pub(crate) async fn healthz() -> impl IntoResponse {
 /// Ready to serve: the database answers, and the relay (when this server runs one) holds
 /// at least one partition. 503 names the failing checks.
 pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let database = match herald_db::with_reader!(&state.db, pool => {
-        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool).await
-    }) {
+    let database = match state.db.reader().fetch_one::<(i32,)>(Statement::new("SELECT 1")).await {
         Ok(_) => "ok".to_owned(),
         Err(error) => format!("failing: {error}"),
     };

@@ -11,7 +11,7 @@
 //! processed event.
 
 use chrono::{DateTime, Utc};
-use herald_db::Database;
+use herald_db::{Database, Statement};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -99,67 +99,63 @@ fn step(state: &str, at: i64, service: Option<String>, detail: Option<String>) -
     Step { state: state.to_owned(), at: time(at), service, detail }
 }
 
-/// Times in microseconds on both databases: PostgreSQL's `TIMESTAMPTZ` columns converted.
-macro_rules! micros {
-    (postgres, $column:literal) => {
-        concat!("(extract(epoch FROM ", $column, ") * 1000000)::bigint")
-    };
-}
-
 /// Reads an event's journey; `None` when no table knows the event.
 pub async fn journey(db: &Database, event_id: Uuid) -> Result<Option<Journey>, sqlx::Error> {
     let mut journey =
         Journey { event_id, event_type: None, partition_key: None, states: Vec::new() };
-    let pg = matches!(db, Database::Postgres(_));
-    let ledger: Option<(String, String, i64, i64)> = herald_db::with_reader!(db, pool => {
-        sqlx::query_as("SELECT event_type, partition_key, committed_at, published_at \
-                        FROM herald_ledger_events WHERE event_id = $1")
-            .bind(event_id).fetch_optional(pool).await?
-    });
+    let ledger: Option<(String, String, i64, i64)> = db
+        .reader()
+        .fetch_optional(
+            Statement::new(
+                "SELECT event_type, partition_key, committed_at, published_at \
+                 FROM herald_ledger_events WHERE event_id = $1",
+            )
+            .bind(event_id),
+        )
+        .await?;
     if let Some((event_type, key, committed, published)) = ledger {
         journey.event_type = Some(event_type);
         journey.partition_key = Some(key);
         journey.states.push(step("committed", committed, None, None));
         journey.states.push(step("published", published, None, None));
     } else {
-        let outbox_sql = if pg {
-            concat!(
-                "SELECT event_type, partition_key, ",
-                micros!(postgres, "created_at"),
-                " FROM herald_outbox WHERE event_id = $1 ORDER BY id LIMIT 1"
+        let pending: Option<(String, String, i64)> = db
+            .reader()
+            .fetch_optional(
+                Statement::new(
+                    "SELECT event_type, partition_key, created_at FROM herald_outbox \
+                     WHERE event_id = $1 ORDER BY id LIMIT 1",
+                )
+                .bind(event_id),
             )
-        } else {
-            "SELECT event_type, partition_key, created_at FROM herald_outbox \
-             WHERE event_id = $1 ORDER BY id LIMIT 1"
-        };
-        let pending: Option<(String, String, i64)> = herald_db::with_reader!(db, pool => {
-            sqlx::query_as(outbox_sql).bind(event_id).fetch_optional(pool).await?
-        });
+            .await?;
         if let Some((event_type, key, committed)) = pending {
             journey.event_type = Some(event_type);
             journey.partition_key = Some(key);
             journey.states.push(step("committed", committed, None, None));
         }
     }
-    let steps: Vec<(String, String, i64, Option<String>)> = herald_db::with_reader!(db, pool => {
-        sqlx::query_as("SELECT state, service, at, detail FROM herald_ledger_steps WHERE event_id = $1")
-            .bind(event_id).fetch_all(pool).await?
-    });
+    let steps: Vec<(String, String, i64, Option<String>)> = db
+        .reader()
+        .fetch_all(
+            Statement::new(
+                "SELECT state, service, at, detail FROM herald_ledger_steps WHERE event_id = $1",
+            )
+            .bind(event_id),
+        )
+        .await?;
     for (state, service, at, detail) in steps {
         journey.states.push(step(&state, at, Some(service), detail));
     }
-    let inbox_sql = if pg {
-        concat!(
-            "SELECT consumer, delivered_at, ",
-            micros!(postgres, "processed_at"),
-            " FROM herald_inbox WHERE event_id = $1"
+    let processed: Vec<(String, Option<i64>, i64)> = db
+        .reader()
+        .fetch_all(
+            Statement::new(
+                "SELECT consumer, delivered_at, processed_at FROM herald_inbox WHERE event_id = $1",
+            )
+            .bind(event_id),
         )
-    } else {
-        "SELECT consumer, delivered_at, processed_at FROM herald_inbox WHERE event_id = $1"
-    };
-    let processed: Vec<(String, Option<i64>, i64)> = herald_db::with_reader!(db, pool => {
-        sqlx::query_as(inbox_sql).bind(event_id).fetch_all(pool).await?
-    });
+        .await?;
     for (service, delivered_at, processed_at) in processed {
         // The consumer's clock gives `delivered_at`, the database's `processed_at` (to the
         // millisecond on SQLite): a delivery is never shown after its processing.
@@ -169,7 +165,7 @@ pub async fn journey(db: &Database, event_id: Uuid) -> Result<Option<Journey>, s
         }
         journey.states.push(step("processed", processed_at, Some(service), None));
     }
-    read_dead_letters(db, pg, event_id, &mut journey).await?;
+    read_dead_letters(db, event_id, &mut journey).await?;
     read_notifications(db, event_id, &mut journey).await?;
     if journey.states.is_empty() {
         return Ok(None);
@@ -180,26 +176,13 @@ pub async fn journey(db: &Database, event_id: Uuid) -> Result<Option<Journey>, s
 
 async fn read_dead_letters(
     db: &Database,
-    pg: bool,
     event_id: Uuid,
     journey: &mut Journey,
 ) -> Result<(), sqlx::Error> {
-    let sql = if pg {
-        concat!(
-            "SELECT service, event_type, partition_key, error, attempts, ",
-            micros!(postgres, "last_failed_at"),
-            ", ",
-            micros!(postgres, "replayed_at"),
-            " FROM herald_dead_letters WHERE event_id = $1"
-        )
-    } else {
-        "SELECT service, event_type, partition_key, error, attempts, last_failed_at, replayed_at \
-         FROM herald_dead_letters WHERE event_id = $1"
-    };
+    let sql = "SELECT service, event_type, partition_key, error, attempts, last_failed_at, \
+               replayed_at FROM herald_dead_letters WHERE event_id = $1";
     type Row = (String, Option<String>, String, String, i32, i64, Option<i64>);
-    let letters: Vec<Row> = herald_db::with_reader!(db, pool => {
-        sqlx::query_as(sql).bind(event_id).fetch_all(pool).await?
-    });
+    let letters: Vec<Row> = db.reader().fetch_all(Statement::new(sql).bind(event_id)).await?;
     for (service, event_type, key, error, attempts, failed_at, replayed_at) in letters {
         journey.event_type = journey.event_type.take().or(event_type);
         journey.partition_key.get_or_insert(key);
@@ -220,9 +203,7 @@ async fn read_notifications(
     let sql = "SELECT channel, recipient, status, created_at, sent_at, last_error \
                FROM herald_notifications WHERE event_id = $1";
     type Row = (String, String, String, i64, Option<i64>, Option<String>);
-    let rows: Vec<Row> = herald_db::with_reader!(db, pool => {
-        sqlx::query_as(sql).bind(event_id).fetch_all(pool).await?
-    });
+    let rows: Vec<Row> = db.reader().fetch_all(Statement::new(sql).bind(event_id)).await?;
     for (channel, recipient, status, created_at, sent_at, last_error) in rows {
         let service = Some(format!("notify:{channel}"));
         let (state, at, detail) = match (status.as_str(), sent_at) {
@@ -243,17 +224,18 @@ pub async fn search(db: &Database, filter: &EventFilter) -> Result<Vec<EventSumm
                  AND ($3 IS NULL OR event_id IN (SELECT event_id FROM herald_inbox WHERE consumer = $3)) \
                  AND ($4 IS NULL OR committed_at >= $4) AND ($5 IS NULL OR committed_at < $5) \
                ORDER BY committed_at DESC LIMIT $6";
-    let rows: Vec<(Uuid, String, String, i64, i64)> = herald_db::with_reader!(db, pool => {
-        sqlx::query_as(sql)
-            .bind(filter.partition_key.as_deref())
-            .bind(filter.event_type.as_deref())
-            .bind(filter.service.as_deref())
-            .bind(filter.since.map(|t| t.timestamp_micros()))
-            .bind(filter.until.map(|t| t.timestamp_micros()))
-            .bind(filter.limit.unwrap_or(100))
-            .fetch_all(pool)
-            .await?
-    });
+    let rows: Vec<(Uuid, String, String, i64, i64)> = db
+        .reader()
+        .fetch_all(
+            Statement::new(sql)
+                .bind(filter.partition_key.as_deref())
+                .bind(filter.event_type.as_deref())
+                .bind(filter.service.as_deref())
+                .bind(filter.since.map(|t| t.timestamp_micros()))
+                .bind(filter.until.map(|t| t.timestamp_micros()))
+                .bind(filter.limit.unwrap_or(100)),
+        )
+        .await?;
     Ok(rows
         .into_iter()
         .map(|(event_id, event_type, partition_key, committed, published)| EventSummary {

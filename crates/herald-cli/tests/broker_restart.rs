@@ -95,11 +95,13 @@ async fn first_sent_after(
     pool: &sqlx::PgPool,
     time: chrono::DateTime<chrono::Utc>,
 ) -> Option<chrono::DateTime<chrono::Utc>> {
-    sqlx::query_scalar("SELECT min(sent_at) FROM herald_outbox WHERE sent_at > $1")
-        .bind(time)
-        .fetch_one(pool)
-        .await
-        .expect("query the outbox")
+    let micros: Option<i64> =
+        sqlx::query_scalar("SELECT min(sent_at) FROM herald_outbox WHERE sent_at > $1")
+            .bind(time.timestamp_micros())
+            .fetch_one(pool)
+            .await
+            .expect("query the outbox");
+    micros.and_then(chrono::DateTime::from_timestamp_micros)
 }
 
 /// One broker outage at a time: the two runs would share the machine's two cores.

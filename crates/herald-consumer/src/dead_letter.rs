@@ -2,10 +2,9 @@
 //! replay).
 
 use chrono::{DateTime, Utc};
-use herald_db::Database;
+use herald_db::{Database, Statement};
 use herald_envelope::{Envelope, ExtensionValue, Limits};
 use herald_transport::{Message, Publisher};
-use sqlx::Row;
 
 /// The envelope extension that counts replays of a dead letter (the loop guard).
 pub const REPLAYS_EXTENSION: &str = "heraldreplays";
@@ -169,53 +168,31 @@ impl DeadLetterStore {
         let limit = filter.limit.unwrap_or(1000);
         let status = if filter.include_replayed { None } else { Some("dead") };
         let error_like = filter.error_contains.as_ref().map(|text| format!("%{text}%"));
-        let entries = match &self.db {
-            Database::Postgres(pool) => sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM herald_dead_letters \
-                 WHERE ($1::text IS NULL OR service = $1) AND ($2::text IS NULL OR event_type = $2) \
-                   AND ($3::text IS NULL OR partition_key = $3) AND ($4::text IS NULL OR error LIKE $4) \
-                   AND ($5::timestamptz IS NULL OR last_failed_at >= $5) \
-                   AND ($6::timestamptz IS NULL OR last_failed_at < $6) \
-                   AND ($7::uuid IS NULL OR id = $7) AND ($8::text IS NULL OR status = $8) \
-                 ORDER BY last_failed_at DESC, id LIMIT $9"
-            ))
-            .bind(&filter.service)
-            .bind(&filter.event_type)
-            .bind(&filter.partition_key)
-            .bind(&error_like)
-            .bind(filter.since)
-            .bind(filter.until)
-            .bind(filter.id)
-            .bind(status)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(postgres_entry)
-            .collect::<Result<Vec<_>, sqlx::Error>>()?,
-            Database::Sqlite(sqlite) => sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM herald_dead_letters \
-                 WHERE (?1 IS NULL OR service = ?1) AND (?2 IS NULL OR event_type = ?2) \
-                   AND (?3 IS NULL OR partition_key = ?3) AND (?4 IS NULL OR error LIKE ?4) \
-                   AND (?5 IS NULL OR last_failed_at >= ?5) AND (?6 IS NULL OR last_failed_at < ?6) \
-                   AND (?7 IS NULL OR id = ?7) AND (?8 IS NULL OR status = ?8) \
-                 ORDER BY last_failed_at DESC, id LIMIT ?9"
-            ))
-            .bind(&filter.service)
-            .bind(&filter.event_type)
-            .bind(&filter.partition_key)
-            .bind(&error_like)
-            .bind(filter.since.map(|t| t.timestamp_micros()))
-            .bind(filter.until.map(|t| t.timestamp_micros()))
-            .bind(filter.id)
-            .bind(status)
-            .bind(limit)
-            .fetch_all(&sqlite.reader)
-            .await?
-            .iter()
-            .map(sqlite_entry)
-            .collect::<Result<Vec<_>, sqlx::Error>>()?,
-        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM herald_dead_letters \
+             WHERE ($1 IS NULL OR service = $1) AND ($2 IS NULL OR event_type = $2) \
+               AND ($3 IS NULL OR partition_key = $3) AND ($4 IS NULL OR error LIKE $4) \
+               AND ($5 IS NULL OR last_failed_at >= $5) AND ($6 IS NULL OR last_failed_at < $6) \
+               AND ($7 IS NULL OR id = $7) AND ($8 IS NULL OR status = $8) \
+             ORDER BY last_failed_at DESC, id LIMIT $9"
+        );
+        let rows: Vec<EntryRow> = self
+            .db
+            .reader()
+            .fetch_all(
+                Statement::new(&sql)
+                    .bind(filter.service.as_deref())
+                    .bind(filter.event_type.as_deref())
+                    .bind(filter.partition_key.as_deref())
+                    .bind(error_like.as_deref())
+                    .bind(filter.since.map(|t| t.timestamp_micros()))
+                    .bind(filter.until.map(|t| t.timestamp_micros()))
+                    .bind(filter.id)
+                    .bind(status)
+                    .bind(limit),
+            )
+            .await?;
+        let entries = rows.into_iter().map(EntryRow::into_entry).collect();
         Ok(entries)
     }
 
@@ -223,11 +200,7 @@ impl DeadLetterStore {
     pub async fn depth(&self) -> Result<Vec<(String, i64)>, DeadLetterError> {
         let sql = "SELECT service, count(*) FROM herald_dead_letters WHERE status = 'dead' \
                    GROUP BY service ORDER BY service";
-        let rows = match &self.db {
-            Database::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await?,
-            Database::Sqlite(sqlite) => sqlx::query_as(sql).fetch_all(&sqlite.reader).await?,
-        };
-        Ok(rows)
+        Ok(self.db.reader().fetch_all(Statement::new(sql)).await?)
     }
 
     /// Publishes the selected entries again, each to its own service only, with the
@@ -273,31 +246,12 @@ impl DeadLetterStore {
     /// publish (uncounting it).
     async fn set_replayed(&self, id: uuid::Uuid, replayed: bool) -> Result<(), DeadLetterError> {
         let (status, step) = if replayed { ("replayed", 1_i32) } else { ("dead", -1_i32) };
-        match &self.db {
-            Database::Postgres(pool) => {
-                sqlx::query(
-                    "UPDATE herald_dead_letters SET status = $2, replays = replays + $3, \
-                     replayed_at = CASE WHEN $3 > 0 THEN clock_timestamp() END WHERE id = $1",
-                )
-                .bind(id)
-                .bind(status)
-                .bind(step)
-                .execute(pool)
-                .await?;
-            }
-            Database::Sqlite(sqlite) => {
-                sqlx::query(
-                    "UPDATE herald_dead_letters SET status = ?2, replays = replays + ?3, \
-                     replayed_at = CASE WHEN ?3 > 0 \
-                         THEN CAST(unixepoch('subsec') * 1000000 AS INTEGER) END WHERE id = ?1",
-                )
-                .bind(id)
-                .bind(status)
-                .bind(step)
-                .execute(&sqlite.writer)
-                .await?;
-            }
-        }
+        let sql = format!(
+            "UPDATE herald_dead_letters SET status = $2, replays = replays + $3, \
+             replayed_at = CASE WHEN $3 > 0 THEN {} END WHERE id = $1",
+            self.db.now_micros_sql()
+        );
+        self.db.writer().execute(Statement::new(&sql).bind(id).bind(status).bind(step)).await?;
         Ok(())
     }
 }
@@ -349,46 +303,45 @@ fn replay_message(entry: &DeadLetterEntry) -> Message {
     }
 }
 
-fn postgres_entry(row: &sqlx::postgres::PgRow) -> Result<DeadLetterEntry, sqlx::Error> {
-    Ok(DeadLetterEntry {
-        id: row.try_get(0)?,
-        service: row.try_get(1)?,
-        event_id: row.try_get(2)?,
-        event_type: row.try_get(3)?,
-        routing_key: row.try_get(4)?,
-        partition_key: row.try_get(5)?,
-        reason: row.try_get(6)?,
-        error: row.try_get(7)?,
-        handler: row.try_get(8)?,
-        attempts: u32::try_from(row.try_get::<i32, _>(9)?).unwrap_or(0),
-        first_failed_at: row.try_get(10)?,
-        last_failed_at: row.try_get(11)?,
-        replays: u32::try_from(row.try_get::<i32, _>(12)?).unwrap_or(0),
-        status: row.try_get(13)?,
-        payload: row.try_get(14)?,
-    })
+/// A row of `herald_dead_letters` as both databases return it (times in microseconds).
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    id: uuid::Uuid,
+    service: String,
+    event_id: uuid::Uuid,
+    event_type: Option<String>,
+    routing_key: String,
+    partition_key: String,
+    reason: String,
+    error: String,
+    handler: Option<String>,
+    attempts: i32,
+    first_failed_at: i64,
+    last_failed_at: i64,
+    replays: i32,
+    status: String,
+    payload: Vec<u8>,
 }
 
-fn sqlite_entry(row: &sqlx::sqlite::SqliteRow) -> Result<DeadLetterEntry, sqlx::Error> {
-    let time = |index: usize| -> Result<DateTime<Utc>, sqlx::Error> {
-        let micros: i64 = row.try_get(index)?;
-        Ok(DateTime::from_timestamp_micros(micros).unwrap_or_default())
-    };
-    Ok(DeadLetterEntry {
-        id: row.try_get(0)?,
-        service: row.try_get(1)?,
-        event_id: row.try_get(2)?,
-        event_type: row.try_get(3)?,
-        routing_key: row.try_get(4)?,
-        partition_key: row.try_get(5)?,
-        reason: row.try_get(6)?,
-        error: row.try_get(7)?,
-        handler: row.try_get(8)?,
-        attempts: u32::try_from(row.try_get::<i64, _>(9)?).unwrap_or(0),
-        first_failed_at: time(10)?,
-        last_failed_at: time(11)?,
-        replays: u32::try_from(row.try_get::<i64, _>(12)?).unwrap_or(0),
-        status: row.try_get(13)?,
-        payload: row.try_get(14)?,
-    })
+impl EntryRow {
+    fn into_entry(self) -> DeadLetterEntry {
+        let time = |micros: i64| DateTime::from_timestamp_micros(micros).unwrap_or_default();
+        DeadLetterEntry {
+            id: self.id,
+            service: self.service,
+            event_id: self.event_id,
+            event_type: self.event_type,
+            routing_key: self.routing_key,
+            partition_key: self.partition_key,
+            reason: self.reason,
+            error: self.error,
+            handler: self.handler,
+            attempts: u32::try_from(self.attempts).unwrap_or(0),
+            first_failed_at: time(self.first_failed_at),
+            last_failed_at: time(self.last_failed_at),
+            replays: u32::try_from(self.replays).unwrap_or(0),
+            status: self.status,
+            payload: self.payload,
+        }
+    }
 }

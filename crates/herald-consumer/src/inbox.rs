@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::future::Future;
 
+use herald_db::Statement;
 use sqlx::{Postgres, Sqlite};
 
 use crate::DeadLetter;
@@ -142,8 +143,8 @@ impl InboxBackend for Postgres {
         .bind(&letter.error)
         .bind(&letter.handler)
         .bind(i32::try_from(letter.attempts).unwrap_or(i32::MAX))
-        .bind(letter.first_failed_at)
-        .bind(letter.last_failed_at)
+        .bind(letter.first_failed_at.timestamp_micros())
+        .bind(letter.last_failed_at.timestamp_micros())
         .execute(conn)
         .await?;
         Ok(())
@@ -246,19 +247,12 @@ pub async fn processed_since(
     since: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<(String, uuid::Uuid)>, sqlx::Error> {
     const SQL: &str = "SELECT consumer, event_id FROM herald_inbox WHERE processed_at >= $1";
-    match db {
-        herald_db::Database::Postgres(pool) => {
-            sqlx::query_as(SQL).bind(since).fetch_all(pool).await
-        }
-        herald_db::Database::Sqlite(sqlite) => {
-            sqlx::query_as(SQL).bind(since.timestamp_micros()).fetch_all(&sqlite.reader).await
-        }
-    }
+    db.reader().fetch_all(Statement::new(SQL).bind(since.timestamp_micros())).await
 }
 
 /// How many events each consumer has recorded in its inbox, as `(consumer, count)`.
 pub async fn processed_counts(db: &herald_db::Database) -> Result<Vec<(String, i64)>, sqlx::Error> {
     const SQL: &str =
         "SELECT consumer, COUNT(*) FROM herald_inbox GROUP BY consumer ORDER BY consumer";
-    herald_db::with_reader!(db, pool => sqlx::query_as(SQL).fetch_all(pool).await)
+    db.reader().fetch_all(Statement::new(SQL)).await
 }

@@ -33,7 +33,7 @@ use sqlx::query::Query;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Postgres, Sqlite};
 
-use crate::Backend;
+use crate::{Backend, Database};
 
 /// One value bound to a [`Statement`]. Every variant is typed, also when it is `NULL`
 /// (`None`), because PostgreSQL needs each parameter's type.
@@ -179,6 +179,13 @@ pub trait Dialect: sqlx::Database + sealed::Sealed {
     /// (`FOR UPDATE SKIP LOCKED`); empty on SQLite, whose one writer locks the database.
     const SKIP_LOCKED: &'static str;
 
+    /// Begins a write transaction on `pool`. On SQLite it is `BEGIN IMMEDIATE`, which
+    /// takes the write lock at once: a deferred transaction that reads before it writes
+    /// would fail with `SQLITE_BUSY` if another process wrote since its read.
+    fn begin_write(
+        pool: &sqlx::Pool<Self>,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self>, sqlx::Error>> + Send;
+
     /// Runs `statement`; returns the number of rows it affected.
     fn execute<'c>(
         conn: &'c mut Self::Connection,
@@ -202,11 +209,17 @@ pub trait Dialect: sqlx::Database + sealed::Sealed {
 /// different concrete query types (sqlx has no trait for `rows_affected`), so they are
 /// stamped from one.
 macro_rules! dialect {
-    ($db:ty, $engine:expr, $now:expr, $skip_locked:expr) => {
+    ($db:ty, $engine:expr, $now:expr, $skip_locked:expr, $begin_write:literal) => {
         impl Dialect for $db {
             const ENGINE: Backend = $engine;
             const NOW_MICROS: &'static str = $now;
             const SKIP_LOCKED: &'static str = $skip_locked;
+
+            async fn begin_write(
+                pool: &sqlx::Pool<Self>,
+            ) -> Result<sqlx::Transaction<'static, Self>, sqlx::Error> {
+                pool.begin_with($begin_write).await
+            }
 
             async fn execute<'c>(
                 conn: &'c mut Self::Connection,
@@ -266,6 +279,104 @@ dialect!(
     Postgres,
     Backend::Postgres,
     "(extract(epoch from clock_timestamp()) * 1000000)::bigint",
-    "FOR UPDATE SKIP LOCKED"
+    "FOR UPDATE SKIP LOCKED",
+    "BEGIN"
 );
-dialect!(Sqlite, Backend::Sqlite, "CAST(unixepoch('subsec') * 1000000 AS INTEGER)", "");
+dialect!(
+    Sqlite,
+    Backend::Sqlite,
+    "CAST(unixepoch('subsec') * 1000000 AS INTEGER)",
+    "",
+    "BEGIN IMMEDIATE"
+);
+
+/// Where a [`Statement`] runs on a [`Database`]: [`Database::writer`] or
+/// [`Database::reader`]. The one place where a portable statement meets a pool, so that
+/// code outside this crate never matches on the database to run the same SQL twice.
+#[derive(Debug, Clone, Copy)]
+pub struct Pool<'d> {
+    inner: PoolRef<'d>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum PoolRef<'d> {
+    Postgres(&'d sqlx::PgPool),
+    Sqlite(&'d sqlx::SqlitePool),
+}
+
+/// Runs `$body` with `$conn` bound to a connection of the pool and `$db` to its sqlx
+/// database type.
+macro_rules! on_pool {
+    ($pool:expr, $conn:ident, $db:ident => $body:expr) => {
+        match $pool.inner {
+            PoolRef::Postgres(pool) => {
+                type $db = Postgres;
+                let mut $conn = pool.acquire().await?;
+                $body
+            }
+            PoolRef::Sqlite(pool) => {
+                type $db = Sqlite;
+                let mut $conn = pool.acquire().await?;
+                $body
+            }
+        }
+    };
+}
+
+impl Pool<'_> {
+    /// Runs `statement`; returns the number of rows it affected.
+    pub async fn execute(self, statement: Statement<'_>) -> Result<u64, sqlx::Error> {
+        on_pool!(self, conn, DB => statement.execute::<DB>(&mut conn).await)
+    }
+
+    /// Runs a query and returns its one row; no row is [`sqlx::Error::RowNotFound`].
+    pub async fn fetch_one<T: FromRow>(self, statement: Statement<'_>) -> Result<T, sqlx::Error> {
+        on_pool!(self, conn, DB => statement.fetch_one::<DB, T>(&mut conn).await)
+    }
+
+    /// Runs a query and returns its first row, if any.
+    pub async fn fetch_optional<T: FromRow>(
+        self,
+        statement: Statement<'_>,
+    ) -> Result<Option<T>, sqlx::Error> {
+        on_pool!(self, conn, DB => statement.fetch_optional::<DB, T>(&mut conn).await)
+    }
+
+    /// Runs a query and returns every row.
+    pub async fn fetch_all<T: FromRow>(
+        self,
+        statement: Statement<'_>,
+    ) -> Result<Vec<T>, sqlx::Error> {
+        on_pool!(self, conn, DB => statement.fetch_all::<DB, T>(&mut conn).await)
+    }
+}
+
+impl Database {
+    /// [`Dialect::NOW_MICROS`] of this database: its clock in microseconds since the Unix
+    /// epoch, the unit of every time Herald stores.
+    pub fn now_micros_sql(&self) -> &'static str {
+        match self {
+            Database::Postgres(_) => Postgres::NOW_MICROS,
+            Database::Sqlite(_) => Sqlite::NOW_MICROS,
+        }
+    }
+
+    /// The pool for writes: PostgreSQL's pool, or SQLite's one-connection writer.
+    pub fn writer(&self) -> Pool<'_> {
+        let inner = match self {
+            Database::Postgres(pool) => PoolRef::Postgres(pool),
+            Database::Sqlite(sqlite) => PoolRef::Sqlite(&sqlite.writer),
+        };
+        Pool { inner }
+    }
+
+    /// The pool for reads: PostgreSQL's pool, or SQLite's readers, which never wait for
+    /// the writer.
+    pub fn reader(&self) -> Pool<'_> {
+        let inner = match self {
+            Database::Postgres(pool) => PoolRef::Postgres(pool),
+            Database::Sqlite(sqlite) => PoolRef::Sqlite(&sqlite.reader),
+        };
+        Pool { inner }
+    }
+}

@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::{Database, Result};
+use sqlx::{Postgres, Sqlite};
+
+use crate::{Database, Dialect, Result, Statement};
 
 /// What to lease, and for how long.
 #[derive(Debug, Clone)]
@@ -46,27 +48,17 @@ impl Leases {
     /// Creates the lease rows of the scope if needed; holds nothing until [`Leases::tick`].
     pub async fn new(db: Database, config: LeaseConfig) -> Result<Leases> {
         let partitions = i32::try_from(config.partitions.max(1)).unwrap_or(i32::MAX);
-        match &db {
-            Database::Postgres(pool) => {
-                sqlx::query(
-                    "INSERT INTO herald_leases (scope, partition) \
-                     SELECT $1, g FROM generate_series(0, $2 - 1) AS g ON CONFLICT DO NOTHING",
+        for partition in 0..partitions {
+            db.writer()
+                .execute(
+                    Statement::new(
+                        "INSERT INTO herald_leases (scope, partition) VALUES ($1, $2) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&config.scope)
+                    .bind(partition),
                 )
-                .bind(&config.scope)
-                .bind(partitions)
-                .execute(pool)
                 .await?;
-            }
-            Database::Sqlite(sqlite) => {
-                sqlx::query(
-                    "WITH RECURSIVE g(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM g WHERE n + 1 < ?2) \
-                     INSERT OR IGNORE INTO herald_leases (scope, partition) SELECT ?1, n FROM g",
-                )
-                .bind(&config.scope)
-                .bind(partitions)
-                .execute(&sqlite.writer)
-                .await?;
-            }
         }
         let now = Instant::now();
         Ok(Leases { db, config, owned: BTreeSet::new(), valid_until: now, next_tick: now })
@@ -98,8 +90,8 @@ impl Leases {
         let started = Instant::now();
         self.next_tick = started + self.config.ttl / 3;
         let result = match self.db.clone() {
-            Database::Postgres(pool) => self.tick_postgres(&pool).await,
-            Database::Sqlite(sqlite) => self.tick_sqlite(&sqlite).await,
+            Database::Postgres(pool) => self.tick_on::<Postgres>(&pool).await,
+            Database::Sqlite(sqlite) => self.tick_on::<Sqlite>(&sqlite.writer).await,
         };
         match result {
             Ok(owned) => {
@@ -117,31 +109,30 @@ impl Leases {
         self.owned.clear();
         self.valid_until = Instant::now();
         let (scope, owner) = (&self.config.scope, &self.config.owner);
-        match &self.db {
-            Database::Postgres(pool) => {
-                sqlx::query("UPDATE herald_leases SET owner = NULL, expires_at = 0 WHERE scope = $1 AND owner = $2")
-                    .bind(scope).bind(owner).execute(pool).await?;
-                sqlx::query("DELETE FROM herald_lease_members WHERE scope = $1 AND owner = $2")
+        self.db
+            .writer()
+            .execute(
+                Statement::new(
+                    "UPDATE herald_leases SET owner = NULL, expires_at = 0 \
+                     WHERE scope = $1 AND owner = $2",
+                )
+                .bind(scope)
+                .bind(owner),
+            )
+            .await?;
+        self.db
+            .writer()
+            .execute(
+                Statement::new("DELETE FROM herald_lease_members WHERE scope = $1 AND owner = $2")
                     .bind(scope)
-                    .bind(owner)
-                    .execute(pool)
-                    .await?;
-            }
-            Database::Sqlite(sqlite) => {
-                sqlx::query("UPDATE herald_leases SET owner = NULL, expires_at = 0 WHERE scope = ?1 AND owner = ?2")
-                    .bind(scope).bind(owner).execute(&sqlite.writer).await?;
-                sqlx::query("DELETE FROM herald_lease_members WHERE scope = ?1 AND owner = ?2")
-                    .bind(scope)
-                    .bind(owner)
-                    .execute(&sqlite.writer)
-                    .await?;
-            }
-        }
+                    .bind(owner),
+            )
+            .await?;
         Ok(())
     }
 
-    fn ttl_ms(&self) -> i64 {
-        i64::try_from(self.config.ttl.as_millis()).unwrap_or(i64::MAX)
+    fn ttl_micros(&self) -> i64 {
+        i64::try_from(self.config.ttl.as_micros()).unwrap_or(i64::MAX)
     }
 
     fn fair_share(&self, members: i64) -> usize {
@@ -149,115 +140,78 @@ impl Leases {
         (self.config.partitions as usize).div_ceil(members)
     }
 
-    async fn tick_postgres(&self, pool: &sqlx::PgPool) -> Result<BTreeSet<u32>> {
-        const NOW: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
-        let (scope, owner, ttl) = (&self.config.scope, &self.config.owner, self.ttl_ms());
-        let mut tx = pool.begin().await?;
-        sqlx::query(&format!(
-            "INSERT INTO herald_lease_members (scope, owner, expires_at) VALUES ($1, $2, {NOW} + $3) \
-             ON CONFLICT (scope, owner) DO UPDATE SET expires_at = EXCLUDED.expires_at"
-        ))
-        .bind(scope).bind(owner).bind(ttl).execute(&mut *tx).await?;
-        let members: i64 = sqlx::query_scalar(&format!(
-            "SELECT count(*) FROM herald_lease_members WHERE scope = $1 AND expires_at > {NOW}"
-        ))
-        .bind(scope)
-        .fetch_one(&mut *tx)
-        .await?;
-        let mut owned: BTreeSet<u32> = sqlx::query_scalar::<_, i32>(&format!(
-            "UPDATE herald_leases SET expires_at = {NOW} + $3 WHERE scope = $1 AND owner = $2 RETURNING partition"
-        ))
-        .bind(scope).bind(owner).bind(ttl).fetch_all(&mut *tx).await?
-        .into_iter().map(to_partition).collect();
-        let fair = self.fair_share(members);
-        if owned.len() > fair {
-            let surplus: Vec<i32> =
-                owned.iter().rev().take(owned.len() - fair).map(|p| *p as i32).collect();
-            sqlx::query("UPDATE herald_leases SET owner = NULL, expires_at = 0 WHERE scope = $1 AND owner = $2 AND partition = ANY($3)")
-                .bind(scope).bind(owner).bind(&surplus).execute(&mut *tx).await?;
-            for partition in surplus {
-                owned.remove(&to_partition(partition));
-            }
-        } else if owned.len() < fair {
-            let wanted = i64::try_from(fair - owned.len()).unwrap_or(0);
-            let claimed: Vec<i32> = sqlx::query_scalar(&format!(
-                "UPDATE herald_leases SET owner = $2, expires_at = {NOW} + $3 \
-                 WHERE scope = $1 AND partition IN ( \
-                     SELECT partition FROM herald_leases \
-                     WHERE scope = $1 AND (owner IS NULL OR expires_at <= {NOW}) \
-                     ORDER BY partition LIMIT $4 FOR UPDATE SKIP LOCKED) \
-                 RETURNING partition"
-            ))
+    /// One tick in one write transaction: heartbeat, renew, release the surplus, claim
+    /// up to a fair share. Expiry times are microseconds on the database's clock.
+    async fn tick_on<DB: Dialect>(&self, pool: &sqlx::Pool<DB>) -> Result<BTreeSet<u32>> {
+        let now = DB::NOW_MICROS;
+        let skip_locked = DB::SKIP_LOCKED;
+        let (scope, owner, ttl) = (&self.config.scope, &self.config.owner, self.ttl_micros());
+        let mut tx = DB::begin_write(pool).await?;
+        let heartbeat = format!(
+            "INSERT INTO herald_lease_members (scope, owner, expires_at) VALUES ($1, $2, {now} + $3) \
+             ON CONFLICT (scope, owner) DO UPDATE SET expires_at = excluded.expires_at"
+        );
+        Statement::new(&heartbeat)
             .bind(scope)
             .bind(owner)
             .bind(ttl)
-            .bind(wanted)
-            .fetch_all(&mut *tx)
+            .execute::<DB>(&mut *tx)
             .await?;
-            owned.extend(claimed.into_iter().map(to_partition));
-        }
-        sqlx::query(&format!(
-            "DELETE FROM herald_lease_members WHERE scope = $1 AND expires_at <= {NOW} - 60000"
-        ))
-        .bind(scope)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(owned)
-    }
-
-    async fn tick_sqlite(&self, sqlite: &crate::SqliteDb) -> Result<BTreeSet<u32>> {
-        const NOW: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
-        let (scope, owner, ttl) = (&self.config.scope, &self.config.owner, self.ttl_ms());
-        let mut tx = sqlite.begin_write().await?;
-        sqlx::query(&format!(
-            "INSERT INTO herald_lease_members (scope, owner, expires_at) VALUES (?1, ?2, {NOW} + ?3) \
-             ON CONFLICT (scope, owner) DO UPDATE SET expires_at = excluded.expires_at"
-        ))
-        .bind(scope).bind(owner).bind(ttl).execute(&mut *tx).await?;
-        let members: i64 = sqlx::query_scalar(&format!(
-            "SELECT count(*) FROM herald_lease_members WHERE scope = ?1 AND expires_at > {NOW}"
-        ))
-        .bind(scope)
-        .fetch_one(&mut *tx)
-        .await?;
-        let mut owned: BTreeSet<u32> = sqlx::query_scalar::<_, i32>(&format!(
-            "UPDATE herald_leases SET expires_at = {NOW} + ?3 WHERE scope = ?1 AND owner = ?2 RETURNING partition"
-        ))
-        .bind(scope).bind(owner).bind(ttl).fetch_all(&mut *tx).await?
-        .into_iter().map(to_partition).collect();
+        let count_members = format!(
+            "SELECT count(*) FROM herald_lease_members WHERE scope = $1 AND expires_at > {now}"
+        );
+        let (members,): (i64,) =
+            Statement::new(&count_members).bind(scope).fetch_one::<DB, _>(&mut *tx).await?;
+        let renew = format!(
+            "UPDATE herald_leases SET expires_at = {now} + $3 \
+             WHERE scope = $1 AND owner = $2 RETURNING partition"
+        );
+        let renewed: Vec<(i32,)> = Statement::new(&renew)
+            .bind(scope)
+            .bind(owner)
+            .bind(ttl)
+            .fetch_all::<DB, _>(&mut *tx)
+            .await?;
+        let mut owned: BTreeSet<u32> = renewed.into_iter().map(|(p,)| to_partition(p)).collect();
         let fair = self.fair_share(members);
         if owned.len() > fair {
             let surplus: Vec<u32> = owned.iter().rev().take(owned.len() - fair).copied().collect();
             for partition in surplus {
-                sqlx::query("UPDATE herald_leases SET owner = NULL, expires_at = 0 WHERE scope = ?1 AND owner = ?2 AND partition = ?3")
-                    .bind(scope).bind(owner).bind(partition as i32).execute(&mut *tx).await?;
+                Statement::new(
+                    "UPDATE herald_leases SET owner = NULL, expires_at = 0 \
+                     WHERE scope = $1 AND owner = $2 AND partition = $3",
+                )
+                .bind(scope)
+                .bind(owner)
+                .bind(i64::from(partition))
+                .execute::<DB>(&mut *tx)
+                .await?;
                 owned.remove(&partition);
             }
         } else if owned.len() < fair {
             let wanted = i64::try_from(fair - owned.len()).unwrap_or(0);
-            let claimed: Vec<i32> = sqlx::query_scalar(&format!(
-                "UPDATE herald_leases SET owner = ?2, expires_at = {NOW} + ?3 \
-                 WHERE scope = ?1 AND partition IN ( \
+            let claim = format!(
+                "UPDATE herald_leases SET owner = $2, expires_at = {now} + $3 \
+                 WHERE scope = $1 AND partition IN ( \
                      SELECT partition FROM herald_leases \
-                     WHERE scope = ?1 AND (owner IS NULL OR expires_at <= {NOW}) \
-                     ORDER BY partition LIMIT ?4) \
+                     WHERE scope = $1 AND (owner IS NULL OR expires_at <= {now}) \
+                     ORDER BY partition LIMIT $4 {skip_locked}) \
                  RETURNING partition"
-            ))
-            .bind(scope)
-            .bind(owner)
-            .bind(ttl)
-            .bind(wanted)
-            .fetch_all(&mut *tx)
-            .await?;
-            owned.extend(claimed.into_iter().map(to_partition));
+            );
+            let claimed: Vec<(i32,)> = Statement::new(&claim)
+                .bind(scope)
+                .bind(owner)
+                .bind(ttl)
+                .bind(wanted)
+                .fetch_all::<DB, _>(&mut *tx)
+                .await?;
+            owned.extend(claimed.into_iter().map(|(p,)| to_partition(p)));
         }
-        sqlx::query(&format!(
-            "DELETE FROM herald_lease_members WHERE scope = ?1 AND expires_at <= {NOW} - 60000"
-        ))
-        .bind(scope)
-        .execute(&mut *tx)
-        .await?;
+        // Members silent for a minute are forgotten.
+        let forget = format!(
+            "DELETE FROM herald_lease_members WHERE scope = $1 AND expires_at <= {now} - 60000000"
+        );
+        Statement::new(&forget).bind(scope).execute::<DB>(&mut *tx).await?;
         tx.commit().await?;
         Ok(owned)
     }

@@ -25,7 +25,7 @@ pub use database::{
     Backend, Database, DatabaseOptions, SqliteDb, Wakeup, begin_without_flush_wait, redact_url,
     sqlite_array, sqlite_pairs,
 };
-pub use dialect::{Dialect, FromRow, Param, Statement};
+pub use dialect::{Dialect, FromRow, Param, Pool, Statement};
 pub use error::{DbError, Result};
 
 /// Runs `$body` with `$pool` bound to the pool for writes: the PostgreSQL pool, or

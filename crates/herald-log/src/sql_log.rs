@@ -13,7 +13,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use herald_db::lease::{LeaseConfig, Leases};
 use herald_db::listen::{Listener, Topic};
-use herald_db::{Database, SqliteDb, begin_without_flush_wait, sqlite_array, sqlite_pairs};
+use herald_db::{
+    Database, SqliteDb, Statement, begin_without_flush_wait, sqlite_array, sqlite_pairs,
+};
 use herald_envelope::partition_of;
 use sqlx::Row;
 
@@ -83,7 +85,7 @@ impl SqlLog {
              LEFT JOIN herald_log_offsets AS o \
                  ON o.consumer_group = g.consumer_group AND o.partition = h.partition \
              GROUP BY g.consumer_group ORDER BY g.consumer_group";
-        Ok(herald_db::with_reader!(&self.db, pool => sqlx::query_as(SQL).fetch_all(pool).await?))
+        Ok(self.db.reader().fetch_all(Statement::new(SQL)).await?)
     }
 
     /// Deletes up to `max_per_partition` entries per partition that every consumer group
@@ -92,7 +94,7 @@ impl SqlLog {
     /// than the retention period costs one index probe; otherwise the work is bounded by
     /// `max_per_partition`.
     pub async fn trim(&self, max_per_partition: i64) -> Result<u64> {
-        let keep_ms = i64::try_from(self.config.retention.as_millis()).unwrap_or(i64::MAX);
+        let keep_micros = i64::try_from(self.config.retention.as_micros()).unwrap_or(i64::MAX);
         let deleted = match &self.db {
             Database::Postgres(pool) => sqlx::query(
                 "WITH safe AS ( \
@@ -102,12 +104,12 @@ impl SqlLog {
                      FROM herald_log_offsets AS o GROUP BY o.partition \
                      HAVING (SELECT m.published_at FROM herald_log AS m WHERE m.partition = o.partition \
                              ORDER BY m.log_offset LIMIT 1) \
-                            < clock_timestamp() - make_interval(secs => $1::float8 / 1000)) \
+                            < (extract(epoch FROM clock_timestamp()) * 1000000)::bigint - $1) \
                  DELETE FROM herald_log AS l USING safe \
                  WHERE l.partition = safe.partition AND l.log_offset <= safe.upto \
-                   AND l.published_at < clock_timestamp() - make_interval(secs => $1::float8 / 1000)",
+                   AND l.published_at < (extract(epoch FROM clock_timestamp()) * 1000000)::bigint - $1",
             )
-            .bind(keep_ms)
+            .bind(keep_micros)
             .bind(max_per_partition)
             .execute(pool)
             .await?
@@ -120,12 +122,12 @@ impl SqlLog {
                      FROM herald_log_offsets AS o GROUP BY o.partition \
                      HAVING (SELECT m.published_at FROM herald_log AS m WHERE m.partition = o.partition \
                              ORDER BY m.log_offset LIMIT 1) \
-                            < CAST(unixepoch('subsec') * 1000000 AS INTEGER) - ?1 * 1000) \
+                            < CAST(unixepoch('subsec') * 1000000 AS INTEGER) - ?1) \
                  DELETE FROM herald_log \
                  WHERE log_offset <= (SELECT upto FROM safe WHERE safe.partition = herald_log.partition) \
-                   AND published_at < CAST(unixepoch('subsec') * 1000000 AS INTEGER) - ?1 * 1000",
+                   AND published_at < CAST(unixepoch('subsec') * 1000000 AS INTEGER) - ?1",
             )
-            .bind(keep_ms)
+            .bind(keep_micros)
             .bind(max_per_partition)
             .execute(&sqlite.writer)
             .await?

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use herald_db::{Database, begin_without_flush_wait, sqlite_array};
+use herald_db::{Database, Statement, begin_without_flush_wait, sqlite_array};
 use sqlx::Row;
 
 use crate::Result;
@@ -56,13 +56,13 @@ pub struct PartitionStatus {
 /// Marks rows sent and records their commit and publish times in the delivery ledger,
 /// in one statement.
 const PG_MARK_SENT: &str = "WITH sent AS ( \
-         UPDATE herald_outbox SET sent_at = clock_timestamp(), attempts = attempts + 1 \
+         UPDATE herald_outbox \
+         SET sent_at = (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, \
+             attempts = attempts + 1 \
          WHERE id = ANY($1) RETURNING event_id, event_type, partition_key, created_at, sent_at) \
      INSERT INTO herald_ledger_events \
          (event_id, event_type, partition_key, committed_at, published_at) \
-     SELECT event_id, event_type, partition_key, \
-         (extract(epoch FROM created_at) * 1000000)::bigint, \
-         (extract(epoch FROM sent_at) * 1000000)::bigint \
+     SELECT event_id, event_type, partition_key, created_at, sent_at \
      FROM sent ON CONFLICT (event_id) DO NOTHING";
 
 /// Deletes sent rows, recording them in the ledger first.
@@ -71,8 +71,7 @@ const PG_DELETE_SENT: &str = "WITH sent AS ( \
          RETURNING event_id, event_type, partition_key, created_at) \
      INSERT INTO herald_ledger_events \
          (event_id, event_type, partition_key, committed_at, published_at) \
-     SELECT event_id, event_type, partition_key, \
-         (extract(epoch FROM created_at) * 1000000)::bigint, \
+     SELECT event_id, event_type, partition_key, created_at, \
          (extract(epoch FROM clock_timestamp()) * 1000000)::bigint \
      FROM sent ON CONFLICT (event_id) DO NOTHING";
 
@@ -148,7 +147,7 @@ impl OutboxStore {
         let rows = match &self.db {
             Database::Postgres(pool) => sqlx::query(
                 "SELECT o.id, o.event_id, o.partition, o.partition_key, o.routing_key, o.payload, \
-                     (extract(epoch FROM o.created_at) * 1000000)::bigint \
+                     o.created_at \
                      FROM unnest($1::int[]) AS p(partition) CROSS JOIN LATERAL ( \
                          SELECT id, event_id, partition, partition_key, routing_key, payload, created_at \
                          FROM herald_outbox WHERE partition = p.partition AND sent_at IS NULL \
@@ -198,7 +197,8 @@ impl OutboxStore {
                     (false, true) => PG_MARK_SENT,
                     (true, false) => "DELETE FROM herald_outbox WHERE id = ANY($1)",
                     (false, false) => {
-                        "UPDATE herald_outbox SET sent_at = clock_timestamp(), \
+                        "UPDATE herald_outbox \
+                         SET sent_at = (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, \
                          attempts = attempts + 1 WHERE id = ANY($1)"
                     }
                 };
@@ -260,7 +260,7 @@ impl OutboxStore {
                 "DELETE FROM herald_outbox WHERE id IN ( \
                      SELECT id FROM herald_outbox \
                      WHERE sent_at IS NOT NULL \
-                       AND sent_at <= clock_timestamp() - make_interval(secs => $1::float8 / 1000000) \
+                       AND sent_at <= (extract(epoch FROM clock_timestamp()) * 1000000)::bigint - $1 \
                      ORDER BY sent_at LIMIT $2)",
             )
             .bind(keep_micros)
@@ -323,7 +323,7 @@ impl OutboxStore {
             Database::Postgres(pool) => {
                 sqlx::query_as(
                     "SELECT partition, count(*), \
-                     (extract(epoch FROM clock_timestamp() - min(created_at)) * 1000000)::bigint \
+                     (extract(epoch FROM clock_timestamp()) * 1000000)::bigint - min(created_at) \
                      FROM herald_outbox WHERE sent_at IS NULL GROUP BY partition ORDER BY partition",
                 )
                 .fetch_all(pool)
@@ -355,9 +355,8 @@ impl OutboxStore {
     /// larger ids, so it marks where a run starts.
     pub async fn last_id(&self) -> Result<i64> {
         const SQL: &str = "SELECT COALESCE(MAX(id), 0) FROM herald_outbox";
-        Ok(
-            herald_db::with_reader!(&self.db, pool => sqlx::query_scalar(SQL).fetch_one(pool).await?),
-        )
+        let (last_id,): (i64,) = self.db.reader().fetch_one(Statement::new(SQL)).await?;
+        Ok(last_id)
     }
 
     /// The rows with an id above `after_id` still in the table, sent or not, in id order.
@@ -366,10 +365,8 @@ impl OutboxStore {
     pub async fn kept_after(&self, after_id: i64) -> Result<Vec<KeptEvent>> {
         const SQL: &str = "SELECT id, event_id, event_type, partition_key, routing_key, \
              sent_at IS NOT NULL AS sent FROM herald_outbox WHERE id > $1 ORDER BY id";
-        let rows: Vec<(i64, uuid::Uuid, String, String, String, bool)> = herald_db::with_reader!(
-            &self.db,
-            pool => sqlx::query_as(SQL).bind(after_id).fetch_all(pool).await?
-        );
+        let rows: Vec<(i64, uuid::Uuid, String, String, String, bool)> =
+            self.db.reader().fetch_all(Statement::new(SQL).bind(after_id)).await?;
         Ok(rows
             .into_iter()
             .map(|(id, event_id, event_type, partition_key, routing_key, sent)| KeptEvent {

@@ -38,6 +38,15 @@ pub struct TestDb {
 impl TestDb {
     /// A fresh PostgreSQL database named after `label`, migrated.
     pub async fn postgres(label: &str) -> TestDb {
+        TestDb::postgres_with(label, true).await
+    }
+
+    /// A fresh PostgreSQL database with no table at all, for tests of the migrations.
+    pub async fn postgres_unmigrated(label: &str) -> TestDb {
+        TestDb::postgres_with(label, false).await
+    }
+
+    async fn postgres_with(label: &str, migrate: bool) -> TestDb {
         let admin_url = postgres_admin_url();
         let name = format!("herald_t_{}_{}", sanitize(label), uuid::Uuid::now_v7().simple());
         let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|error| {
@@ -52,16 +61,25 @@ impl TestDb {
             .await
             .expect("create test database");
         let url = replace_database(&admin_url, &name);
-        let db = connect(&url).await;
+        let db = connect(&url, migrate).await;
         TestDb { url, db, postgres_name: Some(name), _dir: None }
     }
 
     /// A fresh SQLite file in a temporary directory, migrated.
     pub async fn sqlite(label: &str) -> TestDb {
+        TestDb::sqlite_with(label, true).await
+    }
+
+    /// A fresh SQLite file with no table at all, for tests of the migrations.
+    pub async fn sqlite_unmigrated(label: &str) -> TestDb {
+        TestDb::sqlite_with(label, false).await
+    }
+
+    async fn sqlite_with(label: &str, migrate: bool) -> TestDb {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join(format!("{}.db", sanitize(label)));
         let url = format!("sqlite://{}", path.display());
-        let db = connect(&url).await;
+        let db = connect(&url, migrate).await;
         TestDb { url, db, postgres_name: None, _dir: Some(dir) }
     }
 
@@ -80,8 +98,8 @@ impl TestDb {
     }
 }
 
-async fn connect(url: &str) -> Database {
-    Database::connect(url, &DatabaseOptions::default())
+async fn connect(url: &str, migrate: bool) -> Database {
+    Database::connect(url, &DatabaseOptions { migrate, ..DatabaseOptions::default() })
         .await
         .unwrap_or_else(|error| panic!("connect to test database: {error}"))
 }
