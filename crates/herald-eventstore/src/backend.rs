@@ -1,16 +1,18 @@
 //! The queries that run inside a caller's transaction, for PostgreSQL and SQLite: the
 //! append (version check, global position, insert) and projection checkpoints.
 //!
-//! Both impls share their SQL (`$n` placeholders work on both engines), so they are
-//! written once in the `backend!` macro.
+//! Their SQL is the same on both engines (`$n` placeholders), so each is written once,
+//! generic over [`Dialect`], as a [`Statement`]. Two things genuinely differ and stand
+//! side by side: how a write transaction begins ([`EventStoreBackend::begin_write`], one
+//! impl per engine) and the lock that queues appenders (`position_lock`).
 
 use std::future::Future;
 
 use chrono::Utc;
-use herald_db::{Backend, Database};
+use herald_db::{Backend, Database, Dialect, Statement};
 use sqlx::{Connection, Postgres, Sqlite, Transaction};
 
-use crate::event::{COLUMNS, recorded_from_row};
+use crate::event::{COLUMNS, EventRow};
 use crate::{EventStoreError, ExpectedVersion, NewEvent, RecordedEvent, Result, micros};
 
 /// How many times an append is tried when concurrent appenders take the global position
@@ -19,14 +21,6 @@ pub const APPEND_ATTEMPTS: u32 = 16;
 
 const STREAM_VERSION: &str =
     "SELECT COALESCE(MAX(version), 0) FROM herald_events WHERE stream_id = $1";
-/// Queues PostgreSQL appenders for the global position (released at commit or rollback).
-/// Without it they would all race for `MAX(position) + 1` on the unique index and all but
-/// one retry, again and again: eight concurrent appenders exhausted [`APPEND_ATTEMPTS`]
-/// within a second. The unique index stays the guarantee; the lock only makes it fair.
-const POSTGRES_POSITION_LOCK: Option<&str> =
-    Some("SELECT pg_advisory_xact_lock(7234017283807667571)");
-/// SQLite's single writer already queues appenders.
-const SQLITE_POSITION_LOCK: Option<&str> = None;
 const LAST_POSITION: &str = "SELECT COALESCE(MAX(position), 0) FROM herald_events";
 const INSERT_EVENT: &str = "INSERT INTO herald_events (stream_id, version, position, event_id, \
      event_type, schema_version, payload, metadata, recorded_at) \
@@ -41,9 +35,14 @@ const SET_CHECKPOINT: &str = "INSERT INTO herald_projections (name, position, up
      SET position = excluded.position, updated_at = excluded.updated_at";
 
 /// A database the event store runs on: PostgreSQL or SQLite.
-pub trait EventStoreBackend: sqlx::Database {
+///
+/// Only [`EventStoreBackend::begin_write`] differs between the two; every query is
+/// written once, generic over [`Dialect`].
+pub trait EventStoreBackend: Dialect {
     /// Begins a write transaction on `db` (`BEGIN IMMEDIATE` on SQLite), or fails with
-    /// [`EventStoreError::WrongBackend`] when `db` is the other engine.
+    /// [`EventStoreError::WrongBackend`] when `db` is the other engine. Call it as
+    /// `<DB as EventStoreBackend>::begin_write(db)`: [`Dialect`] has a `begin_write` of
+    /// its own, on a pool.
     fn begin_write(
         db: &Database,
     ) -> impl Future<Output = Result<Transaction<'static, Self>>> + Send + '_;
@@ -55,28 +54,73 @@ pub trait EventStoreBackend: sqlx::Database {
         stream_id: &'t str,
         expected: ExpectedVersion,
         events: &'t [NewEvent],
-    ) -> impl Future<Output = Result<Vec<RecordedEvent>>> + Send + 't;
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>>> + Send + 't {
+        append::<Self>(tx, stream_id, expected, events)
+    }
 
     /// Reads up to `limit` events after `after_position`, in position order.
     fn read_after(
         conn: &mut Self::Connection,
         after_position: i64,
         limit: i64,
-    ) -> impl Future<Output = Result<Vec<RecordedEvent>>> + Send + '_;
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>>> + Send + '_ {
+        read_after::<Self>(conn, after_position, limit)
+    }
 
     /// Returns a projection's checkpoint (creating it at 0) and locks it until the
     /// transaction ends.
     fn claim_checkpoint<'t>(
         conn: &'t mut Self::Connection,
         name: &'t str,
-    ) -> impl Future<Output = Result<i64>> + Send + 't;
+    ) -> impl Future<Output = Result<i64>> + Send + 't {
+        claim_checkpoint::<Self>(conn, name)
+    }
 
     /// Sets a projection's checkpoint.
     fn set_checkpoint<'t>(
         conn: &'t mut Self::Connection,
         name: &'t str,
         position: i64,
-    ) -> impl Future<Output = Result<()>> + Send + 't;
+    ) -> impl Future<Output = Result<()>> + Send + 't {
+        set_checkpoint::<Self>(conn, name, position)
+    }
+}
+
+impl EventStoreBackend for Postgres {
+    async fn begin_write(db: &Database) -> Result<Transaction<'static, Self>> {
+        match db {
+            Database::Postgres(pool) => Ok(pool.begin().await?),
+            other => Err(wrong_backend::<Self>(other)),
+        }
+    }
+}
+
+impl EventStoreBackend for Sqlite {
+    async fn begin_write(db: &Database) -> Result<Transaction<'static, Self>> {
+        match db {
+            Database::Sqlite(sqlite) => Ok(sqlite.begin_write().await?),
+            other => Err(wrong_backend::<Self>(other)),
+        }
+    }
+}
+
+/// The error for a transaction typed for `DB` on a database of the other engine.
+fn wrong_backend<DB: Dialect>(db: &Database) -> EventStoreError {
+    EventStoreError::WrongBackend { expected: DB::ENGINE, found: db.backend() }
+}
+
+/// The statement that queues appenders for the global position, run first in an append
+/// that writes events (released at commit or rollback).
+///
+/// On PostgreSQL, appenders would otherwise all race for `MAX(position) + 1` on the
+/// unique index and all but one retry, again and again: eight concurrent appenders
+/// exhausted [`APPEND_ATTEMPTS`] within a second. The unique index stays the guarantee;
+/// the lock only makes it fair. SQLite's single writer already queues appenders.
+fn position_lock(engine: Backend) -> Option<&'static str> {
+    match engine {
+        Backend::Postgres => Some("SELECT pg_advisory_xact_lock(7234017283807667571)"),
+        Backend::Sqlite => None,
+    }
 }
 
 /// Why one try of an append failed.
@@ -153,169 +197,117 @@ fn schema_version(event: &RecordedEvent) -> Result<i32> {
     })
 }
 
-macro_rules! backend {
-    ($db:ty, $backend:expr, $lock:expr, $database:pat => $begin:expr) => {
-        impl EventStoreBackend for $db {
-            async fn begin_write(db: &Database) -> Result<Transaction<'static, Self>> {
-                match db {
-                    $database => Ok($begin.await?),
-                    other => Err(EventStoreError::WrongBackend {
-                        expected: $backend,
-                        found: other.backend(),
-                    }),
-                }
+/// Checks the stream's version and appends the events under a savepoint, trying again
+/// with fresh positions when a concurrent appender took them.
+async fn append<DB: Dialect>(
+    tx: &mut Transaction<'_, DB>,
+    stream_id: &str,
+    expected: ExpectedVersion,
+    events: &[NewEvent],
+) -> Result<Vec<RecordedEvent>> {
+    for attempt in 1..=APPEND_ATTEMPTS {
+        let mut savepoint = Connection::begin(&mut **tx).await?;
+        match try_append::<DB>(&mut *savepoint, stream_id, expected, events).await {
+            Ok(recorded) => {
+                savepoint.commit().await?;
+                return Ok(recorded);
             }
-
-            async fn append<'t>(
-                tx: &'t mut Transaction<'_, Self>,
-                stream_id: &'t str,
-                expected: ExpectedVersion,
-                events: &'t [NewEvent],
-            ) -> Result<Vec<RecordedEvent>> {
-                for attempt in 1..=APPEND_ATTEMPTS {
-                    let mut savepoint = Connection::begin(&mut **tx).await?;
-                    match <Self as AppendOnce>::try_append(
-                        &mut savepoint,
-                        stream_id,
-                        expected,
-                        events,
-                    )
-                    .await
-                    {
-                        Ok(recorded) => {
-                            savepoint.commit().await?;
-                            return Ok(recorded);
-                        }
-                        Err(Attempt::Raced) => {
-                            savepoint.rollback().await?;
-                            tracing::debug!(stream_id, attempt, "Append lost a position race.");
-                        }
-                        Err(Attempt::Failed(error)) => {
-                            savepoint.rollback().await?;
-                            return Err(classify(error, stream_id));
-                        }
-                    }
-                }
-                Err(EventStoreError::Contention {
-                    stream_id: stream_id.to_owned(),
-                    attempts: APPEND_ATTEMPTS,
-                })
+            Err(Attempt::Raced) => {
+                savepoint.rollback().await?;
+                tracing::debug!(stream_id, attempt, "Append lost a position race.");
             }
-
-            async fn read_after(
-                conn: &mut Self::Connection,
-                after_position: i64,
-                limit: i64,
-            ) -> Result<Vec<RecordedEvent>> {
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM herald_events WHERE position > $1 \
-                     ORDER BY position LIMIT $2"
-                );
-                let rows =
-                    sqlx::query(&sql).bind(after_position).bind(limit).fetch_all(conn).await?;
-                rows.iter().map(recorded_from_row).collect()
-            }
-
-            async fn claim_checkpoint<'t>(
-                conn: &'t mut Self::Connection,
-                name: &'t str,
-            ) -> Result<i64> {
-                let position = sqlx::query_scalar(CLAIM_CHECKPOINT)
-                    .bind(name)
-                    .bind(micros(Utc::now()))
-                    .fetch_one(conn)
-                    .await?;
-                Ok(position)
-            }
-
-            async fn set_checkpoint<'t>(
-                conn: &'t mut Self::Connection,
-                name: &'t str,
-                position: i64,
-            ) -> Result<()> {
-                sqlx::query(SET_CHECKPOINT)
-                    .bind(name)
-                    .bind(position)
-                    .bind(micros(Utc::now()))
-                    .execute(conn)
-                    .await?;
-                Ok(())
+            Err(Attempt::Failed(error)) => {
+                savepoint.rollback().await?;
+                return Err(classify(error, stream_id));
             }
         }
-
-        impl AppendOnce for $db {
-            async fn try_append(
-                tx: &mut Transaction<'_, Self>,
-                stream_id: &str,
-                expected: ExpectedVersion,
-                events: &[NewEvent],
-            ) -> Result<Vec<RecordedEvent>, Attempt> {
-                if let (Some(lock), false) = ($lock, events.is_empty()) {
-                    sqlx::query(lock).execute(&mut **tx).await?;
-                }
-                let actual: i64 =
-                    sqlx::query_scalar(STREAM_VERSION).bind(stream_id).fetch_one(&mut **tx).await?;
-                if !expected.admits(actual) {
-                    let stream_id = stream_id.to_owned();
-                    return Err(Attempt::Failed(EventStoreError::Conflict {
-                        stream_id,
-                        expected,
-                        actual,
-                    }));
-                }
-                if events.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let position: i64 = sqlx::query_scalar(LAST_POSITION).fetch_one(&mut **tx).await?;
-                let recorded = to_record(stream_id, events, actual, position);
-                for event in &recorded {
-                    <Self as InsertEvent>::insert(&mut **tx, event).await?;
-                }
-                Ok(recorded)
-            }
-        }
-
-        impl InsertEvent for $db {
-            async fn insert(
-                conn: &mut Self::Connection,
-                event: &RecordedEvent,
-            ) -> Result<(), Attempt> {
-                let schema_version = schema_version(event).map_err(Attempt::Failed)?;
-                sqlx::query(INSERT_EVENT)
-                    .bind(&event.stream_id)
-                    .bind(event.version)
-                    .bind(event.position)
-                    .bind(event.event_id)
-                    .bind(&event.event_type)
-                    .bind(schema_version)
-                    .bind(event.payload.to_string())
-                    .bind(event.metadata.to_string())
-                    .bind(micros(event.recorded_at))
-                    .execute(conn)
-                    .await?;
-                Ok(())
-            }
-        }
-    };
+    }
+    Err(EventStoreError::Contention { stream_id: stream_id.to_owned(), attempts: APPEND_ATTEMPTS })
 }
 
-/// One try of an append, inside the savepoint (internal).
-trait AppendOnce: sqlx::Database {
-    fn try_append(
-        tx: &mut Transaction<'_, Self>,
-        stream_id: &str,
-        expected: ExpectedVersion,
-        events: &[NewEvent],
-    ) -> impl Future<Output = Result<Vec<RecordedEvent>, Attempt>> + Send;
+/// One try of an append, inside the savepoint.
+async fn try_append<DB: Dialect>(
+    conn: &mut DB::Connection,
+    stream_id: &str,
+    expected: ExpectedVersion,
+    events: &[NewEvent],
+) -> Result<Vec<RecordedEvent>, Attempt> {
+    if let (Some(lock), false) = (position_lock(DB::ENGINE), events.is_empty()) {
+        Statement::new(lock).execute::<DB>(&mut *conn).await?;
+    }
+    let (actual,): (i64,) =
+        Statement::new(STREAM_VERSION).bind(stream_id).fetch_one::<DB, _>(&mut *conn).await?;
+    if !expected.admits(actual) {
+        let stream_id = stream_id.to_owned();
+        return Err(Attempt::Failed(EventStoreError::Conflict { stream_id, expected, actual }));
+    }
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (position,): (i64,) = Statement::new(LAST_POSITION).fetch_one::<DB, _>(&mut *conn).await?;
+    let recorded = to_record(stream_id, events, actual, position);
+    for event in &recorded {
+        insert::<DB>(&mut *conn, event).await?;
+    }
+    Ok(recorded)
 }
 
-/// Inserts one event row (internal).
-trait InsertEvent: sqlx::Database {
-    fn insert(
-        conn: &mut Self::Connection,
-        event: &RecordedEvent,
-    ) -> impl Future<Output = Result<(), Attempt>> + Send;
+/// Inserts one event row.
+async fn insert<DB: Dialect>(
+    conn: &mut DB::Connection,
+    event: &RecordedEvent,
+) -> Result<(), Attempt> {
+    let schema_version = schema_version(event).map_err(Attempt::Failed)?;
+    Statement::new(INSERT_EVENT)
+        .bind(&event.stream_id)
+        .bind(event.version)
+        .bind(event.position)
+        .bind(event.event_id)
+        .bind(&event.event_type)
+        .bind(schema_version)
+        .bind(event.payload.to_string())
+        .bind(event.metadata.to_string())
+        .bind(micros(event.recorded_at))
+        .execute::<DB>(conn)
+        .await?;
+    Ok(())
 }
 
-backend!(Postgres, Backend::Postgres, POSTGRES_POSITION_LOCK, Database::Postgres(pool) => pool.begin());
-backend!(Sqlite, Backend::Sqlite, SQLITE_POSITION_LOCK, Database::Sqlite(sqlite) => sqlite.begin_write());
+/// Reads up to `limit` events after `after_position`, in position order.
+async fn read_after<DB: Dialect>(
+    conn: &mut DB::Connection,
+    after_position: i64,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM herald_events WHERE position > $1 ORDER BY position LIMIT $2"
+    );
+    let rows: Vec<EventRow> =
+        Statement::new(&sql).bind(after_position).bind(limit).fetch_all::<DB, _>(conn).await?;
+    rows.into_iter().map(EventRow::into_recorded).collect()
+}
+
+/// Returns a projection's checkpoint (creating it at 0) and locks it.
+async fn claim_checkpoint<DB: Dialect>(conn: &mut DB::Connection, name: &str) -> Result<i64> {
+    let (position,): (i64,) = Statement::new(CLAIM_CHECKPOINT)
+        .bind(name)
+        .bind(micros(Utc::now()))
+        .fetch_one::<DB, _>(conn)
+        .await?;
+    Ok(position)
+}
+
+/// Sets a projection's checkpoint.
+async fn set_checkpoint<DB: Dialect>(
+    conn: &mut DB::Connection,
+    name: &str,
+    position: i64,
+) -> Result<()> {
+    Statement::new(SET_CHECKPOINT)
+        .bind(name)
+        .bind(position)
+        .bind(micros(Utc::now()))
+        .execute::<DB>(conn)
+        .await?;
+    Ok(())
+}

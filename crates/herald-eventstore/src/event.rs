@@ -4,7 +4,6 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use herald_envelope::Event;
-use sqlx::Row;
 use uuid::Uuid;
 
 use crate::{EventStoreError, Result, from_micros};
@@ -114,33 +113,39 @@ impl RecordedEvent {
     }
 }
 
-/// The columns of `herald_events`, in the order [`recorded_from_row`] reads them.
+/// The columns of `herald_events`, as [`EventRow`] reads them.
 pub(crate) const COLUMNS: &str = "stream_id, version, position, event_id, event_type, \
                                   schema_version, payload, metadata, recorded_at";
 
-/// Decodes a `herald_events` row selected with [`COLUMNS`].
-pub(crate) fn recorded_from_row<R: Row>(row: &R) -> Result<RecordedEvent>
-where
-    for<'r> &'r str: sqlx::ColumnIndex<R>,
-    for<'r> Uuid: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    let payload: String = row.try_get("payload")?;
-    let metadata: String = row.try_get("metadata")?;
-    let schema_version: i32 = row.try_get("schema_version")?;
-    Ok(RecordedEvent {
-        stream_id: row.try_get("stream_id")?,
-        version: row.try_get("version")?,
-        position: row.try_get("position")?,
-        event_id: row.try_get("event_id")?,
-        event_type: row.try_get("event_type")?,
-        schema_version: u32::try_from(schema_version).unwrap_or_default(),
-        payload: parse_json("payload", &payload)?,
-        metadata: parse_json("metadata", &metadata)?,
-        recorded_at: from_micros(row.try_get("recorded_at")?),
-    })
+/// A `herald_events` row selected with [`COLUMNS`], as either database returns it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct EventRow {
+    stream_id: String,
+    version: i64,
+    position: i64,
+    event_id: Uuid,
+    event_type: String,
+    schema_version: i32,
+    payload: String,
+    metadata: String,
+    recorded_at: i64,
+}
+
+impl EventRow {
+    /// The event, its JSON parsed and its time decoded.
+    pub(crate) fn into_recorded(self) -> Result<RecordedEvent> {
+        Ok(RecordedEvent {
+            stream_id: self.stream_id,
+            version: self.version,
+            position: self.position,
+            event_id: self.event_id,
+            event_type: self.event_type,
+            schema_version: u32::try_from(self.schema_version).unwrap_or_default(),
+            payload: parse_json("payload", &self.payload)?,
+            metadata: parse_json("metadata", &self.metadata)?,
+            recorded_at: from_micros(self.recorded_at),
+        })
+    }
 }
 
 fn parse_json(what: &str, text: &str) -> Result<serde_json::Value> {

@@ -37,7 +37,8 @@
 //!
 //! - [`event`]: [`NewEvent`], [`RecordedEvent`], [`ExpectedVersion`].
 //! - [`backend`]: [`EventStoreBackend`], the queries that run in a caller's transaction
-//!   (append, checkpoints), for PostgreSQL and SQLite.
+//!   (append, checkpoints), written once for PostgreSQL and SQLite over
+//!   `herald_db::Dialect`.
 //! - [`store`]: [`EventStore`]: appends, stream and global reads, snapshots.
 //! - [`aggregate`]: [`Aggregate`], [`load_aggregate`], [`SnapshotPolicy`].
 //! - [`projection`]: [`Projection`] and [`Projector`] (catch up, rebuild).

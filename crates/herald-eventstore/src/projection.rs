@@ -2,7 +2,7 @@
 //! checkpoint in `herald_projections`.
 
 use async_trait::async_trait;
-use herald_db::Database;
+use herald_db::{Database, Statement};
 
 use crate::store::check_limit;
 use crate::{EventStoreBackend, RecordedEvent, Result};
@@ -11,6 +11,8 @@ use crate::{EventStoreBackend, RecordedEvent, Result};
 ///
 /// Its writes run in the projector's transaction, the one that also moves its checkpoint,
 /// so the read model and the checkpoint never disagree: an event is applied exactly once.
+/// Write it once for both databases, as `impl<DB: herald_db::Dialect> Projection<DB>`,
+/// running [`herald_db::Statement`]s on `tx`.
 #[async_trait]
 pub trait Projection<DB: sqlx::Database>: Send + Sync {
     /// The projection's stable name, the key of its checkpoint.
@@ -70,7 +72,7 @@ impl Projector {
         projection: &dyn Projection<DB>,
     ) -> Result<u64> {
         let name = projection.name();
-        let mut tx = DB::begin_write(&self.db).await?;
+        let mut tx = <DB as EventStoreBackend>::begin_write(&self.db).await?;
         let checkpoint = DB::claim_checkpoint(&mut tx, name).await?;
         let events = DB::read_after(&mut tx, checkpoint, self.batch_size).await?;
         for event in &events {
@@ -90,7 +92,7 @@ impl Projector {
         &self,
         projection: &dyn Projection<DB>,
     ) -> Result<u64> {
-        let mut tx = DB::begin_write(&self.db).await?;
+        let mut tx = <DB as EventStoreBackend>::begin_write(&self.db).await?;
         DB::claim_checkpoint(&mut tx, projection.name()).await?;
         projection.reset(&mut tx).await?;
         DB::set_checkpoint(&mut tx, projection.name(), 0).await?;
@@ -101,8 +103,8 @@ impl Projector {
     /// The projection's checkpoint: the position of the last event applied (0 if none).
     pub async fn checkpoint(&self, name: &str) -> Result<i64> {
         let sql = "SELECT COALESCE(MAX(position), 0) FROM herald_projections WHERE name = $1";
-        herald_db::with_reader!(&self.db, pool => {
-            Ok(sqlx::query_scalar(sql).bind(name).fetch_one(pool).await?)
-        })
+        let (position,): (i64,) =
+            self.db.reader().fetch_one(Statement::new(sql).bind(name)).await?;
+        Ok(position)
     }
 }

@@ -1,10 +1,10 @@
 //! [`EventStore`]: appends, reads and snapshots.
 
 use chrono::Utc;
-use herald_db::Database;
+use herald_db::{Backend, Database, Statement};
 use sqlx::{Postgres, Sqlite, Transaction};
 
-use crate::event::{COLUMNS, recorded_from_row};
+use crate::event::{COLUMNS, EventRow};
 use crate::{
     EventStoreBackend, EventStoreError, ExpectedVersion, NewEvent, RecordedEvent, Result, micros,
 };
@@ -34,11 +34,9 @@ impl EventStore {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<Vec<RecordedEvent>> {
-        match &self.db {
-            Database::Postgres(_) => {
-                self.append_alone::<Postgres>(stream_id, expected, events).await
-            }
-            Database::Sqlite(_) => self.append_alone::<Sqlite>(stream_id, expected, events).await,
+        match self.db.backend() {
+            Backend::Postgres => self.append_alone::<Postgres>(stream_id, expected, events).await,
+            Backend::Sqlite => self.append_alone::<Sqlite>(stream_id, expected, events).await,
         }
     }
 
@@ -48,7 +46,7 @@ impl EventStore {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<Vec<RecordedEvent>> {
-        let mut tx = DB::begin_write(&self.db).await?;
+        let mut tx = <DB as EventStoreBackend>::begin_write(&self.db).await?;
         let recorded = DB::append(&mut tx, stream_id, expected, events).await?;
         tx.commit().await?;
         Ok(recorded)
@@ -74,9 +72,9 @@ impl EventStore {
     /// The stream's current version (0 when it has no events).
     pub async fn version(&self, stream_id: &str) -> Result<i64> {
         let sql = "SELECT COALESCE(MAX(version), 0) FROM herald_events WHERE stream_id = $1";
-        herald_db::with_reader!(&self.db, pool => {
-            Ok(sqlx::query_scalar(sql).bind(stream_id).fetch_one(pool).await?)
-        })
+        let (version,): (i64,) =
+            self.db.reader().fetch_one(Statement::new(sql).bind(stream_id)).await?;
+        Ok(version)
     }
 
     /// The stream's events after `after_version`, in version order (0 reads them all).
@@ -85,10 +83,12 @@ impl EventStore {
             "SELECT {COLUMNS} FROM herald_events WHERE stream_id = $1 AND version > $2 \
              ORDER BY version"
         );
-        herald_db::with_reader!(&self.db, pool => {
-            let rows = sqlx::query(&sql).bind(stream_id).bind(after_version).fetch_all(pool).await?;
-            rows.iter().map(recorded_from_row).collect()
-        })
+        let rows: Vec<EventRow> = self
+            .db
+            .reader()
+            .fetch_all(Statement::new(&sql).bind(stream_id).bind(after_version))
+            .await?;
+        rows.into_iter().map(EventRow::into_recorded).collect()
     }
 
     /// Up to `limit` events of every stream after `after_position`, in position order
@@ -99,10 +99,12 @@ impl EventStore {
         let sql = format!(
             "SELECT {COLUMNS} FROM herald_events WHERE position > $1 ORDER BY position LIMIT $2"
         );
-        herald_db::with_reader!(&self.db, pool => {
-            let rows = sqlx::query(&sql).bind(after_position).bind(limit).fetch_all(pool).await?;
-            rows.iter().map(recorded_from_row).collect()
-        })
+        let rows: Vec<EventRow> = self
+            .db
+            .reader()
+            .fetch_all(Statement::new(&sql).bind(after_position).bind(limit))
+            .await?;
+        rows.into_iter().map(EventRow::into_recorded).collect()
     }
 
     /// Stores the folded state of a stream at `version`, replacing an older snapshot (a
@@ -117,20 +119,20 @@ impl EventStore {
                    VALUES ($1, $2, $3, $4) ON CONFLICT (stream_id) DO UPDATE \
                    SET version = excluded.version, state = excluded.state, \
                    taken_at = excluded.taken_at WHERE herald_snapshots.version < excluded.version";
-        let state = state.to_string();
-        let now = micros(Utc::now());
-        herald_db::with_writer!(&self.db, pool => {
-            sqlx::query(sql).bind(stream_id).bind(version).bind(&state).bind(now).execute(pool).await?;
-        });
+        let statement = Statement::new(sql)
+            .bind(stream_id)
+            .bind(version)
+            .bind(state.to_string())
+            .bind(micros(Utc::now()));
+        self.db.writer().execute(statement).await?;
         Ok(())
     }
 
     /// The stream's latest snapshot: its version and state.
     pub async fn snapshot(&self, stream_id: &str) -> Result<Option<(i64, serde_json::Value)>> {
         let sql = "SELECT version, state FROM herald_snapshots WHERE stream_id = $1";
-        let row: Option<(i64, String)> = herald_db::with_reader!(&self.db, pool => {
-            sqlx::query_as(sql).bind(stream_id).fetch_optional(pool).await?
-        });
+        let row: Option<(i64, String)> =
+            self.db.reader().fetch_optional(Statement::new(sql).bind(stream_id)).await?;
         let Some((version, state)) = row else {
             return Ok(None);
         };

@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{paid, placed};
-use herald_db::Database;
+use herald_db::{Database, Statement};
 use herald_envelope::Envelope;
 use herald_eventstore::{
     EventStore, EventStoreBackend, EventStoreError, ExpectedVersion, NewEvent, RecordedEvent,
@@ -32,7 +32,7 @@ async fn pay_with_outbox<DB: EventStoreBackend + OutboxBackend>(
     expected: ExpectedVersion,
 ) -> Result<Vec<RecordedEvent>, EventStoreError> {
     let (event, envelope) = payment(order_id);
-    let mut tx = DB::begin_write(db).await?;
+    let mut tx = <DB as EventStoreBackend>::begin_write(db).await?;
     Outbox::default().enqueue(&mut tx, &envelope).await.expect("enqueue");
     let recorded = EventStore::append_in(&mut tx, order_id, expected, &[event]).await?;
     tx.commit().await?;
@@ -51,20 +51,15 @@ async fn pay(
 }
 
 async fn count(db: &Database, sql: &str) -> i64 {
-    match db {
-        Database::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
-        Database::Sqlite(sqlite) => sqlx::query_scalar(sql).fetch_one(&sqlite.reader).await,
-    }
-    .expect("count")
+    let (count,): (i64,) = db.reader().fetch_one(Statement::new(sql)).await.expect("count");
+    count
 }
 
 async fn outbox_event_ids(db: &Database) -> Vec<uuid::Uuid> {
     let sql = "SELECT event_id FROM herald_outbox ORDER BY id";
-    match db {
-        Database::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await,
-        Database::Sqlite(sqlite) => sqlx::query_scalar(sql).fetch_all(&sqlite.reader).await,
-    }
-    .expect("outbox ids")
+    let rows: Vec<(uuid::Uuid,)> =
+        db.reader().fetch_all(Statement::new(sql)).await.expect("outbox ids");
+    rows.into_iter().map(|(id,)| id).collect()
 }
 
 async fn two_racing_appends_commit_exactly_one_with_its_outbox_row(test: TestDb) {
@@ -134,7 +129,7 @@ async fn no_stream_on_an_existing_stream_conflicts_and_writes_nothing(test: Test
 }
 
 async fn a_conflict_inside_a_transaction_leaves_it_usable<DB: EventStoreBackend>(db: &Database) {
-    let mut tx = DB::begin_write(db).await.expect("begin");
+    let mut tx = <DB as EventStoreBackend>::begin_write(db).await.expect("begin");
     let wrong = EventStore::append_in(
         &mut tx,
         "order-1",

@@ -5,7 +5,7 @@ mod common;
 
 use async_trait::async_trait;
 use common::{OrderCancelled, OrderPlaced, cancelled, item, paid, placed};
-use herald_db::Database;
+use herald_db::{Database, Dialect, Statement};
 use herald_eventstore::{
     EventStore, EventStoreBackend, ExpectedVersion, Projection, Projector, RecordedEvent, Result,
 };
@@ -31,49 +31,39 @@ fn change_of(event: &RecordedEvent) -> Result<Option<(String, i64, i64, i64)>> {
     Ok(None)
 }
 
-macro_rules! projection_for {
-    ($db:ty) => {
-        #[async_trait]
-        impl Projection<$db> for OrdersPerCustomer {
-            fn name(&self) -> &str {
-                self.name
-            }
+#[async_trait]
+impl<DB: Dialect> Projection<DB> for OrdersPerCustomer {
+    fn name(&self) -> &str {
+        self.name
+    }
 
-            async fn apply(
-                &self,
-                tx: &mut <$db as sqlx::Database>::Connection,
-                event: &RecordedEvent,
-            ) -> Result<()> {
-                let Some((customer, placed, cancelled, total)) = change_of(event)? else {
-                    return Ok(());
-                };
-                let table = self.table;
-                let sql = format!(
-                    "INSERT INTO {table} (customer, placed, cancelled, total) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (customer) DO UPDATE SET \
-                     placed = {table}.placed + excluded.placed, \
-                     cancelled = {table}.cancelled + excluded.cancelled, \
-                     total = {table}.total + excluded.total"
-                );
-                sqlx::query(&sql)
-                    .bind(customer)
-                    .bind(placed)
-                    .bind(cancelled)
-                    .bind(total)
-                    .execute(tx)
-                    .await?;
-                Ok(())
-            }
+    async fn apply(&self, tx: &mut DB::Connection, event: &RecordedEvent) -> Result<()> {
+        let Some((customer, placed, cancelled, total)) = change_of(event)? else {
+            return Ok(());
+        };
+        let table = self.table;
+        let sql = format!(
+            "INSERT INTO {table} (customer, placed, cancelled, total) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (customer) DO UPDATE SET \
+             placed = {table}.placed + excluded.placed, \
+             cancelled = {table}.cancelled + excluded.cancelled, \
+             total = {table}.total + excluded.total"
+        );
+        Statement::new(&sql)
+            .bind(customer)
+            .bind(placed)
+            .bind(cancelled)
+            .bind(total)
+            .execute::<DB>(tx)
+            .await?;
+        Ok(())
+    }
 
-            async fn reset(&self, tx: &mut <$db as sqlx::Database>::Connection) -> Result<()> {
-                sqlx::query(&format!("DELETE FROM {}", self.table)).execute(tx).await?;
-                Ok(())
-            }
-        }
-    };
+    async fn reset(&self, tx: &mut DB::Connection) -> Result<()> {
+        Statement::new(&format!("DELETE FROM {}", self.table)).execute::<DB>(tx).await?;
+        Ok(())
+    }
 }
-projection_for!(sqlx::Postgres);
-projection_for!(sqlx::Sqlite);
 
 async fn create_tables(db: &Database) {
     for table in ["orders_live", "orders_rebuilt"] {
@@ -81,21 +71,13 @@ async fn create_tables(db: &Database) {
             "CREATE TABLE {table} (customer TEXT PRIMARY KEY, placed BIGINT NOT NULL, \
              cancelled BIGINT NOT NULL, total BIGINT NOT NULL)"
         );
-        match db {
-            Database::Postgres(pool) => sqlx::query(&sql).execute(pool).await.map(drop),
-            Database::Sqlite(sqlite) => sqlx::query(&sql).execute(&sqlite.writer).await.map(drop),
-        }
-        .expect("create read model table");
+        db.writer().execute(Statement::new(&sql)).await.expect("create read model table");
     }
 }
 
 async fn rows(db: &Database, table: &str) -> Vec<(String, i64, i64, i64)> {
     let sql = format!("SELECT customer, placed, cancelled, total FROM {table} ORDER BY customer");
-    match db {
-        Database::Postgres(pool) => sqlx::query_as(&sql).fetch_all(pool).await,
-        Database::Sqlite(sqlite) => sqlx::query_as(&sql).fetch_all(&sqlite.reader).await,
-    }
-    .expect("read model rows")
+    db.reader().fetch_all(Statement::new(&sql)).await.expect("read model rows")
 }
 
 async fn catch_up(projector: &Projector, projection: &OrdersPerCustomer) -> u64 {

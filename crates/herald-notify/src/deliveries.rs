@@ -5,9 +5,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use herald_db::Database;
+use herald_db::{Backend, Database, Dialect, Statement};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{Postgres, Sqlite, Transaction};
 use uuid::Uuid;
 
 use crate::{NotifyError, Result, from_micros, micros};
@@ -171,64 +171,124 @@ pub(crate) const INSERT: &str = "INSERT INTO herald_notifications (id, event_id,
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, $14, $15, $16, $16) \
     ON CONFLICT (idempotency_key, recipient, channel) DO NOTHING";
 
-/// Binds a [`Delivery`] to [`INSERT`] and runs it on `$executor`.
-macro_rules! insert_planned {
-    ($executor:expr, $d:expr) => {
-        sqlx::query($crate::deliveries::INSERT)
-            .bind($d.id)
-            .bind($d.event_id)
-            .bind(&$d.idempotency_key)
-            .bind(&$d.recipient)
-            .bind(&$d.channel)
-            .bind(&$d.address)
-            .bind(&$d.template)
-            .bind(&$d.category)
-            .bind(&$d.priority)
-            .bind(&$d.subject)
-            .bind(&$d.body)
-            .bind(&$d.data)
-            .bind($d.status.as_str())
-            .bind(&$d.last_error)
-            .bind($crate::micros($d.not_before))
-            .bind($crate::micros($d.created_at))
-            .execute($executor)
-    };
+/// Stores one planned delivery in the caller's transaction with [`INSERT`]; returns 1 if
+/// it is new, 0 if its (key, recipient, channel) was already planned.
+pub(crate) async fn insert_planned<DB: Dialect>(
+    conn: &mut DB::Connection,
+    delivery: &Delivery,
+) -> Result<u64, sqlx::Error> {
+    Statement::new(INSERT)
+        .bind(delivery.id)
+        .bind(delivery.event_id)
+        .bind(&delivery.idempotency_key)
+        .bind(&delivery.recipient)
+        .bind(&delivery.channel)
+        .bind(delivery.address.as_deref())
+        .bind(&delivery.template)
+        .bind(delivery.category.as_deref())
+        .bind(&delivery.priority)
+        .bind(delivery.subject.as_deref())
+        .bind(delivery.body.as_deref())
+        .bind(&delivery.data)
+        .bind(delivery.status.as_str())
+        .bind(delivery.last_error.as_deref())
+        .bind(micros(delivery.not_before))
+        .bind(micros(delivery.created_at))
+        .execute::<DB>(conn)
+        .await
 }
-pub(crate) use insert_planned;
 
-fn delivery_of<R: Row>(row: &R) -> Result<Delivery>
-where
-    for<'r> &'r str: sqlx::ColumnIndex<R>,
-    for<'r> Uuid: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    let status: String = row.try_get("status")?;
-    Ok(Delivery {
-        id: row.try_get("id")?,
-        event_id: row.try_get("event_id")?,
-        idempotency_key: row.try_get("idempotency_key")?,
-        recipient: row.try_get("recipient")?,
-        channel: row.try_get("channel")?,
-        address: row.try_get("address")?,
-        template: row.try_get("template")?,
-        category: row.try_get("category")?,
-        priority: row.try_get("priority")?,
-        subject: row.try_get("subject")?,
-        body: row.try_get("body")?,
-        data: row.try_get("data")?,
-        status: status.parse()?,
-        attempts: row.try_get("attempts")?,
-        last_error: row.try_get("last_error")?,
-        provider: row.try_get("provider")?,
-        provider_message_id: row.try_get("provider_message_id")?,
-        not_before: from_micros(row.try_get("not_before")?),
-        created_at: from_micros(row.try_get("created_at")?),
-        sent_at: row.try_get::<Option<i64>, _>("sent_at")?.map(from_micros),
-    })
+/// A `herald_notifications` row selected with [`COLUMNS`], as either database returns it.
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    id: Uuid,
+    event_id: Uuid,
+    idempotency_key: String,
+    recipient: String,
+    channel: String,
+    address: Option<String>,
+    template: String,
+    category: Option<String>,
+    priority: String,
+    subject: Option<String>,
+    body: Option<String>,
+    data: String,
+    status: String,
+    attempts: i32,
+    last_error: Option<String>,
+    provider: Option<String>,
+    provider_message_id: Option<String>,
+    not_before: i64,
+    created_at: i64,
+    sent_at: Option<i64>,
+}
+
+impl DeliveryRow {
+    /// The delivery, its status parsed and its times decoded.
+    fn into_delivery(self) -> Result<Delivery> {
+        Ok(Delivery {
+            id: self.id,
+            event_id: self.event_id,
+            idempotency_key: self.idempotency_key,
+            recipient: self.recipient,
+            channel: self.channel,
+            address: self.address,
+            template: self.template,
+            category: self.category,
+            priority: self.priority,
+            subject: self.subject,
+            body: self.body,
+            data: self.data,
+            status: self.status.parse()?,
+            attempts: self.attempts,
+            last_error: self.last_error,
+            provider: self.provider,
+            provider_message_id: self.provider_message_id,
+            not_before: from_micros(self.not_before),
+            created_at: from_micros(self.created_at),
+            sent_at: self.sent_at.map(from_micros),
+        })
+    }
+}
+
+/// Stores planned deliveries in `tx` and commits it; returns how many are new.
+async fn plan_in<DB: Dialect>(mut tx: Transaction<'_, DB>, planned: &[Delivery]) -> Result<u64> {
+    let mut new = 0;
+    for delivery in planned {
+        new += insert_planned::<DB>(&mut tx, delivery).await?;
+    }
+    tx.commit().await?;
+    Ok(new)
+}
+
+/// Records the outcomes of claimed deliveries in `tx` and commits it.
+async fn settle_in<DB: Dialect>(
+    mut tx: Transaction<'_, DB>,
+    outcomes: &[(Uuid, Outcome)],
+) -> Result<()> {
+    let now = micros(Utc::now());
+    let sent = "UPDATE herald_notifications SET status = 'sent', provider = $2, provider_message_id = $3, \
+                sent_at = $4, updated_at = $4, last_error = NULL, claimed_until = NULL WHERE id = $1";
+    let retry = "UPDATE herald_notifications SET status = 'pending', not_before = $2, last_error = $3, \
+                 updated_at = $4, claimed_until = NULL WHERE id = $1";
+    let failed = "UPDATE herald_notifications SET status = 'failed', last_error = $2, updated_at = $3, \
+                  claimed_until = NULL WHERE id = $1";
+    for (id, outcome) in outcomes {
+        let statement = match outcome {
+            Outcome::Sent { provider, provider_message_id } => Statement::new(sent)
+                .bind(id)
+                .bind(provider)
+                .bind(provider_message_id.as_deref())
+                .bind(now),
+            Outcome::Retry { at, error } => {
+                Statement::new(retry).bind(id).bind(micros(*at)).bind(error).bind(now)
+            }
+            Outcome::Failed { error } => Statement::new(failed).bind(id).bind(error).bind(now),
+        };
+        statement.execute::<DB>(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The deliveries in `herald_notifications`.
@@ -245,24 +305,14 @@ impl NotificationStore {
 
     /// Stores planned deliveries outside a consumer (idempotent); returns how many are new.
     pub async fn plan(&self, planned: &[Delivery]) -> Result<u64> {
-        let mut new = 0;
+        // The body is written once; the arms differ only in how a write transaction
+        // begins (`BEGIN IMMEDIATE` on SQLite's writer).
         match &self.db {
-            Database::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                for delivery in planned {
-                    new += insert_planned!(&mut *tx, delivery).await?.rows_affected();
-                }
-                tx.commit().await?;
-            }
+            Database::Postgres(pool) => plan_in::<Postgres>(pool.begin().await?, planned).await,
             Database::Sqlite(sqlite) => {
-                let mut tx = sqlite.begin_write().await?;
-                for delivery in planned {
-                    new += insert_planned!(&mut *tx, delivery).await?.rows_affected();
-                }
-                tx.commit().await?;
+                plan_in::<Sqlite>(sqlite.begin_write().await?, planned).await
             }
         }
-        Ok(new)
     }
 
     /// Claims up to `limit` due deliveries of `channel` for `lease` (held ones whose quiet
@@ -280,76 +330,31 @@ impl NotificationStore {
                    OR (status = 'sending' AND claimed_until < $2)) \
                    ORDER BY CASE priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 ELSE 2 END, not_before \
                    LIMIT $3";
-        let lock =
-            if matches!(self.db, Database::Postgres(_)) { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let lock = match self.db.backend() {
+            Backend::Postgres => <Postgres as Dialect>::SKIP_LOCKED,
+            Backend::Sqlite => <Sqlite as Dialect>::SKIP_LOCKED,
+        };
         let sql = format!(
             "UPDATE herald_notifications SET status = 'sending', attempts = attempts + 1, \
-             claimed_until = $1, updated_at = $2 WHERE id IN ({due}{lock}) RETURNING {COLUMNS}"
+             claimed_until = $1, updated_at = $2 WHERE id IN ({due} {lock}) RETURNING {COLUMNS}"
         );
-        let until = micros(now + lease);
-        herald_db::with_writer!(&self.db, pool => {
-            sqlx::query(&sql).bind(until).bind(micros(now)).bind(limit).bind(channel)
-                .fetch_all(pool).await?
-                .iter().map(delivery_of).collect()
-        })
+        let statement = Statement::new(&sql)
+            .bind(micros(now + lease))
+            .bind(micros(now))
+            .bind(limit)
+            .bind(channel);
+        let rows: Vec<DeliveryRow> = self.db.writer().fetch_all(statement).await?;
+        rows.into_iter().map(DeliveryRow::into_delivery).collect()
     }
 
     /// Records the outcomes of claimed deliveries, in one transaction.
     pub async fn settle(&self, outcomes: &[(Uuid, Outcome)]) -> Result<()> {
-        let now = micros(Utc::now());
-        let sent = "UPDATE herald_notifications SET status = 'sent', provider = $2, provider_message_id = $3, \
-                    sent_at = $4, updated_at = $4, last_error = NULL, claimed_until = NULL WHERE id = $1";
-        let retry = "UPDATE herald_notifications SET status = 'pending', not_before = $2, last_error = $3, \
-                     updated_at = $4, claimed_until = NULL WHERE id = $1";
-        let failed = "UPDATE herald_notifications SET status = 'failed', last_error = $2, updated_at = $3, \
-                      claimed_until = NULL WHERE id = $1";
-        macro_rules! apply {
-            ($tx:expr) => {
-                for (id, outcome) in outcomes {
-                    match outcome {
-                        Outcome::Sent { provider, provider_message_id } => {
-                            sqlx::query(sent)
-                                .bind(id)
-                                .bind(provider)
-                                .bind(provider_message_id)
-                                .bind(now)
-                                .execute(&mut *$tx)
-                                .await?;
-                        }
-                        Outcome::Retry { at, error } => {
-                            sqlx::query(retry)
-                                .bind(id)
-                                .bind(micros(*at))
-                                .bind(error)
-                                .bind(now)
-                                .execute(&mut *$tx)
-                                .await?;
-                        }
-                        Outcome::Failed { error } => {
-                            sqlx::query(failed)
-                                .bind(id)
-                                .bind(error)
-                                .bind(now)
-                                .execute(&mut *$tx)
-                                .await?;
-                        }
-                    }
-                }
-            };
-        }
         match &self.db {
-            Database::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                apply!(tx);
-                tx.commit().await?;
-            }
+            Database::Postgres(pool) => settle_in::<Postgres>(pool.begin().await?, outcomes).await,
             Database::Sqlite(sqlite) => {
-                let mut tx = sqlite.begin_write().await?;
-                apply!(tx);
-                tx.commit().await?;
+                settle_in::<Sqlite>(sqlite.begin_write().await?, outcomes).await
             }
         }
-        Ok(())
     }
 
     /// Lets a held delivery go at `at` instead of when the recipient's quiet hours end
@@ -357,10 +362,8 @@ impl NotificationStore {
     pub async fn release_held(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool> {
         let sql = "UPDATE herald_notifications SET not_before = $2, updated_at = $3 \
                    WHERE id = $1 AND status = 'held'";
-        let changed = herald_db::with_writer!(&self.db, pool => {
-            sqlx::query(sql).bind(id).bind(micros(at)).bind(micros(Utc::now())).execute(pool).await?
-                .rows_affected()
-        });
+        let statement = Statement::new(sql).bind(id).bind(micros(at)).bind(micros(Utc::now()));
+        let changed = self.db.writer().execute(statement).await?;
         Ok(changed == 1)
     }
 
@@ -373,9 +376,7 @@ impl NotificationStore {
                    WHERE status = 'failed' AND address IS NOT NULL AND body IS NOT NULL \
                    AND ($1 IS NULL OR event_id = $1)";
         let now = micros(Utc::now());
-        Ok(herald_db::with_writer!(&self.db, pool => {
-            sqlx::query(sql).bind(event_id).bind(now).execute(pool).await?.rows_affected()
-        }))
+        Ok(self.db.writer().execute(Statement::new(sql).bind(event_id).bind(now)).await?)
     }
 
     /// Deliveries by filter, newest first.
@@ -387,30 +388,29 @@ impl NotificationStore {
         );
         let status = filter.status.map(DeliveryStatus::as_str);
         let limit = filter.limit.unwrap_or(100).clamp(1, 10_000);
-        herald_db::with_reader!(&self.db, pool => {
-            sqlx::query(&sql).bind(filter.event_id).bind(&filter.recipient).bind(status)
-                .bind(&filter.channel).bind(limit).fetch_all(pool).await?
-                .iter().map(delivery_of).collect()
-        })
+        let statement = Statement::new(&sql)
+            .bind(filter.event_id)
+            .bind(filter.recipient.as_deref())
+            .bind(status)
+            .bind(filter.channel.as_deref())
+            .bind(limit);
+        let rows: Vec<DeliveryRow> = self.db.reader().fetch_all(statement).await?;
+        rows.into_iter().map(DeliveryRow::into_delivery).collect()
     }
 
     /// One delivery.
     pub async fn get(&self, id: Uuid) -> Result<Delivery> {
         let sql = format!("SELECT {COLUMNS} FROM herald_notifications WHERE id = $1");
-        let row = herald_db::with_reader!(&self.db, pool => {
-            match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
-                Some(row) => Some(delivery_of(&row)?),
-                None => None,
-            }
-        });
-        row.ok_or(NotifyError::UnknownNotification { id })
+        let row: Option<DeliveryRow> =
+            self.db.reader().fetch_optional(Statement::new(&sql).bind(id)).await?;
+        row.ok_or(NotifyError::UnknownNotification { id })?.into_delivery()
     }
 
     /// How many deliveries each channel has in each status, as `(channel, status, count)`.
     pub async fn counts_by_channel(&self) -> Result<Vec<(String, String, i64)>> {
         let sql = "SELECT channel, status, COUNT(*) FROM herald_notifications \
              GROUP BY channel, status ORDER BY channel, status";
-        Ok(herald_db::with_reader!(&self.db, pool => sqlx::query_as(sql).fetch_all(pool).await?))
+        Ok(self.db.reader().fetch_all(Statement::new(sql)).await?)
     }
 
     /// How many deliveries each idempotency key has in each status, as
@@ -418,13 +418,13 @@ impl NotificationStore {
     pub async fn counts_by_key(&self) -> Result<Vec<(String, String, i64)>> {
         let sql = "SELECT idempotency_key, status, COUNT(*) FROM herald_notifications \
              GROUP BY idempotency_key, status";
-        Ok(herald_db::with_reader!(&self.db, pool => sqlx::query_as(sql).fetch_all(pool).await?))
+        Ok(self.db.reader().fetch_all(Statement::new(sql)).await?)
     }
 
     /// How many deliveries are in each status (statuses with none are left out).
     pub async fn counts(&self) -> Result<Vec<(String, i64)>> {
         let sql =
             "SELECT status, COUNT(*) FROM herald_notifications GROUP BY status ORDER BY status";
-        Ok(herald_db::with_reader!(&self.db, pool => sqlx::query_as(sql).fetch_all(pool).await?))
+        Ok(self.db.reader().fetch_all(Statement::new(sql)).await?)
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_consumer::{EnvelopeHandler, HandlerContext, HandlerError};
-use herald_db::Database;
+use herald_db::{Database, Dialect};
 use herald_envelope::Envelope;
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -263,21 +263,16 @@ fn retry(error: &NotifyError) -> HandlerError {
     HandlerError::retry(error.to_string())
 }
 
-macro_rules! handler_for {
-    ($db:ty) => {
-        #[async_trait]
-        impl EnvelopeHandler<$db> for NotifyHandler {
-            async fn handle(&self, ctx: HandlerContext<'_, $db>) -> Result<(), HandlerError> {
-                let planned = self.plan(ctx.envelope, Utc::now()).await?;
-                for delivery in &planned {
-                    insert_planned!(&mut *ctx.tx, delivery).await?;
-                }
-                self.wake.notify_one();
-                Ok(())
-            }
+/// One body for both databases: the deliveries are planned in the consumer's transaction,
+/// so they commit exactly when the event is marked processed.
+#[async_trait]
+impl<DB: Dialect> EnvelopeHandler<DB> for NotifyHandler {
+    async fn handle(&self, ctx: HandlerContext<'_, DB>) -> Result<(), HandlerError> {
+        let planned = self.plan(ctx.envelope, Utc::now()).await?;
+        for delivery in &planned {
+            insert_planned::<DB>(&mut *ctx.tx, delivery).await?;
         }
-    };
+        self.wake.notify_one();
+        Ok(())
+    }
 }
-
-handler_for!(sqlx::Postgres);
-handler_for!(sqlx::Sqlite);

@@ -2,9 +2,8 @@
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use herald_db::Database;
+use herald_db::{Database, Statement};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use crate::{NotifyError, Result, micros};
 
@@ -153,10 +152,14 @@ impl RecipientStore {
         let sql = "INSERT INTO herald_recipients (id, locale, timezone, quiet_start, quiet_end, updated_at) \
                    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET locale = $2, \
                    timezone = $3, quiet_start = $4, quiet_end = $5, updated_at = $6";
-        herald_db::with_writer!(&self.db, pool => {
-            sqlx::query(sql).bind(id).bind(locale).bind(timezone).bind(&start).bind(&end)
-                .bind(micros(Utc::now())).execute(pool).await?;
-        });
+        let statement = Statement::new(sql)
+            .bind(id)
+            .bind(locale)
+            .bind(timezone)
+            .bind(start)
+            .bind(end)
+            .bind(micros(Utc::now()));
+        self.db.writer().execute(statement).await?;
         Ok(())
     }
 
@@ -172,9 +175,7 @@ impl RecipientStore {
         self.require(id).await?;
         let sql = "INSERT INTO herald_contacts (recipient_id, channel, address) VALUES ($1, $2, $3) \
                    ON CONFLICT (recipient_id, channel) DO UPDATE SET address = $3";
-        herald_db::with_writer!(&self.db, pool => {
-            sqlx::query(sql).bind(id).bind(channel).bind(address).execute(pool).await?;
-        });
+        self.db.writer().execute(Statement::new(sql).bind(id).bind(channel).bind(address)).await?;
         Ok(())
     }
 
@@ -193,9 +194,8 @@ impl RecipientStore {
         let sql = "INSERT INTO herald_preferences (recipient_id, channel, category, opted_out) \
                    VALUES ($1, $2, $3, $4) ON CONFLICT (recipient_id, channel, category) \
                    DO UPDATE SET opted_out = $4";
-        herald_db::with_writer!(&self.db, pool => {
-            sqlx::query(sql).bind(id).bind(channel).bind(category).bind(opted_out).execute(pool).await?;
-        });
+        let statement = Statement::new(sql).bind(id).bind(channel).bind(category).bind(opted_out);
+        self.db.writer().execute(statement).await?;
         Ok(())
     }
 
@@ -213,27 +213,21 @@ impl RecipientStore {
         let contacts =
             "SELECT channel, address FROM herald_contacts WHERE recipient_id = $1 ORDER BY channel";
         let opt_outs = "SELECT channel, category FROM herald_preferences WHERE recipient_id = $1 AND opted_out ORDER BY channel, category";
-        herald_db::with_reader!(&self.db, pool => {
-            let Some(row) = sqlx::query(profile).bind(id).fetch_optional(pool).await? else {
-                return Ok(None);
-            };
-            let start: Option<String> = row.try_get(2)?;
-            let end: Option<String> = row.try_get(3)?;
-            let quiet_hours = match (start, end) {
-                (Some(start), Some(end)) => QuietHours::parse(&format!("{start}-{end}")).ok(),
-                _ => None,
-            };
-            let contacts: Vec<(String, String)> = sqlx::query_as(contacts).bind(id).fetch_all(pool).await?;
-            let opt_outs: Vec<(String, String)> = sqlx::query_as(opt_outs).bind(id).fetch_all(pool).await?;
-            Ok(Some(Recipient {
-                id: id.to_owned(),
-                locale: row.try_get(0)?,
-                timezone: row.try_get(1)?,
-                quiet_hours,
-                contacts,
-                opt_outs,
-            }))
-        })
+        let reader = self.db.reader();
+        let profile: Option<(String, String, Option<String>, Option<String>)> =
+            reader.fetch_optional(Statement::new(profile).bind(id)).await?;
+        let Some((locale, timezone, start, end)) = profile else {
+            return Ok(None);
+        };
+        let quiet_hours = match (start, end) {
+            (Some(start), Some(end)) => QuietHours::parse(&format!("{start}-{end}")).ok(),
+            _ => None,
+        };
+        let contacts: Vec<(String, String)> =
+            reader.fetch_all(Statement::new(contacts).bind(id)).await?;
+        let opt_outs: Vec<(String, String)> =
+            reader.fetch_all(Statement::new(opt_outs).bind(id)).await?;
+        Ok(Some(Recipient { id: id.to_owned(), locale, timezone, quiet_hours, contacts, opt_outs }))
     }
 }
 

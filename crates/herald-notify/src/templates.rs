@@ -2,11 +2,10 @@
 //! against the schema of the data they render when they are saved.
 
 use chrono::Utc;
-use herald_db::Database;
+use herald_db::{Database, Statement};
 use herald_registry::{SchemaStore, VersionRef};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::recipients::check_channel;
 use crate::{NotifyError, Result, micros};
@@ -109,6 +108,14 @@ fn schema_declares(schema: &serde_json::Value, path: &str) -> bool {
     true
 }
 
+/// A `herald_templates` row: name, channel, locale, version, subject, body and schema
+/// subject.
+type TemplateRow = (String, String, String, i32, Option<String>, String, Option<String>);
+
+/// A version of one template for one channel: locale, version, subject, body and schema
+/// subject.
+type VersionRow = (String, i32, Option<String>, String, Option<String>);
+
 /// Templates in `herald_templates`.
 #[derive(Debug, Clone)]
 pub struct TemplateStore {
@@ -151,10 +158,15 @@ impl TemplateStore {
         let sql = "INSERT INTO herald_templates (name, channel, locale, version, subject, body, schema_subject, created_at) \
                    SELECT $1, $2, $3, COALESCE(MAX(version), 0) + 1, $4, $5, $6, $7 FROM herald_templates \
                    WHERE name = $1 AND channel = $2 AND locale = $3 RETURNING version";
-        let version: i32 = herald_db::with_writer!(&self.db, pool => {
-            sqlx::query_scalar(sql).bind(name).bind(channel).bind(locale).bind(subject).bind(body)
-                .bind(schema_subject).bind(micros(Utc::now())).fetch_one(pool).await?
-        });
+        let statement = Statement::new(sql)
+            .bind(name)
+            .bind(channel)
+            .bind(locale)
+            .bind(subject)
+            .bind(body)
+            .bind(schema_subject)
+            .bind(micros(Utc::now()));
+        let (version,): (i32,) = self.db.writer().fetch_one(statement).await?;
         Ok(Template {
             name: name.to_owned(),
             channel: channel.to_owned(),
@@ -201,22 +213,20 @@ impl TemplateStore {
     pub async fn find(&self, name: &str, channel: &str, locale: &str) -> Result<Template> {
         let sql = "SELECT locale, version, subject, body, schema_subject FROM herald_templates \
                    WHERE name = $1 AND channel = $2 ORDER BY version DESC";
-        let rows = herald_db::with_reader!(&self.db, pool => {
-            sqlx::query(sql).bind(name).bind(channel).fetch_all(pool).await?
-                .iter()
-                .map(|row| -> Result<Template> {
-                    Ok(Template {
-                        name: name.to_owned(),
-                        channel: channel.to_owned(),
-                        locale: row.try_get(0)?,
-                        version: row.try_get(1)?,
-                        subject: row.try_get(2)?,
-                        body: row.try_get(3)?,
-                        schema_subject: row.try_get(4)?,
-                    })
-                })
-                .collect::<Result<Vec<Template>>>()?
-        });
+        let rows: Vec<VersionRow> =
+            self.db.reader().fetch_all(Statement::new(sql).bind(name).bind(channel)).await?;
+        let rows: Vec<Template> = rows
+            .into_iter()
+            .map(|(locale, version, subject, body, schema_subject)| Template {
+                name: name.to_owned(),
+                channel: channel.to_owned(),
+                locale,
+                version,
+                subject,
+                body,
+                schema_subject,
+            })
+            .collect();
         let language = locale.split(['-', '_']).next().unwrap_or(locale);
         let preference = [locale, language, "en"];
         let best = preference
@@ -235,22 +245,19 @@ impl TemplateStore {
                    FROM herald_templates AS t WHERE t.version = (SELECT MAX(version) FROM herald_templates AS u \
                    WHERE u.name = t.name AND u.channel = t.channel AND u.locale = t.locale) \
                    ORDER BY t.name, t.channel, t.locale";
-        herald_db::with_reader!(&self.db, pool => {
-            sqlx::query(sql).fetch_all(pool).await?
-                .iter()
-                .map(|row| -> Result<Template> {
-                    Ok(Template {
-                        name: row.try_get(0)?,
-                        channel: row.try_get(1)?,
-                        locale: row.try_get(2)?,
-                        version: row.try_get(3)?,
-                        subject: row.try_get(4)?,
-                        body: row.try_get(5)?,
-                        schema_subject: row.try_get(6)?,
-                    })
-                })
-                .collect()
-        })
+        let rows: Vec<TemplateRow> = self.db.reader().fetch_all(Statement::new(sql)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, channel, locale, version, subject, body, schema_subject)| Template {
+                name,
+                channel,
+                locale,
+                version,
+                subject,
+                body,
+                schema_subject,
+            })
+            .collect())
     }
 }
 
