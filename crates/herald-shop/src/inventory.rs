@@ -6,10 +6,10 @@
 //! or `cancelled` when the cancellation came first), so an order is decided once.
 
 use async_trait::async_trait;
+use herald::Backend;
 use herald_consumer::{Handler, HandlerContext, HandlerError};
-use herald_db::Database;
+use herald_db::{Database, Statement};
 use herald_outbox::Outbox;
-use sqlx::{Postgres, Sqlite};
 
 use crate::Result;
 use crate::events::{ShopOrderCancelled, ShopOrderPlaced, StockRejected, StockReserved};
@@ -53,17 +53,8 @@ const RELEASED: &str = "UPDATE inventory_orders SET outcome = 'released' WHERE o
 /// already stocked keeps its level.
 pub async fn create_tables(db: &Database, stock: &[(String, i64)]) -> Result<()> {
     crate::execute_all(db, CREATE_TABLES).await?;
-    match db {
-        Database::Postgres(pool) => {
-            for (sku, quantity) in stock {
-                sqlx::query(SEED).bind(sku).bind(quantity).execute(pool).await?;
-            }
-        }
-        Database::Sqlite(sqlite) => {
-            for (sku, quantity) in stock {
-                sqlx::query(SEED).bind(sku).bind(quantity).execute(&sqlite.writer).await?;
-            }
-        }
+    for (sku, quantity) in stock {
+        db.writer().execute(Statement::new(SEED).bind(sku).bind(*quantity)).await?;
     }
     Ok(())
 }
@@ -86,124 +77,105 @@ fn outbox_error(error: herald_outbox::OutboxError) -> HandlerError {
     HandlerError::retry(error.to_string())
 }
 
-macro_rules! inventory_for {
-    ($db:ty) => {
-        #[async_trait]
-        impl Handler<ShopOrderPlaced, $db> for Inventory {
-            async fn handle(
-                &self,
-                event: ShopOrderPlaced,
-                ctx: HandlerContext<'_, $db>,
-            ) -> std::result::Result<(), HandlerError> {
-                let decided: Option<String> = sqlx::query_scalar(OUTCOME)
-                    .bind(&event.order_id)
-                    .fetch_optional(&mut *ctx.tx)
-                    .await?;
-                if decided.is_some() {
-                    return Ok(());
-                }
-                let wanted = quantities(&event.items);
-                let mut tx = sqlx::Connection::begin(&mut *ctx.tx).await?;
-                let mut short = None;
-                for (sku, quantity) in &wanted {
-                    let taken = sqlx::query(TAKE)
-                        .bind(quantity)
-                        .bind(sku)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    if taken == 0 {
-                        short = Some(sku.clone());
-                        break;
-                    }
-                }
-                if let Some(sku) = short {
-                    tx.rollback().await?;
-                    let mut tx = sqlx::Connection::begin(&mut *ctx.tx).await?;
-                    sqlx::query(DECIDE)
-                        .bind(&event.order_id)
-                        .bind("rejected")
-                        .execute(&mut *tx)
-                        .await?;
-                    let rejected = StockRejected {
-                        order_id: event.order_id.clone(),
-                        customer: event.customer.clone(),
-                        reason: format!("not enough `{sku}` in stock"),
-                    };
-                    self.outbox
-                        .enqueue_event(&mut tx, SOURCE, &rejected)
-                        .await
-                        .map_err(outbox_error)?;
-                    tx.commit().await?;
-                    return Ok(());
-                }
-                for (sku, quantity) in &wanted {
-                    sqlx::query(RESERVE)
-                        .bind(&event.order_id)
-                        .bind(sku)
-                        .bind(quantity)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                sqlx::query(DECIDE)
-                    .bind(&event.order_id)
-                    .bind("reserved")
-                    .execute(&mut *tx)
-                    .await?;
-                let reserved = StockReserved {
-                    order_id: event.order_id.clone(),
-                    customer: event.customer.clone(),
-                };
-                self.outbox
-                    .enqueue_event(&mut tx, SOURCE, &reserved)
-                    .await
-                    .map_err(outbox_error)?;
-                tx.commit().await?;
-                Ok(())
+#[async_trait]
+impl<DB: Backend> Handler<ShopOrderPlaced, DB> for Inventory {
+    async fn handle(
+        &self,
+        event: ShopOrderPlaced,
+        ctx: HandlerContext<'_, DB>,
+    ) -> std::result::Result<(), HandlerError> {
+        let decided: Option<(String,)> = Statement::new(OUTCOME)
+            .bind(&event.order_id)
+            .fetch_optional::<DB, _>(&mut *ctx.tx)
+            .await?;
+        if decided.is_some() {
+            return Ok(());
+        }
+        let wanted = quantities(&event.items);
+        let mut tx = sqlx::Connection::begin(&mut *ctx.tx).await?;
+        let mut short = None;
+        for (sku, quantity) in &wanted {
+            let taken =
+                Statement::new(TAKE).bind(*quantity).bind(sku).execute::<DB>(&mut *tx).await?;
+            if taken == 0 {
+                short = Some(sku.clone());
+                break;
             }
         }
-
-        #[async_trait]
-        impl Handler<ShopOrderCancelled, $db> for Inventory {
-            async fn handle(
-                &self,
-                event: ShopOrderCancelled,
-                ctx: HandlerContext<'_, $db>,
-            ) -> std::result::Result<(), HandlerError> {
-                let decided: Option<String> = sqlx::query_scalar(OUTCOME)
-                    .bind(&event.order_id)
-                    .fetch_optional(&mut *ctx.tx)
-                    .await?;
-                match decided.as_deref() {
-                    Some("reserved") => {
-                        let reserved: Vec<(String, i64)> = sqlx::query_as(RESERVED)
-                            .bind(&event.order_id)
-                            .fetch_all(&mut *ctx.tx)
-                            .await?;
-                        for (sku, quantity) in reserved {
-                            sqlx::query(GIVE_BACK)
-                                .bind(quantity)
-                                .bind(sku)
-                                .execute(&mut *ctx.tx)
-                                .await?;
-                        }
-                        sqlx::query(RELEASE).bind(&event.order_id).execute(&mut *ctx.tx).await?;
-                        sqlx::query(RELEASED).bind(&event.order_id).execute(&mut *ctx.tx).await?;
-                    }
-                    None => {
-                        sqlx::query(DECIDE)
-                            .bind(&event.order_id)
-                            .bind("cancelled")
-                            .execute(&mut *ctx.tx)
-                            .await?;
-                    }
-                    Some(_) => {}
-                }
-                Ok(())
-            }
+        if let Some(sku) = short {
+            tx.rollback().await?;
+            let mut tx = sqlx::Connection::begin(&mut *ctx.tx).await?;
+            Statement::new(DECIDE)
+                .bind(&event.order_id)
+                .bind("rejected")
+                .execute::<DB>(&mut *tx)
+                .await?;
+            let rejected = StockRejected {
+                order_id: event.order_id.clone(),
+                customer: event.customer.clone(),
+                reason: format!("not enough `{sku}` in stock"),
+            };
+            self.outbox.enqueue_event(&mut tx, SOURCE, &rejected).await.map_err(outbox_error)?;
+            tx.commit().await?;
+            return Ok(());
         }
-    };
+        for (sku, quantity) in &wanted {
+            Statement::new(RESERVE)
+                .bind(&event.order_id)
+                .bind(sku)
+                .bind(*quantity)
+                .execute::<DB>(&mut *tx)
+                .await?;
+        }
+        Statement::new(DECIDE)
+            .bind(&event.order_id)
+            .bind("reserved")
+            .execute::<DB>(&mut *tx)
+            .await?;
+        let reserved =
+            StockReserved { order_id: event.order_id.clone(), customer: event.customer.clone() };
+        self.outbox.enqueue_event(&mut tx, SOURCE, &reserved).await.map_err(outbox_error)?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
-inventory_for!(Postgres);
-inventory_for!(Sqlite);
+#[async_trait]
+impl<DB: Backend> Handler<ShopOrderCancelled, DB> for Inventory {
+    async fn handle(
+        &self,
+        event: ShopOrderCancelled,
+        ctx: HandlerContext<'_, DB>,
+    ) -> std::result::Result<(), HandlerError> {
+        let decided: Option<(String,)> = Statement::new(OUTCOME)
+            .bind(&event.order_id)
+            .fetch_optional::<DB, _>(&mut *ctx.tx)
+            .await?;
+        match decided.as_ref().map(|(outcome,)| outcome.as_str()) {
+            Some("reserved") => {
+                let reserved: Vec<(String, i64)> = Statement::new(RESERVED)
+                    .bind(&event.order_id)
+                    .fetch_all::<DB, _>(&mut *ctx.tx)
+                    .await?;
+                for (sku, quantity) in reserved {
+                    Statement::new(GIVE_BACK)
+                        .bind(quantity)
+                        .bind(sku)
+                        .execute::<DB>(&mut *ctx.tx)
+                        .await?;
+                }
+                Statement::new(RELEASE).bind(&event.order_id).execute::<DB>(&mut *ctx.tx).await?;
+                Statement::new(RELEASED).bind(&event.order_id).execute::<DB>(&mut *ctx.tx).await?;
+            }
+            None => {
+                Statement::new(DECIDE)
+                    .bind(&event.order_id)
+                    .bind("cancelled")
+                    .execute::<DB>(&mut *ctx.tx)
+                    .await?;
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+}

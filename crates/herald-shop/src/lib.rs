@@ -46,19 +46,12 @@ pub use events::OrderItem;
 pub use orders::{Order, OrderStatus, OrderSummary, Orders, OrdersByCustomer};
 pub use shop::{NotificationService, Shop, ShopConfig, ShopSummary};
 
-use herald_db::Database;
+use herald_db::{Database, Statement};
 
 /// Runs each statement (DDL, the same on both databases) on the writer.
 pub(crate) async fn execute_all(db: &Database, statements: &[&str]) -> Result<()> {
     for statement in statements {
-        match db {
-            Database::Postgres(pool) => {
-                sqlx::query(statement).execute(pool).await?;
-            }
-            Database::Sqlite(sqlite) => {
-                sqlx::query(statement).execute(&sqlite.writer).await?;
-            }
-        }
+        db.writer().execute(Statement::new(statement)).await?;
     }
     Ok(())
 }

@@ -4,10 +4,10 @@
 //! notification service, with the idempotency key `<template>:<order id>`.
 
 use async_trait::async_trait;
+use herald::Backend;
 use herald_consumer::{Handler, HandlerContext, HandlerError};
 use herald_notify::{NotificationRequest, Priority, RecipientRef};
 use herald_outbox::Outbox;
-use sqlx::{Postgres, Sqlite};
 
 use crate::events::{OrderShipped, StockReserved};
 
@@ -51,32 +51,49 @@ impl Notifications {
     }
 }
 
-macro_rules! notifications_for {
-    ($db:ty, $event:ty, $template:expr) => {
-        #[async_trait]
-        impl Handler<$event, $db> for Notifications {
-            async fn handle(
-                &self,
-                event: $event,
-                ctx: HandlerContext<'_, $db>,
-            ) -> std::result::Result<(), HandlerError> {
-                let notification = request($template, &event.customer, &event.order_id);
-                let mut tx = sqlx::Connection::begin(&mut *ctx.tx).await?;
-                self.outbox
-                    .enqueue_event(&mut tx, SOURCE, &notification)
-                    .await
-                    .map_err(|error| HandlerError::retry(error.to_string()))?;
-                tx.commit().await?;
-                Ok(())
-            }
-        }
-    };
+impl Notifications {
+    /// Enqueues the `template` notification about an order for its customer, under a
+    /// savepoint of the consumer's transaction. One body for both databases and both
+    /// events.
+    async fn notify<DB: Backend>(
+        &self,
+        template: &str,
+        customer: &str,
+        order_id: &str,
+        tx: &mut DB::Connection,
+    ) -> std::result::Result<(), HandlerError> {
+        let notification = request(template, customer, order_id);
+        let mut tx = sqlx::Connection::begin(&mut *tx).await?;
+        self.outbox
+            .enqueue_event(&mut tx, SOURCE, &notification)
+            .await
+            .map_err(|error| HandlerError::retry(error.to_string()))?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
-notifications_for!(Postgres, StockReserved, ORDER_CONFIRMATION);
-notifications_for!(Sqlite, StockReserved, ORDER_CONFIRMATION);
-notifications_for!(Postgres, OrderShipped, ORDER_SHIPPED);
-notifications_for!(Sqlite, OrderShipped, ORDER_SHIPPED);
+#[async_trait]
+impl<DB: Backend> Handler<StockReserved, DB> for Notifications {
+    async fn handle(
+        &self,
+        event: StockReserved,
+        ctx: HandlerContext<'_, DB>,
+    ) -> std::result::Result<(), HandlerError> {
+        self.notify::<DB>(ORDER_CONFIRMATION, &event.customer, &event.order_id, ctx.tx).await
+    }
+}
+
+#[async_trait]
+impl<DB: Backend> Handler<OrderShipped, DB> for Notifications {
+    async fn handle(
+        &self,
+        event: OrderShipped,
+        ctx: HandlerContext<'_, DB>,
+    ) -> std::result::Result<(), HandlerError> {
+        self.notify::<DB>(ORDER_SHIPPED, &event.customer, &event.order_id, ctx.tx).await
+    }
+}
 
 /// The shop's templates: (name, subject, body), rendered with the request's data.
 pub const TEMPLATES: [(&str, &str, &str); 2] = [

@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use herald::Backend;
 use herald_consumer::{Handler, HandlerContext, HandlerError};
-use herald_db::Database;
+use herald_db::{Database, Dialect, Statement};
 use herald_domain::{DomainBus, DomainHandler, Raised};
 use herald_envelope::Event;
 use herald_eventstore::{
@@ -162,32 +163,29 @@ enum Change<'a> {
     Status(&'a str, &'static str),
 }
 
-/// Applies a [`Change`] through a connection of either database (the SQL is the same).
-macro_rules! apply_change {
-    ($conn:expr, $change:expr) => {{
-        let conn = $conn;
-        match $change {
-            Change::Placed(event) => {
-                let items = serde_json::to_string(&event.items)
-                    .expect("items of strings and integers always serialise");
-                let quantity: i64 = event.items.iter().map(|item| item.quantity).sum();
-                sqlx::query(INSERT_PLACED)
-                    .bind(&event.order_id)
-                    .bind(&event.customer)
-                    .bind(items)
-                    .bind(quantity)
-                    .execute(&mut *conn)
-                    .await
-                    .map(|_| ())
-            }
-            Change::Status(order_id, status) => sqlx::query(UPDATE_STATUS)
-                .bind(status)
-                .bind(order_id)
-                .execute(&mut *conn)
-                .await
-                .map(|_| ()),
+/// Applies a [`Change`] through a connection of either database.
+async fn apply_change<DB: Dialect>(
+    conn: &mut DB::Connection,
+    change: Change<'_>,
+) -> std::result::Result<(), sqlx::Error> {
+    match change {
+        Change::Placed(event) => {
+            let items = serde_json::to_string(&event.items)
+                .expect("items of strings and integers always serialise");
+            let quantity: i64 = event.items.iter().map(|item| item.quantity).sum();
+            Statement::new(INSERT_PLACED)
+                .bind(&event.order_id)
+                .bind(&event.customer)
+                .bind(items)
+                .bind(quantity)
+                .execute::<DB>(conn)
+                .await?;
         }
-    }};
+        Change::Status(order_id, status) => {
+            Statement::new(UPDATE_STATUS).bind(status).bind(order_id).execute::<DB>(conn).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Maintains `orders_by_customer`: in the command's transaction as a [`DomainHandler`],
@@ -195,85 +193,73 @@ macro_rules! apply_change {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OrdersByCustomer;
 
-macro_rules! read_model_for {
-    ($db:ty) => {
-        #[async_trait]
-        impl DomainHandler<OrderPlaced, $db> for OrdersByCustomer {
-            async fn handle(
-                &self,
-                event: &OrderPlaced,
-                tx: &mut <$db as sqlx::Database>::Connection,
-            ) -> std::result::Result<(), String> {
-                apply_change!(tx, Change::Placed(event)).map_err(|error| error.to_string())
-            }
-        }
-
-        #[async_trait]
-        impl DomainHandler<OrderPaid, $db> for OrdersByCustomer {
-            async fn handle(
-                &self,
-                event: &OrderPaid,
-                tx: &mut <$db as sqlx::Database>::Connection,
-            ) -> std::result::Result<(), String> {
-                apply_change!(tx, Change::Status(&event.order_id, "paid"))
-                    .map_err(|error| error.to_string())
-            }
-        }
-
-        #[async_trait]
-        impl DomainHandler<OrderCancelled, $db> for OrdersByCustomer {
-            async fn handle(
-                &self,
-                event: &OrderCancelled,
-                tx: &mut <$db as sqlx::Database>::Connection,
-            ) -> std::result::Result<(), String> {
-                apply_change!(tx, Change::Status(&event.order_id, "cancelled"))
-                    .map_err(|error| error.to_string())
-            }
-        }
-
-        #[async_trait]
-        impl Projection<$db> for OrdersByCustomer {
-            fn name(&self) -> &str {
-                READ_MODEL
-            }
-
-            async fn apply(
-                &self,
-                tx: &mut <$db as sqlx::Database>::Connection,
-                event: &RecordedEvent,
-            ) -> herald_eventstore::Result<()> {
-                if let Some(placed) = event.decode::<OrderPlaced>()? {
-                    apply_change!(tx, Change::Placed(&placed))?;
-                } else if let Some(paid) = event.decode::<OrderPaid>()? {
-                    apply_change!(tx, Change::Status(&paid.order_id, "paid"))?;
-                } else if let Some(cancelled) = event.decode::<OrderCancelled>()? {
-                    apply_change!(tx, Change::Status(&cancelled.order_id, "cancelled"))?;
-                }
-                Ok(())
-            }
-
-            async fn reset(
-                &self,
-                tx: &mut <$db as sqlx::Database>::Connection,
-            ) -> herald_eventstore::Result<()> {
-                sqlx::query("DELETE FROM orders_by_customer").execute(&mut *tx).await?;
-                Ok(())
-            }
-        }
-    };
+#[async_trait]
+impl<DB: Dialect> DomainHandler<OrderPlaced, DB> for OrdersByCustomer {
+    async fn handle(
+        &self,
+        event: &OrderPlaced,
+        tx: &mut DB::Connection,
+    ) -> std::result::Result<(), String> {
+        apply_change::<DB>(tx, Change::Placed(event)).await.map_err(|error| error.to_string())
+    }
 }
 
-read_model_for!(Postgres);
-read_model_for!(Sqlite);
+#[async_trait]
+impl<DB: Dialect> DomainHandler<OrderPaid, DB> for OrdersByCustomer {
+    async fn handle(
+        &self,
+        event: &OrderPaid,
+        tx: &mut DB::Connection,
+    ) -> std::result::Result<(), String> {
+        apply_change::<DB>(tx, Change::Status(&event.order_id, "paid"))
+            .await
+            .map_err(|error| error.to_string())
+    }
+}
 
-fn bus<DB>(outbox: &Outbox) -> Result<DomainBus<DB>>
-where
-    DB: OutboxBackend,
-    OrdersByCustomer: DomainHandler<OrderPlaced, DB>
-        + DomainHandler<OrderPaid, DB>
-        + DomainHandler<OrderCancelled, DB>,
-{
+#[async_trait]
+impl<DB: Dialect> DomainHandler<OrderCancelled, DB> for OrdersByCustomer {
+    async fn handle(
+        &self,
+        event: &OrderCancelled,
+        tx: &mut DB::Connection,
+    ) -> std::result::Result<(), String> {
+        apply_change::<DB>(tx, Change::Status(&event.order_id, "cancelled"))
+            .await
+            .map_err(|error| error.to_string())
+    }
+}
+
+#[async_trait]
+impl<DB: Dialect> Projection<DB> for OrdersByCustomer {
+    fn name(&self) -> &str {
+        READ_MODEL
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut DB::Connection,
+        event: &RecordedEvent,
+    ) -> herald_eventstore::Result<()> {
+        if let Some(placed) = event.decode::<OrderPlaced>()? {
+            apply_change::<DB>(tx, Change::Placed(&placed)).await?;
+        } else if let Some(paid) = event.decode::<OrderPaid>()? {
+            apply_change::<DB>(tx, Change::Status(&paid.order_id, "paid")).await?;
+        } else if let Some(cancelled) = event.decode::<OrderCancelled>()? {
+            apply_change::<DB>(tx, Change::Status(&cancelled.order_id, "cancelled")).await?;
+        }
+        Ok(())
+    }
+
+    async fn reset(&self, tx: &mut DB::Connection) -> herald_eventstore::Result<()> {
+        Statement::new("DELETE FROM orders_by_customer").execute::<DB>(tx).await?;
+        Ok(())
+    }
+}
+
+/// The domain bus of the orders service on one database: the read model's handlers and
+/// the translations into integration events.
+fn build_bus<DB: Dialect + OutboxBackend>(outbox: &Outbox) -> Result<DomainBus<DB>> {
     Ok(DomainBus::<DB>::new(outbox.clone(), SOURCE)
         .on::<OrderPlaced, _>(OrdersByCustomer)
         .on::<OrderPaid, _>(OrdersByCustomer)
@@ -325,12 +311,37 @@ async fn append_and_dispatch<DB: EventStoreBackend + OutboxBackend>(
     Ok(())
 }
 
+/// The domain bus for each database, built once: a bus holds handlers typed by the
+/// database they write through.
+pub(crate) struct Buses {
+    postgres: DomainBus<Postgres>,
+    sqlite: DomainBus<Sqlite>,
+}
+
+/// A database the orders service runs on: a consumer's [`Backend`] with the event store.
+/// The one thing that differs per database is which of the [`Buses`] dispatches.
+pub(crate) trait OrdersBackend: Backend + EventStoreBackend {
+    /// This database's domain bus.
+    fn bus(buses: &Buses) -> &DomainBus<Self>;
+}
+
+impl OrdersBackend for Postgres {
+    fn bus(buses: &Buses) -> &DomainBus<Postgres> {
+        &buses.postgres
+    }
+}
+
+impl OrdersBackend for Sqlite {
+    fn bus(buses: &Buses) -> &DomainBus<Sqlite> {
+        &buses.sqlite
+    }
+}
+
 struct Inner {
     db: Database,
     store: EventStore,
     outbox: Outbox,
-    postgres: DomainBus<Postgres>,
-    sqlite: DomainBus<Sqlite>,
+    buses: Buses,
 }
 
 /// The orders service: commands on [`Order`]s and the `orders_by_customer` read model.
@@ -351,8 +362,7 @@ impl Orders {
         Ok(Orders {
             inner: Arc::new(Inner {
                 store: EventStore::new(db.clone()),
-                postgres: bus(&outbox)?,
-                sqlite: bus(&outbox)?,
+                buses: Buses { postgres: build_bus(&outbox)?, sqlite: build_bus(&outbox)? },
                 db,
                 outbox,
             }),
@@ -422,12 +432,7 @@ impl Orders {
     pub async fn by_customer(&self, customer: &str) -> Result<Vec<OrderSummary>> {
         let sql = "SELECT order_id, customer, status, items, quantity FROM orders_by_customer \
                    WHERE customer = $1 ORDER BY order_id";
-        Ok(match &self.inner.db {
-            Database::Postgres(pool) => sqlx::query_as(sql).bind(customer).fetch_all(pool).await?,
-            Database::Sqlite(sqlite) => {
-                sqlx::query_as(sql).bind(customer).fetch_all(&sqlite.reader).await?
-            }
-        })
+        Ok(self.inner.db.reader().fetch_all(Statement::new(sql).bind(customer)).await?)
     }
 
     /// Every row of the read model, by order id.
@@ -435,25 +440,31 @@ impl Orders {
         read_model(&self.inner.db).await
     }
 
+    /// Appends and dispatches the command's events in a write transaction of the
+    /// service's database, and commits.
     async fn commit(
         &self,
         order_id: &str,
         expected: ExpectedVersion,
         pending: &Pending,
     ) -> Result<()> {
-        let inner = &self.inner;
-        match &inner.db {
-            Database::Postgres(_) => {
-                let mut tx = <Postgres as EventStoreBackend>::begin_write(&inner.db).await?;
-                append_and_dispatch(&mut tx, &inner.postgres, order_id, expected, pending).await?;
-                inner.outbox.commit(tx).await?;
-            }
-            Database::Sqlite(_) => {
-                let mut tx = <Sqlite as EventStoreBackend>::begin_write(&inner.db).await?;
-                append_and_dispatch(&mut tx, &inner.sqlite, order_id, expected, pending).await?;
-                inner.outbox.commit(tx).await?;
-            }
+        match &self.inner.db {
+            Database::Postgres(_) => self.commit_on::<Postgres>(order_id, expected, pending).await,
+            Database::Sqlite(_) => self.commit_on::<Sqlite>(order_id, expected, pending).await,
         }
+    }
+
+    /// [`Orders::commit`] on the database `DB`, which is the service's.
+    async fn commit_on<DB: OrdersBackend>(
+        &self,
+        order_id: &str,
+        expected: ExpectedVersion,
+        pending: &Pending,
+    ) -> Result<()> {
+        let inner = &self.inner;
+        let mut tx = <DB as EventStoreBackend>::begin_write(&inner.db).await?;
+        append_and_dispatch(&mut tx, DB::bus(&inner.buses), order_id, expected, pending).await?;
+        inner.outbox.commit(tx).await?;
         Ok(())
     }
 }
@@ -461,10 +472,7 @@ impl Orders {
 /// Every row of `orders_by_customer`, by order id.
 pub async fn read_model(db: &Database) -> Result<Vec<OrderSummary>> {
     let sql = "SELECT order_id, customer, status, items, quantity FROM orders_by_customer ORDER BY order_id";
-    Ok(match db {
-        Database::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await?,
-        Database::Sqlite(sqlite) => sqlx::query_as(sql).fetch_all(&sqlite.reader).await?,
-    })
+    Ok(db.reader().fetch_all(Statement::new(sql)).await?)
 }
 
 fn rule(order_id: &str, reason: String) -> ShopError {
@@ -484,45 +492,38 @@ impl CancelRejected {
     }
 }
 
-macro_rules! cancel_rejected_for {
-    ($db:ty, $bus:ident) => {
-        #[async_trait]
-        impl Handler<StockRejected, $db> for CancelRejected {
-            async fn handle(
-                &self,
-                event: StockRejected,
-                ctx: HandlerContext<'_, $db>,
-            ) -> std::result::Result<(), HandlerError> {
-                let retry = |error: ShopError| HandlerError::retry(error.to_string());
-                let loaded = self.orders.load(&event.order_id).await.map_err(retry)?;
-                if loaded.state.check_cancel(&event.order_id).is_err() {
-                    // Already cancelled, or paid before the rejection arrived: a paid order
-                    // is never cancelled, and shipping does not ship it without stock.
-                    tracing::info!(order_id = %event.order_id, status = ?loaded.state.status, "Rejected order left as it is.");
-                    return Ok(());
-                }
-                let cancelled = OrderCancelled {
-                    order_id: event.order_id.clone(),
-                    customer: loaded.state.customer,
-                    reason: format!("stock rejected: {}", event.reason),
-                };
-                let pending = Pending::of(&cancelled).map_err(retry)?;
-                let mut tx = sqlx::Connection::begin(&mut *ctx.tx).await?;
-                append_and_dispatch(
-                    &mut tx,
-                    &self.orders.inner.$bus,
-                    &event.order_id,
-                    ExpectedVersion::Exactly(loaded.version),
-                    &pending,
-                )
-                .await
-                .map_err(retry)?;
-                tx.commit().await?;
-                Ok(())
-            }
+#[async_trait]
+impl<DB: OrdersBackend> Handler<StockRejected, DB> for CancelRejected {
+    async fn handle(
+        &self,
+        event: StockRejected,
+        ctx: HandlerContext<'_, DB>,
+    ) -> std::result::Result<(), HandlerError> {
+        let retry = |error: ShopError| HandlerError::retry(error.to_string());
+        let loaded = self.orders.load(&event.order_id).await.map_err(retry)?;
+        if loaded.state.check_cancel(&event.order_id).is_err() {
+            // Already cancelled, or paid before the rejection arrived: a paid order is never
+            // cancelled, and shipping does not ship it without stock.
+            tracing::info!(order_id = %event.order_id, status = ?loaded.state.status, "Rejected order left as it is.");
+            return Ok(());
         }
-    };
+        let cancelled = OrderCancelled {
+            order_id: event.order_id.clone(),
+            customer: loaded.state.customer,
+            reason: format!("stock rejected: {}", event.reason),
+        };
+        let pending = Pending::of(&cancelled).map_err(retry)?;
+        let mut tx = sqlx::Connection::begin(&mut *ctx.tx).await?;
+        append_and_dispatch(
+            &mut tx,
+            DB::bus(&self.orders.inner.buses),
+            &event.order_id,
+            ExpectedVersion::Exactly(loaded.version),
+            &pending,
+        )
+        .await
+        .map_err(retry)?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
-
-cancel_rejected_for!(Postgres, postgres);
-cancel_rejected_for!(Sqlite, sqlite);

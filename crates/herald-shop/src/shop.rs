@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_channels::Channel;
-use herald_consumer::{Consumer, ConsumerConfig, ConsumerStats, Router};
-use herald_db::{Database, Wakeup};
+use herald_consumer::{Consumer, ConsumerConfig, ConsumerStats, EnvelopeHandler, Router};
+use herald_db::{Database, Statement, Wakeup};
 use herald_log::{SqlLog, SqlLogConfig};
 use herald_notify::{
     Dispatcher, DispatcherConfig, DispatcherStats, NotificationStore, NotifyHandler,
@@ -27,7 +27,7 @@ use crate::events::{
 };
 use crate::inventory::{self, Inventory};
 use crate::notifications::{self, Notifications};
-use crate::orders::{self, CancelRejected, Orders};
+use crate::orders::{self, CancelRejected, Orders, OrdersBackend};
 use crate::shipping::{self, Shipping};
 use crate::{Result, ShopError};
 
@@ -148,88 +148,95 @@ struct Wiring<'a> {
 /// What the consumers' start gives back.
 type Started = (Vec<(&'static str, Arc<ConsumerStats>)>, Vec<(&'static str, Vec<Pattern>)>);
 
-/// Starts one consumer group per service on a pool of either database.
-macro_rules! start_consumers {
-    ($pool:expr, $wiring:expr, $tasks:expr) => {{
-        let (pool, wiring) = ($pool, $wiring);
-        let activity = wiring.activity;
-        let outbox = wiring.outbox;
-        let mut routers = vec![
-            (
-                GROUPS[0],
-                Router::new().on::<StockRejected, _>(Observed::new(
-                    "orders",
+/// Starts one consumer group per service on `pool`, the writer of the shop's database,
+/// and pushes their tasks onto `tasks`.
+async fn start_consumers<DB>(
+    pool: &sqlx::Pool<DB>,
+    wiring: Wiring<'_>,
+    tasks: &mut Vec<JoinHandle<Result<()>>>,
+) -> Result<Started>
+where
+    DB: OrdersBackend,
+    NotifyHandler: EnvelopeHandler<DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    let activity = wiring.activity;
+    let outbox = wiring.outbox;
+    let mut routers = vec![
+        (
+            GROUPS[0],
+            Router::new().on::<StockRejected, _>(Observed::new(
+                "orders",
+                activity.clone(),
+                CancelRejected::new(wiring.orders.clone()),
+            )),
+        ),
+        (
+            GROUPS[1],
+            Router::new()
+                .on::<ShopOrderPlaced, _>(Observed::new(
+                    "inventory",
                     activity.clone(),
-                    CancelRejected::new(wiring.orders.clone()),
+                    Inventory::new(outbox.clone()),
+                ))
+                .on::<ShopOrderCancelled, _>(Observed::new(
+                    "inventory",
+                    activity.clone(),
+                    Inventory::new(outbox.clone()),
                 )),
-            ),
-            (
-                GROUPS[1],
-                Router::new()
-                    .on::<ShopOrderPlaced, _>(Observed::new(
-                        "inventory",
-                        activity.clone(),
-                        Inventory::new(outbox.clone()),
-                    ))
-                    .on::<ShopOrderCancelled, _>(Observed::new(
-                        "inventory",
-                        activity.clone(),
-                        Inventory::new(outbox.clone()),
-                    )),
-            ),
-            (
-                GROUPS[2],
-                Router::new()
-                    .on::<ShopOrderPaid, _>(Observed::new(
-                        "shipping",
-                        activity.clone(),
-                        Shipping::new(outbox.clone()),
-                    ))
-                    .on::<StockReserved, _>(Observed::new(
-                        "shipping",
-                        activity.clone(),
-                        Shipping::new(outbox.clone()),
-                    )),
-            ),
-            (
-                GROUPS[3],
-                Router::new()
-                    .on::<StockReserved, _>(Observed::new(
-                        "notifications",
-                        activity.clone(),
-                        Notifications::new(outbox.clone()),
-                    ))
-                    .on::<OrderShipped, _>(Observed::new(
-                        "notifications",
-                        activity.clone(),
-                        Notifications::new(outbox.clone()),
-                    )),
-            ),
-        ];
-        if let Some(handler) = wiring.notify {
-            let handler = Observed::new(NOTIFY_GROUP, activity.clone(), handler);
-            routers.push((NOTIFY_GROUP, Router::new().on_pattern(notify_pattern(), handler)));
+        ),
+        (
+            GROUPS[2],
+            Router::new()
+                .on::<ShopOrderPaid, _>(Observed::new(
+                    "shipping",
+                    activity.clone(),
+                    Shipping::new(outbox.clone()),
+                ))
+                .on::<StockReserved, _>(Observed::new(
+                    "shipping",
+                    activity.clone(),
+                    Shipping::new(outbox.clone()),
+                )),
+        ),
+        (
+            GROUPS[3],
+            Router::new()
+                .on::<StockReserved, _>(Observed::new(
+                    "notifications",
+                    activity.clone(),
+                    Notifications::new(outbox.clone()),
+                ))
+                .on::<OrderShipped, _>(Observed::new(
+                    "notifications",
+                    activity.clone(),
+                    Notifications::new(outbox.clone()),
+                )),
+        ),
+    ];
+    if let Some(handler) = wiring.notify {
+        let handler = Observed::new(NOTIFY_GROUP, activity.clone(), handler);
+        routers.push((NOTIFY_GROUP, Router::new().on_pattern(notify_pattern(), handler)));
+    }
+    let mut stats = Vec::new();
+    let mut subscriptions = Vec::new();
+    for (group, router) in routers {
+        let consumer_config = ConsumerConfig {
+            workers: workers_of(group, wiring.workers),
+            ..ConsumerConfig::new(group)
+        };
+        let patterns = router.patterns().to_vec();
+        if let Some(broker) = wiring.broker {
+            broker.declare_group(group, &patterns).await?;
         }
-        let mut stats = Vec::new();
-        let mut subscriptions = Vec::new();
-        for (group, router) in routers {
-            let consumer_config = ConsumerConfig {
-                workers: workers_of(group, wiring.workers),
-                ..ConsumerConfig::new(group)
-            };
-            let patterns = router.patterns().to_vec();
-            if let Some(broker) = wiring.broker {
-                broker.declare_group(group, &patterns).await?;
-            }
-            subscriptions.push((group, patterns));
-            let consumer = Consumer::new(consumer_config, pool.clone(), router);
-            stats.push((group, consumer.stats()));
-            let log = Arc::clone(wiring.log);
-            let stop = stopped(wiring.shutdown);
-            $tasks.push(tokio::spawn(async move { Ok(consumer.run(log.as_ref(), stop).await?) }));
-        }
-        (stats, subscriptions)
-    }};
+        subscriptions.push((group, patterns));
+        let consumer = Consumer::new(consumer_config, pool.clone(), router);
+        stats.push((group, consumer.stats()));
+        let log = Arc::clone(wiring.log);
+        let stop = stopped(wiring.shutdown);
+        tasks.push(tokio::spawn(async move { Ok(consumer.run(log.as_ref(), stop).await?) }));
+    }
+    Ok((stats, subscriptions))
 }
 
 /// Workers of a service's consumer. Inventory gets one: each of its transactions locks
@@ -293,8 +300,8 @@ impl Shop {
         };
         // The consumers (and, on RabbitMQ, their queues) first, then the relay.
         let (consumer_stats, subscriptions): Started = match &db {
-            Database::Postgres(pool) => start_consumers!(pool, wiring, tasks),
-            Database::Sqlite(sqlite) => start_consumers!(&sqlite.writer, wiring, tasks),
+            Database::Postgres(pool) => start_consumers(pool, wiring, &mut tasks).await?,
+            Database::Sqlite(sqlite) => start_consumers(&sqlite.writer, wiring, &mut tasks).await?,
         };
         let dispatcher_stats = dispatcher.map(|dispatcher| {
             let stats = dispatcher.stats();
@@ -474,28 +481,19 @@ const SHIPMENTS: &str = "SELECT order_id FROM shipping_shipments";
 /// The event types whose outbox rows `verify` counts.
 const COUNTED: [&str; 2] = ["shop.order_shipped", "herald.notify"];
 
-macro_rules! load_state {
-    ($db:expr, $pool:expr) => {{
-        let pool = $pool;
-        let outcomes: Vec<(String, String)> = sqlx::query_as(OUTCOMES).fetch_all(pool).await?;
-        let shipments: Vec<String> = sqlx::query_scalar(SHIPMENTS).fetch_all(pool).await?;
-        State {
-            orders: orders::read_model($db).await?,
-            stock: sqlx::query_as(STOCK).fetch_all(pool).await?,
-            outcomes: outcomes.into_iter().collect(),
-            reservations: sqlx::query_as(RESERVATIONS).fetch_all(pool).await?,
-            shipments: shipments.into_iter().collect(),
-            published: BTreeMap::new(),
-            notified: None,
-        }
-    }};
-}
-
 impl State {
     async fn load(db: &Database, outbox: &OutboxStore, notify: bool) -> Result<State> {
-        let mut state = match db {
-            Database::Postgres(pool) => load_state!(db, pool),
-            Database::Sqlite(sqlite) => load_state!(db, &sqlite.reader),
+        let reader = db.reader();
+        let outcomes: Vec<(String, String)> = reader.fetch_all(Statement::new(OUTCOMES)).await?;
+        let shipments: Vec<(String,)> = reader.fetch_all(Statement::new(SHIPMENTS)).await?;
+        let mut state = State {
+            orders: orders::read_model(db).await?,
+            stock: reader.fetch_all(Statement::new(STOCK)).await?,
+            outcomes: outcomes.into_iter().collect(),
+            reservations: reader.fetch_all(Statement::new(RESERVATIONS)).await?,
+            shipments: shipments.into_iter().map(|(order_id,)| order_id).collect(),
+            published: BTreeMap::new(),
+            notified: None,
         };
         for event in outbox.kept_after(0).await? {
             if COUNTED.contains(&event.event_type.as_str()) {
