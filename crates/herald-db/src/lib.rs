@@ -27,33 +27,3 @@ pub use database::{
 };
 pub use dialect::{Dialect, FromRow, Param, Pool, Statement};
 pub use error::{DbError, Result};
-
-/// Runs `$body` with `$pool` bound to the pool for writes: the PostgreSQL pool, or
-/// SQLite's one-connection writer. For queries whose SQL and bindings are the same on
-/// both backends (the body is compiled once per backend).
-#[macro_export]
-macro_rules! with_writer {
-    ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            $crate::Database::Postgres($pool) => $body,
-            $crate::Database::Sqlite(sqlite) => {
-                let $pool = &sqlite.writer;
-                $body
-            }
-        }
-    };
-}
-
-/// Like [`with_writer!`], with SQLite's reader pool, which never waits for the writer.
-#[macro_export]
-macro_rules! with_reader {
-    ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            $crate::Database::Postgres($pool) => $body,
-            $crate::Database::Sqlite(sqlite) => {
-                let $pool = &sqlite.reader;
-                $body
-            }
-        }
-    };
-}

@@ -366,26 +366,10 @@ impl LogSubscription {
 
     async fn load_committed(&self, partitions: &[u32]) -> Result<BTreeMap<u32, i64>> {
         let group = &self.spec.group;
-        let rows = match &self.db {
-            Database::Postgres(pool) => sqlx::query(
-                "SELECT partition, committed FROM herald_log_offsets WHERE consumer_group = $1",
-            )
-            .bind(group)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(|row| Ok((row.try_get::<i32, _>(0)?, row.try_get::<i64, _>(1)?)))
-            .collect::<Result<Vec<_>, sqlx::Error>>()?,
-            Database::Sqlite(sqlite) => sqlx::query(
-                "SELECT partition, committed FROM herald_log_offsets WHERE consumer_group = ?1",
-            )
-            .bind(group)
-            .fetch_all(&sqlite.reader)
-            .await?
-            .iter()
-            .map(|row| Ok((row.try_get::<i32, _>(0)?, row.try_get::<i64, _>(1)?)))
-            .collect::<Result<Vec<_>, sqlx::Error>>()?,
-        };
+        const SQL: &str =
+            "SELECT partition, committed FROM herald_log_offsets WHERE consumer_group = $1";
+        let rows: Vec<(i32, i64)> =
+            self.db.reader().fetch_all(Statement::new(SQL).bind(group)).await?;
         let wanted: BTreeSet<u32> = partitions.iter().copied().collect();
         Ok(rows
             .into_iter()

@@ -224,26 +224,9 @@ impl OutboxStore {
 
     /// Records a failed publish of a row: one more attempt, and the error.
     pub async fn record_failure(&self, id: i64, error: &str) -> Result<()> {
-        match &self.db {
-            Database::Postgres(pool) => {
-                sqlx::query(
-                    "UPDATE herald_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
-                )
-                .bind(id)
-                .bind(error)
-                .execute(pool)
-                .await?;
-            }
-            Database::Sqlite(sqlite) => {
-                sqlx::query(
-                    "UPDATE herald_outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
-                )
-                .bind(id)
-                .bind(error)
-                .execute(&sqlite.writer)
-                .await?;
-            }
-        }
+        const SQL: &str =
+            "UPDATE herald_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1";
+        self.db.writer().execute(Statement::new(SQL).bind(id).bind(error)).await?;
         Ok(())
     }
 
@@ -255,32 +238,15 @@ impl OutboxStore {
             return Ok(0);
         };
         let keep_micros = i64::try_from(keep.as_micros()).unwrap_or(i64::MAX);
-        let deleted = match &self.db {
-            Database::Postgres(pool) => sqlx::query(
-                "DELETE FROM herald_outbox WHERE id IN ( \
-                     SELECT id FROM herald_outbox \
-                     WHERE sent_at IS NOT NULL \
-                       AND sent_at <= (extract(epoch FROM clock_timestamp()) * 1000000)::bigint - $1 \
-                     ORDER BY sent_at LIMIT $2)",
-            )
-            .bind(keep_micros)
-            .bind(max_rows)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-            Database::Sqlite(sqlite) => sqlx::query(
-                "DELETE FROM herald_outbox WHERE id IN ( \
-                     SELECT id FROM herald_outbox \
-                     WHERE sent_at IS NOT NULL \
-                       AND sent_at <= CAST(unixepoch('subsec') * 1000000 AS INTEGER) - ?1 \
-                     ORDER BY sent_at LIMIT ?2)",
-            )
-            .bind(keep_micros)
-            .bind(max_rows)
-            .execute(&sqlite.writer)
-            .await?
-            .rows_affected(),
-        };
+        let sql = format!(
+            "DELETE FROM herald_outbox WHERE id IN ( \
+                 SELECT id FROM herald_outbox \
+                 WHERE sent_at IS NOT NULL AND sent_at <= {} - $1 \
+                 ORDER BY sent_at LIMIT $2)",
+            self.db.now_micros_sql()
+        );
+        let deleted =
+            self.db.writer().execute(Statement::new(&sql).bind(keep_micros).bind(max_rows)).await?;
         Ok(deleted)
     }
 
@@ -319,26 +285,12 @@ impl OutboxStore {
 
     /// Unsent rows per partition (partitions with none are left out).
     pub async fn status(&self) -> Result<Vec<PartitionStatus>> {
-        let rows: Vec<(i32, i64, i64)> = match &self.db {
-            Database::Postgres(pool) => {
-                sqlx::query_as(
-                    "SELECT partition, count(*), \
-                     (extract(epoch FROM clock_timestamp()) * 1000000)::bigint - min(created_at) \
-                     FROM herald_outbox WHERE sent_at IS NULL GROUP BY partition ORDER BY partition",
-                )
-                .fetch_all(pool)
-                .await?
-            }
-            Database::Sqlite(sqlite) => {
-                sqlx::query_as(
-                    "SELECT partition, count(*), \
-                     CAST(unixepoch('subsec') * 1000000 AS INTEGER) - min(created_at) \
-                     FROM herald_outbox WHERE sent_at IS NULL GROUP BY partition ORDER BY partition",
-                )
-                .fetch_all(&sqlite.reader)
-                .await?
-            }
-        };
+        let sql = format!(
+            "SELECT partition, count(*), {} - min(created_at) \
+             FROM herald_outbox WHERE sent_at IS NULL GROUP BY partition ORDER BY partition",
+            self.db.now_micros_sql()
+        );
+        let rows: Vec<(i32, i64, i64)> = self.db.reader().fetch_all(Statement::new(&sql)).await?;
         Ok(rows
             .into_iter()
             .map(|(partition, pending, age_micros)| PartitionStatus {
