@@ -4,8 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use herald_db::Database;
-use sqlx::Row;
+use herald_db::{Database, Statement};
 use uuid::Uuid;
 
 use crate::client::PushTarget;
@@ -23,29 +22,52 @@ const MAX_ERROR_CHARS: usize = 1000;
 /// The longest rotation overlap accepted: 30 days.
 const MAX_ROTATION_OVERLAP: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
-/// The columns of a [`Subscription`] on PostgreSQL, times as microseconds since the epoch.
-macro_rules! postgres_columns {
-    () => {
-        "id, service, pattern, filter, endpoint, \
-         (EXTRACT(EPOCH FROM created_at) * 1000000)::BIGINT AS created_at, \
-         (EXTRACT(EPOCH FROM disabled_at) * 1000000)::BIGINT AS disabled_at, \
-         consecutive_failures, last_error, \
-         (EXTRACT(EPOCH FROM last_success_at) * 1000000)::BIGINT AS last_success_at, \
-         CASE WHEN previous_secret_expires_at > clock_timestamp() \
-             THEN (EXTRACT(EPOCH FROM previous_secret_expires_at) * 1000000)::BIGINT \
-         END AS previous_secret_expires_at"
-    };
-}
-
-/// The columns of a [`Subscription`] on SQLite, where times are stored as microseconds.
-macro_rules! sqlite_columns {
-    () => {
+/// The columns of a [`Subscription`], in the order of [`SubscriptionRow`]; times are
+/// microseconds since the Unix epoch on both databases. The previous secret's expiry is
+/// shown only while the rotation overlap lasts, by the database's clock `now` (a constant
+/// of `herald_db`, never a value).
+fn subscription_columns(now: &str) -> String {
+    format!(
         "id, service, pattern, filter, endpoint, created_at, disabled_at, consecutive_failures, \
          last_error, last_success_at, \
-         CASE WHEN previous_secret_expires_at > CAST(unixepoch('subsec') * 1000000 AS INTEGER) \
-             THEN previous_secret_expires_at \
-         END AS previous_secret_expires_at"
-    };
+         CASE WHEN previous_secret_expires_at > {now} THEN previous_secret_expires_at END \
+         AS previous_secret_expires_at"
+    )
+}
+
+/// A [`Subscription`] as both databases return it: times in microseconds.
+#[derive(sqlx::FromRow)]
+struct SubscriptionRow {
+    id: Uuid,
+    service: String,
+    pattern: String,
+    filter: Option<String>,
+    endpoint: String,
+    created_at: i64,
+    disabled_at: Option<i64>,
+    consecutive_failures: i32,
+    last_error: Option<String>,
+    last_success_at: Option<i64>,
+    previous_secret_expires_at: Option<i64>,
+}
+
+impl SubscriptionRow {
+    /// The subscription, its times converted from microseconds.
+    fn into_subscription(self) -> Result<Subscription> {
+        Ok(Subscription {
+            id: self.id,
+            service: self.service,
+            pattern: self.pattern,
+            filter: self.filter,
+            endpoint: self.endpoint,
+            created_at: time(self.created_at)?,
+            disabled_at: self.disabled_at.map(time).transpose()?,
+            consecutive_failures: u32::try_from(self.consecutive_failures).unwrap_or_default(),
+            last_error: self.last_error,
+            last_success_at: self.last_success_at.map(time).transpose()?,
+            previous_secret_expires_at: self.previous_secret_expires_at.map(time).transpose()?,
+        })
+    }
 }
 
 /// The store's settings.
@@ -205,38 +227,26 @@ impl SubscriptionStore {
             None => Secret::generate(),
         };
         let id = Uuid::now_v7();
-        let row = match &self.db {
-            Database::Postgres(pool) => sqlx::query(concat!(
-                "INSERT INTO herald_subscriptions (id, service, pattern, endpoint, secret, filter) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
-                postgres_columns!()
-            ))
-            .bind(id)
-            .bind(&new.service)
-            .bind(&new.pattern)
-            .bind(&new.endpoint)
-            .bind(secret.expose())
-            .bind(&new.filter)
-            .fetch_one(pool)
+        let sql = format!(
+            "INSERT INTO herald_subscriptions (id, service, pattern, endpoint, secret, filter) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {}",
+            subscription_columns(self.db.now_micros_sql())
+        );
+        let row: SubscriptionRow = self
+            .db
+            .writer()
+            .fetch_one(
+                Statement::new(&sql)
+                    .bind(id)
+                    .bind(&new.service)
+                    .bind(&new.pattern)
+                    .bind(&new.endpoint)
+                    .bind(secret.expose())
+                    .bind(new.filter.as_deref()),
+            )
             .await
-            .map(|row| subscription_from(&row)),
-            Database::Sqlite(sqlite) => sqlx::query(concat!(
-                "INSERT INTO herald_subscriptions (id, service, pattern, endpoint, secret, filter) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING ",
-                sqlite_columns!()
-            ))
-            .bind(id)
-            .bind(&new.service)
-            .bind(&new.pattern)
-            .bind(&new.endpoint)
-            .bind(secret.expose())
-            .bind(&new.filter)
-            .fetch_one(&sqlite.writer)
-            .await
-            .map(|row| subscription_from(&row)),
-        };
-        let subscription = row.map_err(|error| insert_error(error, new))??;
-        Ok(IssuedSecret { subscription, secret })
+            .map_err(|error| insert_error(error, new))?;
+        Ok(IssuedSecret { subscription: row.into_subscription()?, secret })
     }
 
     /// Every subscription, or those of one service, ordered by service and creation.
@@ -244,78 +254,34 @@ impl SubscriptionStore {
         if let Some(service) = service {
             validate::service(service)?;
         }
-        let rows = match &self.db {
-            Database::Postgres(pool) => sqlx::query(concat!(
-                "SELECT ",
-                postgres_columns!(),
-                " FROM herald_subscriptions WHERE ($1::TEXT IS NULL OR service = $1) \
-                 ORDER BY service, id"
-            ))
-            .bind(service)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(subscription_from)
-            .collect::<Result<_>>()?,
-            Database::Sqlite(sqlite) => sqlx::query(concat!(
-                "SELECT ",
-                sqlite_columns!(),
-                " FROM herald_subscriptions WHERE (?1 IS NULL OR service = ?1) \
-                 ORDER BY service, id"
-            ))
-            .bind(service)
-            .fetch_all(&sqlite.reader)
-            .await?
-            .iter()
-            .map(subscription_from)
-            .collect::<Result<_>>()?,
-        };
-        Ok(rows)
+        let sql = format!(
+            "SELECT {} FROM herald_subscriptions WHERE ($1 IS NULL OR service = $1) \
+             ORDER BY service, id",
+            subscription_columns(self.db.now_micros_sql())
+        );
+        let rows: Vec<SubscriptionRow> =
+            self.db.reader().fetch_all(Statement::new(&sql).bind(service)).await?;
+        rows.into_iter().map(SubscriptionRow::into_subscription).collect()
     }
 
     /// One subscription; [`PushError::NotFound`] when there is none with this id.
     pub async fn get(&self, id: Uuid) -> Result<Subscription> {
-        let row = match &self.db {
-            Database::Postgres(pool) => sqlx::query(concat!(
-                "SELECT ",
-                postgres_columns!(),
-                " FROM herald_subscriptions WHERE id = $1"
-            ))
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
-            .map(|row| subscription_from(&row)),
-            Database::Sqlite(sqlite) => sqlx::query(concat!(
-                "SELECT ",
-                sqlite_columns!(),
-                " FROM herald_subscriptions WHERE id = ?1"
-            ))
-            .bind(id)
-            .fetch_optional(&sqlite.reader)
-            .await?
-            .map(|row| subscription_from(&row)),
-        };
-        row.ok_or(PushError::NotFound { id })?
+        let sql = format!(
+            "SELECT {} FROM herald_subscriptions WHERE id = $1",
+            subscription_columns(self.db.now_micros_sql())
+        );
+        let row: Option<SubscriptionRow> =
+            self.db.reader().fetch_optional(Statement::new(&sql).bind(id)).await?;
+        row.ok_or(PushError::NotFound { id })?.into_subscription()
     }
 
     /// Deletes a subscription; [`PushError::NotFound`] when there is none with this id.
     pub async fn delete(&self, id: Uuid) -> Result<()> {
-        let deleted = match &self.db {
-            Database::Postgres(pool) => {
-                sqlx::query("DELETE FROM herald_subscriptions WHERE id = $1")
-                    .bind(id)
-                    .execute(pool)
-                    .await?
-                    .rows_affected()
-            }
-            Database::Sqlite(sqlite) => {
-                sqlx::query("DELETE FROM herald_subscriptions WHERE id = ?1")
-                    .bind(id)
-                    .execute(&sqlite.writer)
-                    .await?
-                    .rows_affected()
-            }
-        };
+        let deleted = self
+            .db
+            .writer()
+            .execute(Statement::new("DELETE FROM herald_subscriptions WHERE id = $1").bind(id))
+            .await?;
         if deleted == 0 {
             return Err(PushError::NotFound { id });
         }
@@ -324,27 +290,14 @@ impl SubscriptionStore {
 
     /// Enables the endpoint again: clears `disabled_at` and the failure count.
     pub async fn enable(&self, id: Uuid) -> Result<Subscription> {
-        let row = match &self.db {
-            Database::Postgres(pool) => sqlx::query(concat!(
-                "UPDATE herald_subscriptions SET disabled_at = NULL, consecutive_failures = 0 \
-                 WHERE id = $1 RETURNING ",
-                postgres_columns!()
-            ))
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
-            .map(|row| subscription_from(&row)),
-            Database::Sqlite(sqlite) => sqlx::query(concat!(
-                "UPDATE herald_subscriptions SET disabled_at = NULL, consecutive_failures = 0 \
-                 WHERE id = ?1 RETURNING ",
-                sqlite_columns!()
-            ))
-            .bind(id)
-            .fetch_optional(&sqlite.writer)
-            .await?
-            .map(|row| subscription_from(&row)),
-        };
-        row.ok_or(PushError::NotFound { id })?
+        let sql = format!(
+            "UPDATE herald_subscriptions SET disabled_at = NULL, consecutive_failures = 0 \
+             WHERE id = $1 RETURNING {}",
+            subscription_columns(self.db.now_micros_sql())
+        );
+        let row: Option<SubscriptionRow> =
+            self.db.writer().fetch_optional(Statement::new(&sql).bind(id)).await?;
+        row.ok_or(PushError::NotFound { id })?.into_subscription()
     }
 
     /// Replaces the signing secret with `secret`, or a generated one.
@@ -355,61 +308,32 @@ impl SubscriptionStore {
     /// window drops the oldest secret at once; only the last two sign.
     pub async fn rotate_secret(&self, id: Uuid, secret: Option<Secret>) -> Result<IssuedSecret> {
         let secret = secret.unwrap_or_else(Secret::generate);
-        let overlap = self.config.rotation_overlap;
-        let row = match &self.db {
-            Database::Postgres(pool) => sqlx::query(concat!(
-                "UPDATE herald_subscriptions SET previous_secret = secret, \
-                 previous_secret_expires_at = clock_timestamp() + make_interval(secs => $3), \
-                 secret = $2 WHERE id = $1 RETURNING ",
-                postgres_columns!()
-            ))
-            .bind(id)
-            .bind(secret.expose())
-            .bind(overlap.as_secs_f64())
-            .fetch_optional(pool)
-            .await?
-            .map(|row| subscription_from(&row)),
-            Database::Sqlite(sqlite) => sqlx::query(concat!(
-                "UPDATE herald_subscriptions SET previous_secret = secret, \
-                 previous_secret_expires_at = CAST(unixepoch('subsec') * 1000000 AS INTEGER) + ?3, \
-                 secret = ?2 WHERE id = ?1 RETURNING ",
-                sqlite_columns!()
-            ))
-            .bind(id)
-            .bind(secret.expose())
-            .bind(i64::try_from(overlap.as_micros()).unwrap_or(i64::MAX))
-            .fetch_optional(&sqlite.writer)
-            .await?
-            .map(|row| subscription_from(&row)),
-        };
-        let subscription = row.ok_or(PushError::NotFound { id })??;
+        let overlap_micros =
+            i64::try_from(self.config.rotation_overlap.as_micros()).unwrap_or(i64::MAX);
+        let now = self.db.now_micros_sql();
+        let sql = format!(
+            "UPDATE herald_subscriptions SET previous_secret = secret, \
+             previous_secret_expires_at = {now} + $3, secret = $2 WHERE id = $1 RETURNING {}",
+            subscription_columns(now)
+        );
+        let statement = Statement::new(&sql).bind(id).bind(secret.expose()).bind(overlap_micros);
+        let row: Option<SubscriptionRow> = self.db.writer().fetch_optional(statement).await?;
+        let subscription = row.ok_or(PushError::NotFound { id })?.into_subscription()?;
         Ok(IssuedSecret { subscription, secret })
     }
 
     /// The endpoint and the secrets to sign with: the current secret, and the previous
     /// one while its rotation overlap lasts. It does not check `disabled_at`.
     pub async fn target(&self, id: Uuid) -> Result<PushTarget> {
-        let row = match &self.db {
-            Database::Postgres(pool) => sqlx::query(
-                "SELECT endpoint, secret, CASE WHEN previous_secret_expires_at > clock_timestamp() \
-                 THEN previous_secret END AS previous_secret \
-                 FROM herald_subscriptions WHERE id = $1",
-            )
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
-            .map(|row| signing_columns(&row)),
-            Database::Sqlite(sqlite) => sqlx::query(
-                "SELECT endpoint, secret, CASE WHEN previous_secret_expires_at > \
-                 CAST(unixepoch('subsec') * 1000000 AS INTEGER) THEN previous_secret END \
-                 AS previous_secret FROM herald_subscriptions WHERE id = ?1",
-            )
-            .bind(id)
-            .fetch_optional(&sqlite.reader)
-            .await?
-            .map(|row| signing_columns(&row)),
-        };
-        let (endpoint, secret, previous) = row.ok_or(PushError::NotFound { id })??;
+        let sql = format!(
+            "SELECT endpoint, secret, CASE WHEN previous_secret_expires_at > {} \
+             THEN previous_secret END AS previous_secret \
+             FROM herald_subscriptions WHERE id = $1",
+            self.db.now_micros_sql()
+        );
+        let row: Option<(String, String, Option<String>)> =
+            self.db.reader().fetch_optional(Statement::new(&sql).bind(id)).await?;
+        let (endpoint, secret, previous) = row.ok_or(PushError::NotFound { id })?;
         let target = PushTarget::new(&endpoint, Secret::parse(&secret)?)?;
         match previous {
             Some(previous) => Ok(target.with_previous_secret(Secret::parse(&previous)?)),
@@ -419,24 +343,12 @@ impl SubscriptionStore {
 
     /// Records a successful delivery: the failure count goes back to 0.
     pub async fn record_success(&self, id: Uuid) -> Result<()> {
-        let updated = match &self.db {
-            Database::Postgres(pool) => sqlx::query(
-                "UPDATE herald_subscriptions \
-                 SET consecutive_failures = 0, last_success_at = clock_timestamp() WHERE id = $1",
-            )
-            .bind(id)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-            Database::Sqlite(sqlite) => sqlx::query(
-                "UPDATE herald_subscriptions SET consecutive_failures = 0, \
-                 last_success_at = CAST(unixepoch('subsec') * 1000000 AS INTEGER) WHERE id = ?1",
-            )
-            .bind(id)
-            .execute(&sqlite.writer)
-            .await?
-            .rows_affected(),
-        };
+        let sql = format!(
+            "UPDATE herald_subscriptions SET consecutive_failures = 0, last_success_at = {} \
+             WHERE id = $1",
+            self.db.now_micros_sql()
+        );
+        let updated = self.db.writer().execute(Statement::new(&sql).bind(id)).await?;
         if updated == 0 {
             return Err(PushError::NotFound { id });
         }
@@ -449,35 +361,17 @@ impl SubscriptionStore {
     pub async fn record_failure(&self, id: Uuid, error: &str) -> Result<bool> {
         let error = truncated_to(error, MAX_ERROR_CHARS);
         let threshold = i32::try_from(self.config.disable_after).unwrap_or(i32::MAX);
-        let row = match &self.db {
-            Database::Postgres(pool) => sqlx::query(
-                "UPDATE herald_subscriptions SET consecutive_failures = consecutive_failures + 1, \
-                 last_error = $2, disabled_at = CASE \
-                     WHEN disabled_at IS NULL AND consecutive_failures + 1 >= $3 \
-                     THEN clock_timestamp() ELSE disabled_at END \
-                 WHERE id = $1 RETURNING consecutive_failures, disabled_at IS NOT NULL AS disabled",
-            )
-            .bind(id)
-            .bind(&error)
-            .bind(threshold)
-            .fetch_optional(pool)
-            .await?
-            .map(|row| failure_columns(&row)),
-            Database::Sqlite(sqlite) => sqlx::query(
-                "UPDATE herald_subscriptions SET consecutive_failures = consecutive_failures + 1, \
-                 last_error = ?2, disabled_at = CASE \
-                     WHEN disabled_at IS NULL AND consecutive_failures + 1 >= ?3 \
-                     THEN CAST(unixepoch('subsec') * 1000000 AS INTEGER) ELSE disabled_at END \
-                 WHERE id = ?1 RETURNING consecutive_failures, disabled_at IS NOT NULL AS disabled",
-            )
-            .bind(id)
-            .bind(&error)
-            .bind(threshold)
-            .fetch_optional(&sqlite.writer)
-            .await?
-            .map(|row| failure_columns(&row)),
-        };
-        let (failures, disabled) = row.ok_or(PushError::NotFound { id })??;
+        let sql = format!(
+            "UPDATE herald_subscriptions SET consecutive_failures = consecutive_failures + 1, \
+             last_error = $2, disabled_at = CASE \
+                 WHEN disabled_at IS NULL AND consecutive_failures + 1 >= $3 \
+                 THEN {} ELSE disabled_at END \
+             WHERE id = $1 RETURNING consecutive_failures, disabled_at IS NOT NULL AS disabled",
+            self.db.now_micros_sql()
+        );
+        let statement = Statement::new(&sql).bind(id).bind(&error).bind(threshold);
+        let row: Option<(i32, bool)> = self.db.writer().fetch_optional(statement).await?;
+        let (failures, disabled) = row.ok_or(PushError::NotFound { id })?;
         if failures == threshold {
             tracing::warn!(subscription = %id, failures, "Push endpoint disabled after failures in a row.");
         }
@@ -497,53 +391,6 @@ fn insert_error(error: sqlx::Error, new: &NewSubscription) -> PushError {
         }
         _ => PushError::Database(error),
     }
-}
-
-/// Reads a [`Subscription`] from the columns of `postgres_columns!`/`sqlite_columns!`.
-fn subscription_from<R: Row>(row: &R) -> Result<Subscription>
-where
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    Uuid: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i32: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    let failures: i32 = row.try_get("consecutive_failures")?;
-    Ok(Subscription {
-        id: row.try_get("id")?,
-        service: row.try_get("service")?,
-        pattern: row.try_get("pattern")?,
-        filter: row.try_get("filter")?,
-        endpoint: row.try_get("endpoint")?,
-        created_at: time(row.try_get("created_at")?)?,
-        disabled_at: row.try_get::<Option<i64>, _>("disabled_at")?.map(time).transpose()?,
-        consecutive_failures: u32::try_from(failures).unwrap_or_default(),
-        last_error: row.try_get("last_error")?,
-        last_success_at: row.try_get::<Option<i64>, _>("last_success_at")?.map(time).transpose()?,
-        previous_secret_expires_at: row
-            .try_get::<Option<i64>, _>("previous_secret_expires_at")?
-            .map(time)
-            .transpose()?,
-    })
-}
-
-/// Reads (endpoint, secret, previous secret) of [`SubscriptionStore::target`].
-fn signing_columns<R: Row>(row: &R) -> Result<(String, String, Option<String>)>
-where
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    Ok((row.try_get("endpoint")?, row.try_get("secret")?, row.try_get("previous_secret")?))
-}
-
-/// Reads (failures, disabled) of [`SubscriptionStore::record_failure`].
-fn failure_columns<R: Row>(row: &R) -> Result<(i32, bool)>
-where
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    i32: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    bool: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    Ok((row.try_get("consecutive_failures")?, row.try_get("disabled")?))
 }
 
 /// Converts microseconds since the Unix epoch.

@@ -11,9 +11,12 @@
 //!   same version within a subject), look up, read by id or version, list, delete (soft and
 //!   hard), and the compatibility settings.
 //! - [`RegistryError`]: every failure, with Confluent's `error_code` and HTTP status.
-//! - [`api`]: the REST API of Confluent Schema Registry (subjects, versions, ids, lookup,
-//!   config, deletes), credentials for changes (`herald_http::RequireCredentials`).
+//! - `api` (feature `server`, on by default): the REST API of Confluent Schema Registry
+//!   (subjects, versions, ids, lookup, config, deletes), credentials for changes
+//!   (`herald_http::RequireCredentials`). A producer that only reads and registers schemas
+//!   in its own database (`herald-schema`) turns the feature off and does without `axum`.
 
+#[cfg(feature = "server")]
 pub mod api;
 mod error;
 mod store;

@@ -3,9 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use herald_db::Database;
+use herald_db::{Database, Statement};
 use herald_schema_compat::CompatibilityLevel;
-use sqlx::Row;
 
 use crate::{RegistryError, Result};
 
@@ -218,71 +217,45 @@ impl SchemaStore {
             .collect())
     }
 
-    /// The id of a schema, inserting it if new.
+    /// The id of a schema, inserting it if new. Schemas are never deleted, so once the
+    /// insert has returned (added, or already there) the select finds the row.
     async fn schema_id(&self, schema_type: &str, canonical: &str) -> Result<i64> {
         let print = fingerprint(canonical);
-        let id = match &self.db {
-            Database::Postgres(pool) => {
-                sqlx::query_scalar(
-                    "WITH added AS (INSERT INTO herald_schemas (schema_type, schema, fingerprint) \
-                     VALUES ($1, $2, $3) ON CONFLICT (schema_type, fingerprint) DO NOTHING RETURNING id) \
-                     SELECT id FROM added UNION ALL \
-                     SELECT id FROM herald_schemas WHERE schema_type = $1 AND fingerprint = $3 LIMIT 1",
+        let writer = self.db.writer();
+        writer
+            .execute(
+                Statement::new(
+                    "INSERT INTO herald_schemas (schema_type, schema, fingerprint) \
+                     VALUES ($1, $2, $3) ON CONFLICT (schema_type, fingerprint) DO NOTHING",
                 )
                 .bind(schema_type)
                 .bind(canonical)
-                .bind(&print)
-                .fetch_one(pool)
-                .await?
-            }
-            Database::Sqlite(sqlite) => {
-                sqlx::query(
-                    "INSERT INTO herald_schemas (schema_type, schema, fingerprint) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT (schema_type, fingerprint) DO NOTHING",
+                .bind(&print),
+            )
+            .await?;
+        let (id,): (i64,) = writer
+            .fetch_one(
+                Statement::new(
+                    "SELECT id FROM herald_schemas WHERE schema_type = $1 AND fingerprint = $2",
                 )
                 .bind(schema_type)
-                .bind(canonical)
-                .bind(&print)
-                .execute(&sqlite.writer)
-                .await?;
-                sqlx::query_scalar(
-                    "SELECT id FROM herald_schemas WHERE schema_type = ?1 AND fingerprint = ?2",
-                )
-                .bind(schema_type)
-                .bind(&print)
-                .fetch_one(&sqlite.writer)
-                .await?
-            }
-        };
+                .bind(&print),
+            )
+            .await?;
         Ok(id)
     }
 
     /// Appends the next version of `subject` for schema `id`.
     async fn add_version(&self, subject: &str, id: i64) -> Result<i32, sqlx::Error> {
-        match &self.db {
-            Database::Postgres(pool) => {
-                sqlx::query_scalar(
-                    "INSERT INTO herald_subjects (subject, version, schema_id) \
-                     SELECT $1, COALESCE(max(version), 0) + 1, $2 FROM herald_subjects WHERE subject = $1 \
-                     RETURNING version",
-                )
-                .bind(subject)
-                .bind(id)
-                .fetch_one(pool)
-                .await
-            }
-            Database::Sqlite(sqlite) => {
-                sqlx::query_scalar(
-                    "INSERT INTO herald_subjects (subject, version, schema_id) \
-                     SELECT ?1, COALESCE(max(version), 0) + 1, ?2 FROM herald_subjects WHERE subject = ?1 \
-                     RETURNING version",
-                )
-                .bind(subject)
-                .bind(id)
-                .fetch_one(&sqlite.writer)
-                .await
-            }
-        }
+        let statement = Statement::new(
+            "INSERT INTO herald_subjects (subject, version, schema_id) \
+             SELECT $1, COALESCE(max(version), 0) + 1, $2 FROM herald_subjects WHERE subject = $1 \
+             RETURNING version",
+        )
+        .bind(subject)
+        .bind(id);
+        let (version,): (i32,) = self.db.writer().fetch_one(statement).await?;
+        Ok(version)
     }
 
     /// The version of `subject` that holds this schema (`POST /subjects/{subject}`).
@@ -306,17 +279,27 @@ impl SchemaStore {
 
     /// The live versions of a subject, oldest first; unknown subjects fail.
     pub async fn history(&self, subject: &str) -> Result<Vec<RegisteredSchema>> {
-        let sql = "SELECT v.subject, v.version, s.id, s.schema_type, s.schema \
-                   FROM herald_subjects AS v JOIN herald_schemas AS s ON s.id = v.schema_id \
-                   WHERE v.subject = $1 AND NOT v.deleted ORDER BY v.version";
-        let rows = match &self.db {
-            Database::Postgres(pool) => sqlx::query(sql).bind(subject).fetch_all(pool).await?,
-            Database::Sqlite(sqlite) => {
-                let rows = sqlx::query(sql).bind(subject).fetch_all(&sqlite.reader).await?;
-                return rows_to_schemas(&rows, subject);
-            }
-        };
-        rows_to_schemas(&rows, subject)
+        let statement = Statement::new(
+            "SELECT v.subject, v.version, s.id, s.schema_type, s.schema \
+             FROM herald_subjects AS v JOIN herald_schemas AS s ON s.id = v.schema_id \
+             WHERE v.subject = $1 AND NOT v.deleted ORDER BY v.version",
+        )
+        .bind(subject);
+        let rows: Vec<(String, i32, i64, String, String)> =
+            self.db.reader().fetch_all(statement).await?;
+        if rows.is_empty() {
+            return Err(RegistryError::SubjectNotFound { subject: subject.to_owned() });
+        }
+        Ok(rows
+            .into_iter()
+            .map(|(subject, version, id, schema_type, schema)| RegisteredSchema {
+                subject,
+                version,
+                id,
+                schema_type,
+                schema,
+            })
+            .collect())
     }
 
     /// One version of a subject.
@@ -331,24 +314,19 @@ impl SchemaStore {
 
     /// A schema by its global id: its type and text.
     pub async fn schema_by_id(&self, id: i64) -> Result<(String, String)> {
-        let sql = "SELECT schema_type, schema FROM herald_schemas WHERE id = $1";
-        let found: Option<(String, String)> = match &self.db {
-            Database::Postgres(pool) => sqlx::query_as(sql).bind(id).fetch_optional(pool).await?,
-            Database::Sqlite(sqlite) => {
-                sqlx::query_as(sql).bind(id).fetch_optional(&sqlite.reader).await?
-            }
-        };
+        let statement =
+            Statement::new("SELECT schema_type, schema FROM herald_schemas WHERE id = $1").bind(id);
+        let found: Option<(String, String)> = self.db.reader().fetch_optional(statement).await?;
         found.ok_or_else(|| RegistryError::SchemaNotFound { what: id.to_string() })
     }
 
     /// Every subject with a live version, sorted.
     pub async fn subjects(&self) -> Result<Vec<String>> {
-        let sql = "SELECT DISTINCT subject FROM herald_subjects WHERE NOT deleted ORDER BY subject";
-        let subjects = match &self.db {
-            Database::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await?,
-            Database::Sqlite(sqlite) => sqlx::query_scalar(sql).fetch_all(&sqlite.reader).await?,
-        };
-        Ok(subjects)
+        let statement = Statement::new(
+            "SELECT DISTINCT subject FROM herald_subjects WHERE NOT deleted ORDER BY subject",
+        );
+        let rows: Vec<(String,)> = self.db.reader().fetch_all(statement).await?;
+        Ok(rows.into_iter().map(|(subject,)| subject).collect())
     }
 
     /// Deletes a subject's versions: soft (they stay, hidden) or, after a soft delete,
@@ -359,34 +337,23 @@ impl SchemaStore {
         } else {
             "UPDATE herald_subjects SET deleted = TRUE WHERE subject = $1 AND NOT deleted RETURNING version"
         };
-        let mut versions: Vec<i32> = match &self.db {
-            Database::Postgres(pool) => {
-                sqlx::query_scalar(sql).bind(subject).fetch_all(pool).await?
-            }
-            Database::Sqlite(sqlite) => {
-                sqlx::query_scalar(sql).bind(subject).fetch_all(&sqlite.writer).await?
-            }
-        };
-        if versions.is_empty() {
+        let rows: Vec<(i32,)> =
+            self.db.writer().fetch_all(Statement::new(sql).bind(subject)).await?;
+        if rows.is_empty() {
             return Err(RegistryError::SubjectNotFound { subject: subject.to_owned() });
         }
+        let mut versions: Vec<i32> = rows.into_iter().map(|(version,)| version).collect();
         versions.sort_unstable();
         Ok(versions)
     }
 
     /// The compatibility level of a subject (`None`: the global default), if set.
     pub async fn compatibility(&self, subject: Option<&str>) -> Result<Option<String>> {
-        let sql = "SELECT compatibility FROM herald_config WHERE subject = $1";
-        let key = subject.unwrap_or_default();
-        let level = match &self.db {
-            Database::Postgres(pool) => {
-                sqlx::query_scalar(sql).bind(key).fetch_optional(pool).await?
-            }
-            Database::Sqlite(sqlite) => {
-                sqlx::query_scalar(sql).bind(key).fetch_optional(&sqlite.reader).await?
-            }
-        };
-        Ok(level)
+        let statement =
+            Statement::new("SELECT compatibility FROM herald_config WHERE subject = $1")
+                .bind(subject.unwrap_or_default());
+        let level: Option<(String,)> = self.db.reader().fetch_optional(statement).await?;
+        Ok(level.map(|(level,)| level))
     }
 
     /// Sets the compatibility level of a subject (`None`: the global default).
@@ -394,17 +361,13 @@ impl SchemaStore {
         if level.parse::<CompatibilityLevel>().is_err() {
             return Err(RegistryError::InvalidCompatibilityLevel { level: level.to_owned() });
         }
-        let sql = "INSERT INTO herald_config (subject, compatibility) VALUES ($1, $2) \
-                   ON CONFLICT (subject) DO UPDATE SET compatibility = excluded.compatibility";
-        let key = subject.unwrap_or_default();
-        match &self.db {
-            Database::Postgres(pool) => {
-                sqlx::query(sql).bind(key).bind(level).execute(pool).await?;
-            }
-            Database::Sqlite(sqlite) => {
-                sqlx::query(sql).bind(key).bind(level).execute(&sqlite.writer).await?;
-            }
-        }
+        let statement = Statement::new(
+            "INSERT INTO herald_config (subject, compatibility) VALUES ($1, $2) \
+             ON CONFLICT (subject) DO UPDATE SET compatibility = excluded.compatibility",
+        )
+        .bind(subject.unwrap_or_default())
+        .bind(level);
+        self.db.writer().execute(statement).await?;
         Ok(())
     }
 }
@@ -417,30 +380,4 @@ fn non_transitive(level: CompatibilityLevel) -> CompatibilityLevel {
         CompatibilityLevel::FullTransitive => CompatibilityLevel::Full,
         other => other,
     }
-}
-
-/// Rows of `history` as schemas; none means the subject is unknown.
-fn rows_to_schemas<R>(rows: &[R], subject: &str) -> Result<Vec<RegisteredSchema>>
-where
-    R: Row,
-    usize: sqlx::ColumnIndex<R>,
-    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i32: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    if rows.is_empty() {
-        return Err(RegistryError::SubjectNotFound { subject: subject.to_owned() });
-    }
-    rows.iter()
-        .map(|row| {
-            Ok(RegisteredSchema {
-                subject: row.try_get(0)?,
-                version: row.try_get(1)?,
-                id: row.try_get(2)?,
-                schema_type: row.try_get(3)?,
-                schema: row.try_get(4)?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()
-        .map_err(RegistryError::from)
 }
