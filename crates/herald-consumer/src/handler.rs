@@ -9,6 +9,7 @@ use herald_envelope::{Envelope, Event};
 use herald_transport::Pattern;
 
 use crate::DeadLetterReason;
+use crate::layer::HandlerLayer;
 use crate::upcast::{UpcastFailure, Upcaster, Upcasters};
 
 /// What became of an event: the handler's returned value decides.
@@ -143,6 +144,7 @@ pub struct Router<DB: sqlx::Database> {
     upcasters: Upcasters,
     envelope_handlers: Vec<(Pattern, Arc<dyn ErasedHandler<DB>>)>,
     patterns: Vec<Pattern>,
+    layers: Vec<Arc<dyn HandlerLayer<DB>>>,
 }
 
 impl<DB: sqlx::Database> Default for Router<DB> {
@@ -152,6 +154,7 @@ impl<DB: sqlx::Database> Default for Router<DB> {
             upcasters: Upcasters::default(),
             envelope_handlers: Vec::new(),
             patterns: Vec::new(),
+            layers: Vec::new(),
         }
     }
 }
@@ -204,6 +207,18 @@ impl<DB: sqlx::Database> Router<DB> {
     /// The routing-key patterns of every routed event type.
     pub fn patterns(&self) -> &[Pattern] {
         &self.patterns
+    }
+
+    /// Runs `layer` around every handler call of this router (tracing, metrics, a
+    /// service's own counters; see [`HandlerLayer`]). Layers added first run outermost.
+    pub fn layer(mut self, layer: impl HandlerLayer<DB>) -> Self {
+        self.layers.push(Arc::new(layer));
+        self
+    }
+
+    /// The layers added with [`Router::layer`], outermost first.
+    pub(crate) fn layers(&self) -> &[Arc<dyn HandlerLayer<DB>>] {
+        &self.layers
     }
 
     /// Lifts events of `From` to `To` (the next version of the same type, or of a renamed

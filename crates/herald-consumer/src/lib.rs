@@ -22,6 +22,8 @@
 //! - [`Handler`], [`EnvelopeHandler`], [`HandlerContext`], [`HandlerError`], [`Outcome`]:
 //!   what a service implements.
 //! - [`Router`]: handlers by type; its routing-key patterns become the subscription.
+//! - [`HandlerLayer`], [`Next`]: code around every handler call ([`Router::layer`]); the
+//!   consumer's own [`TraceLayer`] and [`MetricsLayer`] are layers too.
 //! - [`Consumer`], [`ConsumerConfig`], [`RetryPolicy`]: the receive → inbox → handle →
 //!   commit → settle loop.
 //! - [`InboxBackend`]: the inbox and dead-letter writes on PostgreSQL and SQLite.
@@ -33,6 +35,7 @@ mod dead_letter;
 mod filter;
 mod handler;
 mod inbox;
+mod layer;
 mod upcast;
 
 pub use consumer::{
@@ -46,3 +49,4 @@ pub use dead_letter::{
 pub use filter::{EnvelopeAttributes, cesql_filter};
 pub use handler::{EnvelopeHandler, Handler, HandlerContext, HandlerError, Outcome, Router};
 pub use inbox::{InboxBackend, LedgerStep, processed_counts, processed_since};
+pub use layer::{HandlerLayer, MetricsLayer, Next, TraceLayer};

@@ -393,3 +393,59 @@ on_every_transport!(
     selective_types_and_cesql_filter,
     undecodable_is_dead_lettered
 );
+
+/// Notes each handler call it wraps, on the way in and out, with the outcome.
+struct Recording {
+    name: &'static str,
+    calls: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+#[async_trait]
+impl herald_consumer::HandlerLayer<sqlx::Postgres> for Recording {
+    async fn call(
+        &self,
+        ctx: HandlerContext<'_, sqlx::Postgres>,
+        next: herald_consumer::Next<'_, sqlx::Postgres>,
+    ) -> Result<(), HandlerError> {
+        let note = |text: String| self.calls.lock().expect("calls").push(text);
+        note(format!("{} > {}", self.name, ctx.envelope.event_type));
+        let result = next.run(ctx).await;
+        note(format!("{} < {}", self.name, if result.is_ok() { "ok" } else { "failed" }));
+        result
+    }
+}
+
+/// Layers added with `Router::layer` run around every handler call, the first added
+/// outermost, and see each call's outcome, failures included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn layers_wrap_every_handler_call_first_added_outermost() {
+    let setup = setup(Broker::Embedded).await;
+    let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let router = Router::new()
+        .on::<Ping, _>(Apply { fixed: Arc::new(AtomicBool::new(false)) })
+        .layer(Recording { name: "outer", calls: Arc::clone(&calls) })
+        .layer(Recording { name: "inner", calls: Arc::clone(&calls) });
+    let mut config = config(&setup);
+    config.retry = RetryPolicy { immediate: 0, delayed: 0, ..quick_retries() };
+    let running = setup.start(config, router).await;
+    // One at a time: in one window, a failure makes the consumer run the window's
+    // other events again (each in a savepoint), and the layers would see those runs too.
+    setup.publish(&[ping("/orders", "k", 1, false)]).await;
+    setup.wait_for("SELECT count(*) FROM applied", 1).await;
+    setup.publish(&[ping("/orders", "k", 2, true)]).await;
+    setup.wait_for("SELECT count(*) FROM herald_dead_letters", 1).await;
+    running.stop().await;
+    let calls = calls.lock().expect("calls").clone();
+    let one_call = |outcome: &str| {
+        vec![
+            "outer > test.ping".to_owned(),
+            "inner > test.ping".to_owned(),
+            format!("inner < {outcome}"),
+            format!("outer < {outcome}"),
+        ]
+    };
+    let mut expected = one_call("ok");
+    expected.extend(one_call("failed"));
+    assert_eq!(calls, expected, "one applied and one failed call, each wrapped in both layers");
+    setup.cleanup().await;
+}

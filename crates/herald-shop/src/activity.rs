@@ -1,5 +1,5 @@
 //! [`Activity`]: what each service handled so far, live, for a view of the shop at work;
-//! and [`Observed`], the handler wrapper that reports to it.
+//! and [`Observed`], the handler layer that reports to it.
 //!
 //! The figures count handler runs that succeeded, before their transaction commits, so a
 //! run rolled back later (and retried) counts twice. They are for watching; the
@@ -10,8 +10,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use hdrhistogram::Histogram;
-use herald_consumer::{EnvelopeHandler, Handler, HandlerContext, HandlerError};
-use herald_envelope::Event;
+use herald_consumer::{HandlerContext, HandlerError, HandlerLayer, Next};
 
 /// Live counters of the shop's services.
 #[derive(Debug, Default)]
@@ -78,45 +77,30 @@ impl Activity {
     }
 }
 
-/// A handler (typed or envelope) that reports each event it handled to an [`Activity`].
+/// A handler layer ([`herald_consumer::Router::layer`]) that reports each event a
+/// service's handlers handled to an [`Activity`].
 #[derive(Debug, Clone)]
-pub struct Observed<H> {
+pub struct Observed {
     service: &'static str,
     activity: std::sync::Arc<Activity>,
-    handler: H,
 }
 
-impl<H> Observed<H> {
-    /// Wraps `handler`, reporting as `service`.
-    pub fn new(service: &'static str, activity: std::sync::Arc<Activity>, handler: H) -> Self {
-        Observed { service, activity, handler }
+impl Observed {
+    /// Reports as `service` to `activity`.
+    pub fn new(service: &'static str, activity: std::sync::Arc<Activity>) -> Self {
+        Observed { service, activity }
     }
 }
 
 #[async_trait]
-impl<E, DB, H> Handler<E, DB> for Observed<H>
-where
-    E: Event + Send + 'static,
-    DB: sqlx::Database,
-    H: Handler<E, DB>,
-{
-    async fn handle(&self, event: E, ctx: HandlerContext<'_, DB>) -> Result<(), HandlerError> {
-        let created = ctx.envelope.time;
-        self.handler.handle(event, ctx).await?;
-        self.activity.record(self.service, E::TYPE, micros_since(created));
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl<DB, H> EnvelopeHandler<DB> for Observed<H>
-where
-    DB: sqlx::Database,
-    H: EnvelopeHandler<DB>,
-{
-    async fn handle(&self, ctx: HandlerContext<'_, DB>) -> Result<(), HandlerError> {
+impl<DB: sqlx::Database> HandlerLayer<DB> for Observed {
+    async fn call(
+        &self,
+        ctx: HandlerContext<'_, DB>,
+        next: Next<'_, DB>,
+    ) -> Result<(), HandlerError> {
         let (created, event_type) = (ctx.envelope.time, ctx.envelope.event_type.clone());
-        self.handler.handle(ctx).await?;
+        next.run(ctx).await?;
         self.activity.record(self.service, &event_type, micros_since(created));
         Ok(())
     }

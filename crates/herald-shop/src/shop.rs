@@ -162,61 +162,39 @@ where
 {
     let activity = wiring.activity;
     let outbox = wiring.outbox;
+    let observed = |service| Observed::new(service, activity.clone());
     let mut routers = vec![
         (
             GROUPS[0],
-            Router::new().on::<StockRejected, _>(Observed::new(
-                "orders",
-                activity.clone(),
-                CancelRejected::new(wiring.orders.clone()),
-            )),
+            Router::new()
+                .on::<StockRejected, _>(CancelRejected::new(wiring.orders.clone()))
+                .layer(observed("orders")),
         ),
         (
             GROUPS[1],
             Router::new()
-                .on::<ShopOrderPlaced, _>(Observed::new(
-                    "inventory",
-                    activity.clone(),
-                    Inventory::new(outbox.clone()),
-                ))
-                .on::<ShopOrderCancelled, _>(Observed::new(
-                    "inventory",
-                    activity.clone(),
-                    Inventory::new(outbox.clone()),
-                )),
+                .on::<ShopOrderPlaced, _>(Inventory::new(outbox.clone()))
+                .on::<ShopOrderCancelled, _>(Inventory::new(outbox.clone()))
+                .layer(observed("inventory")),
         ),
         (
             GROUPS[2],
             Router::new()
-                .on::<ShopOrderPaid, _>(Observed::new(
-                    "shipping",
-                    activity.clone(),
-                    Shipping::new(outbox.clone()),
-                ))
-                .on::<StockReserved, _>(Observed::new(
-                    "shipping",
-                    activity.clone(),
-                    Shipping::new(outbox.clone()),
-                )),
+                .on::<ShopOrderPaid, _>(Shipping::new(outbox.clone()))
+                .on::<StockReserved, _>(Shipping::new(outbox.clone()))
+                .layer(observed("shipping")),
         ),
         (
             GROUPS[3],
             Router::new()
-                .on::<StockReserved, _>(Observed::new(
-                    "notifications",
-                    activity.clone(),
-                    Notifications::new(outbox.clone()),
-                ))
-                .on::<OrderShipped, _>(Observed::new(
-                    "notifications",
-                    activity.clone(),
-                    Notifications::new(outbox.clone()),
-                )),
+                .on::<StockReserved, _>(Notifications::new(outbox.clone()))
+                .on::<OrderShipped, _>(Notifications::new(outbox.clone()))
+                .layer(observed("notifications")),
         ),
     ];
     if let Some(handler) = wiring.notify {
-        let handler = Observed::new(NOTIFY_GROUP, activity.clone(), handler);
-        routers.push((NOTIFY_GROUP, Router::new().on_pattern(notify_pattern(), handler)));
+        let router = Router::new().on_pattern(notify_pattern(), handler);
+        routers.push((NOTIFY_GROUP, router.layer(observed(NOTIFY_GROUP))));
     }
     let mut stats = Vec::new();
     let mut subscriptions = Vec::new();

@@ -60,9 +60,9 @@ pub use crate::transport::{Transport, check_namespace};
 pub use async_trait::async_trait;
 pub use herald_consumer::{
     ConsumerConfig, ConsumerStats, DeadLetterStore, EnvelopeHandler, Handler, HandlerContext,
-    HandlerError, Outcome, RetryPolicy, Router, UnroutablePolicy,
+    HandlerError, HandlerLayer, Next, Outcome, RetryPolicy, Router, UnroutablePolicy,
 };
-pub use herald_db::{Database, DatabaseOptions, Dialect, FromRow, Param, Statement};
+pub use herald_db::{Database, DatabaseOptions, Dialect, FromRow, Param, Pool, Statement};
 pub use herald_envelope::{Envelope, Event, EventId, EventKind};
 pub use herald_outbox::{Outbox, OutboxConfig, OutboxId};
 pub use herald_relay::{Relay, RelayConfig, RelayStats};

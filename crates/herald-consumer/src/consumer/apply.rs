@@ -7,12 +7,12 @@ use chrono::{DateTime, Utc};
 use herald_envelope::Envelope;
 use herald_transport::Delivery;
 use sqlx::Connection;
-use tracing::Instrument;
 
 use super::settle::Settlement;
-use super::stats::{Observation, record_handler_duration};
+use super::stats::Observation;
 use super::{Consumer, UnroutablePolicy};
 use crate::handler::{ErasedHandler, Outcome};
+use crate::layer::Next;
 use crate::{DeadLetter, DeadLetterReason, HandlerContext, HandlerError, InboxBackend};
 
 /// A delivery, decoded and matched with its handler (or not).
@@ -187,37 +187,14 @@ where
         Ok(settlement)
     }
 
-    /// Runs a handler in a span of its own, `herald.consume`, which continues the
-    /// producer's trace when the envelope carries a `traceparent` and is marked as an
-    /// error when the handler fails; records its duration.
+    /// Runs a handler through the consumer's layers (its `herald.consume` span, its
+    /// duration metric, then the router's layers).
     pub(super) async fn call_handler(
         &self,
         handler: &dyn ErasedHandler<DB>,
         ctx: HandlerContext<'_, DB>,
     ) -> Result<(), HandlerError> {
-        let envelope = ctx.envelope;
-        let span = tracing::info_span!(
-            target: "herald",
-            "herald.consume",
-            otel.kind = "consumer",
-            service = %self.config.name,
-            event.id = %envelope.id,
-            event.type = %envelope.event_type,
-            otel.status_description = tracing::field::Empty,
-        );
-        if let Some(traceparent) = &envelope.traceparent {
-            herald_telemetry::continue_trace(&span, traceparent);
-        }
-        let started = std::time::Instant::now();
-        let result = handler.call(ctx).instrument(span.clone()).await;
-        record_handler_duration(&self.config.name, &envelope.event_type, started);
-        if let Err(error) = &result
-            && !span.is_disabled()
-        {
-            // Marks the span as failed, with the error as its description.
-            span.record("otel.status_description", error.to_string());
-        }
-        result
+        Next::new(&self.layers, handler).run(ctx).await
     }
 
     /// Runs a handler, again right away after a failure, each run in a savepoint with the

@@ -19,6 +19,7 @@ use herald_envelope::{Envelope, partition_of};
 use herald_transport::{Delivery, Subscriber, SubscriptionSpec, TransportError};
 
 use crate::handler::{Route, Router};
+use crate::layer::{HandlerLayer, MetricsLayer, TraceLayer};
 use crate::{DeadLetterReason, InboxBackend};
 
 use apply::{Item, Work};
@@ -38,6 +39,8 @@ pub struct Consumer<DB: InboxBackend> {
     config: ConsumerConfig,
     pool: sqlx::Pool<DB>,
     router: Router<DB>,
+    /// The consumer's own layers, then the router's: what runs around each handler call.
+    layers: Vec<Arc<dyn HandlerLayer<DB>>>,
     stats: Arc<ConsumerStats>,
     /// First failure times the transport does not carry, by event id.
     first_failures: Mutex<HashMap<uuid::Uuid, DateTime<Utc>>>,
@@ -49,7 +52,19 @@ where
 {
     /// A consumer writing its inbox, effects and dead letters to `pool`.
     pub fn new(config: ConsumerConfig, pool: sqlx::Pool<DB>, router: Router<DB>) -> Consumer<DB> {
-        Consumer { config, pool, router, stats: Arc::default(), first_failures: Mutex::default() }
+        let mut layers: Vec<Arc<dyn HandlerLayer<DB>>> = vec![
+            Arc::new(TraceLayer::new(config.name.clone())),
+            Arc::new(MetricsLayer::new(config.name.clone())),
+        ];
+        layers.extend(router.layers().iter().cloned());
+        Consumer {
+            config,
+            pool,
+            router,
+            layers,
+            stats: Arc::default(),
+            first_failures: Mutex::default(),
+        }
     }
 
     /// The consumer's counters, to read while it runs.

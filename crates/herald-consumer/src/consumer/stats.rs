@@ -75,20 +75,6 @@ impl Observation {
     }
 }
 
-/// Records how long a handler ran, per service and event type.
-pub(super) fn record_handler_duration(
-    service: &str,
-    event_type: &str,
-    started: std::time::Instant,
-) {
-    metrics::histogram!(
-        "herald_handler_duration_seconds",
-        "service" => service.to_owned(),
-        "type" => event_type.to_owned()
-    )
-    .record(started.elapsed().as_secs_f64());
-}
-
 impl<DB: InboxBackend> Consumer<DB>
 where
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
