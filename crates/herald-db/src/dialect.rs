@@ -33,7 +33,7 @@ use sqlx::query::Query;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Postgres, Sqlite};
 
-use crate::{Backend, Database};
+use crate::{Backend, Database, DbError};
 
 /// One value bound to a [`Statement`]. Every variant is typed, also when it is `NULL`
 /// (`None`), because PostgreSQL needs each parameter's type.
@@ -179,12 +179,18 @@ pub trait Dialect: sqlx::Database + sealed::Sealed {
     /// (`FOR UPDATE SKIP LOCKED`); empty on SQLite, whose one writer locks the database.
     const SKIP_LOCKED: &'static str;
 
-    /// Begins a write transaction on `pool`. On SQLite it is `BEGIN IMMEDIATE`, which
-    /// takes the write lock at once: a deferred transaction that reads before it writes
-    /// would fail with `SQLITE_BUSY` if another process wrote since its read.
+    /// The pool for writes of `db` (SQLite's one-connection writer), or
+    /// [`DbError::WrongBackend`] when `db` runs on the other engine.
+    fn writer_pool(db: &Database) -> Result<&sqlx::Pool<Self>, DbError>;
+
+    /// Begins a write transaction on `db`'s pool for writes, or fails with
+    /// [`DbError::WrongBackend`] when `db` runs on the other engine. On SQLite it is
+    /// `BEGIN IMMEDIATE`, which takes the write lock at once: a deferred transaction that
+    /// reads before it writes would fail with `SQLITE_BUSY` if another process wrote
+    /// since its read.
     fn begin_write(
-        pool: &sqlx::Pool<Self>,
-    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self>, sqlx::Error>> + Send;
+        db: &Database,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self>, DbError>> + Send + '_;
 
     /// Runs `statement`; returns the number of rows it affected.
     fn execute<'c>(
@@ -209,16 +215,28 @@ pub trait Dialect: sqlx::Database + sealed::Sealed {
 /// different concrete query types (sqlx has no trait for `rows_affected`), so they are
 /// stamped from one.
 macro_rules! dialect {
-    ($db:ty, $engine:expr, $now:expr, $skip_locked:expr, $begin_write:literal) => {
+    (
+        $db:ty, $engine:expr, $now:expr, $skip_locked:expr, $begin_write:literal,
+        $database:pat => $writer:expr
+    ) => {
         impl Dialect for $db {
             const ENGINE: Backend = $engine;
             const NOW_MICROS: &'static str = $now;
             const SKIP_LOCKED: &'static str = $skip_locked;
 
+            fn writer_pool(db: &Database) -> Result<&sqlx::Pool<Self>, DbError> {
+                match db {
+                    $database => Ok($writer),
+                    other => {
+                        Err(DbError::WrongBackend { expected: $engine, found: other.backend() })
+                    }
+                }
+            }
+
             async fn begin_write(
-                pool: &sqlx::Pool<Self>,
-            ) -> Result<sqlx::Transaction<'static, Self>, sqlx::Error> {
-                pool.begin_with($begin_write).await
+                db: &Database,
+            ) -> Result<sqlx::Transaction<'static, Self>, DbError> {
+                Ok(Self::writer_pool(db)?.begin_with($begin_write).await?)
             }
 
             async fn execute<'c>(
@@ -280,14 +298,16 @@ dialect!(
     Backend::Postgres,
     "(extract(epoch from clock_timestamp()) * 1000000)::bigint",
     "FOR UPDATE SKIP LOCKED",
-    "BEGIN"
+    "BEGIN",
+    Database::Postgres(pool) => pool
 );
 dialect!(
     Sqlite,
     Backend::Sqlite,
     "CAST(unixepoch('subsec') * 1000000 AS INTEGER)",
     "",
-    "BEGIN IMMEDIATE"
+    "BEGIN IMMEDIATE",
+    Database::Sqlite(sqlite) => &sqlite.writer
 );
 
 /// Where a [`Statement`] runs on a [`Database`]: [`Database::writer`] or

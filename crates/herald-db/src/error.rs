@@ -31,6 +31,14 @@ pub enum DbError {
     /// A query failed.
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
+    /// Code typed for one engine was given a database of the other.
+    #[error("the database is {found:?}, but the code is typed for {expected:?}")]
+    WrongBackend {
+        /// The engine the caller's types are for.
+        expected: crate::Backend,
+        /// The engine of the database.
+        found: crate::Backend,
+    },
 }
 
 impl DbError {

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use sqlx::{Postgres, Sqlite};
 
-use crate::{Database, Dialect, Result, Statement};
+use crate::{Backend, Database, Dialect, Result, Statement};
 
 /// What to lease, and for how long.
 #[derive(Debug, Clone)]
@@ -89,9 +89,9 @@ impl Leases {
     pub async fn tick(&mut self) -> Result<BTreeSet<u32>> {
         let started = Instant::now();
         self.next_tick = started + self.config.ttl / 3;
-        let result = match self.db.clone() {
-            Database::Postgres(pool) => self.tick_on::<Postgres>(&pool).await,
-            Database::Sqlite(sqlite) => self.tick_on::<Sqlite>(&sqlite.writer).await,
+        let result = match self.db.backend() {
+            Backend::Postgres => self.tick_on::<Postgres>().await,
+            Backend::Sqlite => self.tick_on::<Sqlite>().await,
         };
         match result {
             Ok(owned) => {
@@ -142,11 +142,11 @@ impl Leases {
 
     /// One tick in one write transaction: heartbeat, renew, release the surplus, claim
     /// up to a fair share. Expiry times are microseconds on the database's clock.
-    async fn tick_on<DB: Dialect>(&self, pool: &sqlx::Pool<DB>) -> Result<BTreeSet<u32>> {
+    async fn tick_on<DB: Dialect>(&self) -> Result<BTreeSet<u32>> {
         let now = DB::NOW_MICROS;
         let skip_locked = DB::SKIP_LOCKED;
         let (scope, owner, ttl) = (&self.config.scope, &self.config.owner, self.ttl_micros());
-        let mut tx = DB::begin_write(pool).await?;
+        let mut tx = DB::begin_write(&self.db).await?;
         let heartbeat = format!(
             "INSERT INTO herald_lease_members (scope, owner, expires_at) VALUES ($1, $2, {now} + $3) \
              ON CONFLICT (scope, owner) DO UPDATE SET expires_at = excluded.expires_at"

@@ -2,14 +2,14 @@
 //! append (version check, global position, insert) and projection checkpoints.
 //!
 //! Their SQL is the same on both engines (`$n` placeholders), so each is written once,
-//! generic over [`Dialect`], as a [`Statement`]. Two things genuinely differ and stand
-//! side by side: how a write transaction begins ([`EventStoreBackend::begin_write`], one
-//! impl per engine) and the lock that queues appenders (`position_lock`).
+//! generic over [`Dialect`], as a [`Statement`]. What genuinely differs is the lock that
+//! queues appenders (`position_lock`); how a write transaction begins is
+//! [`Dialect::begin_write`].
 
 use std::future::Future;
 
 use chrono::Utc;
-use herald_db::{Backend, Database, Dialect, Statement};
+use herald_db::{Backend, Dialect, Statement};
 use sqlx::{Connection, Postgres, Sqlite, Transaction};
 
 use crate::event::{COLUMNS, EventRow};
@@ -34,19 +34,10 @@ const SET_CHECKPOINT: &str = "INSERT INTO herald_projections (name, position, up
      VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE \
      SET position = excluded.position, updated_at = excluded.updated_at";
 
-/// A database the event store runs on: PostgreSQL or SQLite.
-///
-/// Only [`EventStoreBackend::begin_write`] differs between the two; every query is
-/// written once, generic over [`Dialect`].
+/// A database the event store runs on: PostgreSQL or SQLite. Every query is written
+/// once, generic over [`Dialect`]; a write transaction begins with
+/// [`Dialect::begin_write`].
 pub trait EventStoreBackend: Dialect {
-    /// Begins a write transaction on `db` (`BEGIN IMMEDIATE` on SQLite), or fails with
-    /// [`EventStoreError::WrongBackend`] when `db` is the other engine. Call it as
-    /// `<DB as EventStoreBackend>::begin_write(db)`: [`Dialect`] has a `begin_write` of
-    /// its own, on a pool.
-    fn begin_write(
-        db: &Database,
-    ) -> impl Future<Output = Result<Transaction<'static, Self>>> + Send + '_;
-
     /// Checks the stream's version and appends the events in the caller's transaction,
     /// under a savepoint; see [`crate::EventStore::append_in`].
     fn append<'t>(
@@ -86,28 +77,8 @@ pub trait EventStoreBackend: Dialect {
     }
 }
 
-impl EventStoreBackend for Postgres {
-    async fn begin_write(db: &Database) -> Result<Transaction<'static, Self>> {
-        match db {
-            Database::Postgres(pool) => Ok(pool.begin().await?),
-            other => Err(wrong_backend::<Self>(other)),
-        }
-    }
-}
-
-impl EventStoreBackend for Sqlite {
-    async fn begin_write(db: &Database) -> Result<Transaction<'static, Self>> {
-        match db {
-            Database::Sqlite(sqlite) => Ok(sqlite.begin_write().await?),
-            other => Err(wrong_backend::<Self>(other)),
-        }
-    }
-}
-
-/// The error for a transaction typed for `DB` on a database of the other engine.
-fn wrong_backend<DB: Dialect>(db: &Database) -> EventStoreError {
-    EventStoreError::WrongBackend { expected: DB::ENGINE, found: db.backend() }
-}
+impl EventStoreBackend for Postgres {}
+impl EventStoreBackend for Sqlite {}
 
 /// The statement that queues appenders for the global position, run first in an append
 /// that writes events (released at commit or rollback).

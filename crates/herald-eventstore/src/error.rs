@@ -83,3 +83,15 @@ pub enum EventStoreError {
     #[error("event store database error: {0}")]
     Database(#[from] sqlx::Error),
 }
+
+impl From<herald_db::DbError> for EventStoreError {
+    fn from(error: herald_db::DbError) -> Self {
+        match error {
+            herald_db::DbError::WrongBackend { expected, found } => {
+                EventStoreError::WrongBackend { expected, found }
+            }
+            herald_db::DbError::Query(error) => EventStoreError::Database(error),
+            other => EventStoreError::Database(sqlx::Error::Protocol(other.to_string())),
+        }
+    }
+}

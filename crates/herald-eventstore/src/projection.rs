@@ -72,7 +72,7 @@ impl Projector {
         projection: &dyn Projection<DB>,
     ) -> Result<u64> {
         let name = projection.name();
-        let mut tx = <DB as EventStoreBackend>::begin_write(&self.db).await?;
+        let mut tx = DB::begin_write(&self.db).await?;
         let checkpoint = DB::claim_checkpoint(&mut tx, name).await?;
         let events = DB::read_after(&mut tx, checkpoint, self.batch_size).await?;
         for event in &events {
@@ -92,7 +92,7 @@ impl Projector {
         &self,
         projection: &dyn Projection<DB>,
     ) -> Result<u64> {
-        let mut tx = <DB as EventStoreBackend>::begin_write(&self.db).await?;
+        let mut tx = DB::begin_write(&self.db).await?;
         DB::claim_checkpoint(&mut tx, projection.name()).await?;
         projection.reset(&mut tx).await?;
         DB::set_checkpoint(&mut tx, projection.name(), 0).await?;

@@ -46,7 +46,7 @@ impl EventStore {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<Vec<RecordedEvent>> {
-        let mut tx = <DB as EventStoreBackend>::begin_write(&self.db).await?;
+        let mut tx = DB::begin_write(&self.db).await?;
         let recorded = DB::append(&mut tx, stream_id, expected, events).await?;
         tx.commit().await?;
         Ok(recorded)

@@ -32,7 +32,7 @@ async fn pay_with_outbox<DB: EventStoreBackend + OutboxBackend>(
     expected: ExpectedVersion,
 ) -> Result<Vec<RecordedEvent>, EventStoreError> {
     let (event, envelope) = payment(order_id);
-    let mut tx = <DB as EventStoreBackend>::begin_write(db).await?;
+    let mut tx = DB::begin_write(db).await?;
     Outbox::default().enqueue(&mut tx, &envelope).await.expect("enqueue");
     let recorded = EventStore::append_in(&mut tx, order_id, expected, &[event]).await?;
     tx.commit().await?;
@@ -129,7 +129,7 @@ async fn no_stream_on_an_existing_stream_conflicts_and_writes_nothing(test: Test
 }
 
 async fn a_conflict_inside_a_transaction_leaves_it_usable<DB: EventStoreBackend>(db: &Database) {
-    let mut tx = <DB as EventStoreBackend>::begin_write(db).await.expect("begin");
+    let mut tx = DB::begin_write(db).await.expect("begin");
     let wrong = EventStore::append_in(
         &mut tx,
         "order-1",

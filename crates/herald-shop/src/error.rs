@@ -10,6 +10,9 @@ pub enum ShopError {
     /// A query failed.
     #[error("shop query failed: {0}")]
     Sql(#[from] sqlx::Error),
+    /// The database refused a transaction (typed for the other engine, for one).
+    #[error(transparent)]
+    Database(#[from] herald_db::DbError),
     /// The event store refused or failed an append or a read (a conflict included).
     #[error(transparent)]
     EventStore(#[from] herald_eventstore::EventStoreError),

@@ -462,7 +462,7 @@ impl Orders {
         pending: &Pending,
     ) -> Result<()> {
         let inner = &self.inner;
-        let mut tx = <DB as EventStoreBackend>::begin_write(&inner.db).await?;
+        let mut tx = DB::begin_write(&inner.db).await?;
         append_and_dispatch(&mut tx, DB::bus(&inner.buses), order_id, expected, pending).await?;
         inner.outbox.commit(tx).await?;
         Ok(())
