@@ -34,7 +34,8 @@
 //! PostgreSQL and SQLite are always available. `rabbitmq` and `nats` (both on by default)
 //! add those transports; `registry` re-exports the producer's schema client
 //! ([`schema`]); `eventstore` re-exports domain events and the event store ([`domain`],
-//! [`eventstore`]).
+//! [`eventstore`]); `notify` the notification service and the request a service raises
+//! to notify someone ([`notify`]).
 //!
 //! # Layout
 //!
@@ -89,6 +90,11 @@ pub use herald_schema as schema;
 /// Domain events dispatched in the business transaction.
 #[cfg(feature = "eventstore")]
 pub use herald_domain as domain;
+
+/// The notification service: `NotificationRequest` (the data of a `notification.*`
+/// event), templates, recipients, channels and delivery statuses.
+#[cfg(feature = "notify")]
+pub use herald_notify as notify;
 
 /// The event store of event-sourced aggregates.
 #[cfg(feature = "eventstore")]
