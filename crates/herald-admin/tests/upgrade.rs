@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use herald_consumer::{DeadLetterFilter, DeadLetterStore};
-use herald_db::Database;
 use herald_db::lease::{LeaseConfig, Leases};
+use herald_db::{Backend, Database, Param, Statement};
 use herald_outbox::{OutboxStore, Retention};
 use herald_testkit::TestDb;
 use uuid::Uuid;
@@ -81,62 +81,28 @@ async fn write_as_old_release(db: &Database, rows: &OldRows) {
          'integration.test.invoiced.v1', 'customer-1', $3, 'rejected', 'no such customer', 3, $4, $5)";
     const LEASE: &str = "INSERT INTO herald_leases (scope, partition, owner, expires_at) \
          VALUES ('relay', 0, 'old-relay', $1)";
+    // The old release: TIMESTAMPTZ on PostgreSQL, INTEGER microseconds on SQLite.
+    let time = |time: DateTime<Utc>| -> Param<'static> {
+        match db.backend() {
+            Backend::Postgres => time.into(),
+            Backend::Sqlite => time.timestamp_micros().into(),
+        }
+    };
     let in_an_hour_ms = (Utc::now() + Duration::from_secs(3600)).timestamp_millis();
-    let payload = b"{}".to_vec();
-    match db {
-        Database::Postgres(pool) => {
-            let id = rows.event_id;
-            sqlx::query(OUTBOX)
-                .bind(id)
-                .bind(&payload)
-                .bind(rows.committed)
-                .execute(pool)
-                .await
-                .expect("old outbox row");
-            sqlx::query(INBOX)
-                .bind(id)
-                .bind(rows.processed)
-                .execute(pool)
-                .await
-                .expect("old inbox row");
-            sqlx::query(DEAD_LETTER)
-                .bind(Uuid::now_v7())
-                .bind(id)
-                .bind(&payload)
-                .bind(rows.first_failed)
-                .bind(rows.last_failed)
-                .execute(pool)
-                .await
-                .expect("old dead letter");
-            sqlx::query(LEASE).bind(in_an_hour_ms).execute(pool).await.expect("old lease");
-        }
-        Database::Sqlite(sqlite) => {
-            let (pool, id) = (&sqlite.writer, rows.event_id);
-            let micros = |time: DateTime<Utc>| time.timestamp_micros();
-            sqlx::query(OUTBOX)
-                .bind(id)
-                .bind(&payload)
-                .bind(micros(rows.committed))
-                .execute(pool)
-                .await
-                .expect("old outbox row");
-            sqlx::query(INBOX)
-                .bind(id)
-                .bind(micros(rows.processed))
-                .execute(pool)
-                .await
-                .expect("old inbox row");
-            sqlx::query(DEAD_LETTER)
-                .bind(Uuid::now_v7())
-                .bind(id)
-                .bind(&payload)
-                .bind(micros(rows.first_failed))
-                .bind(micros(rows.last_failed))
-                .execute(pool)
-                .await
-                .expect("old dead letter");
-            sqlx::query(LEASE).bind(in_an_hour_ms).execute(pool).await.expect("old lease");
-        }
+    let (writer, id, payload) = (db.writer(), rows.event_id, b"{}".as_slice());
+    let statements = [
+        Statement::new(OUTBOX).bind(id).bind(payload).bind(time(rows.committed)),
+        Statement::new(INBOX).bind(id).bind(time(rows.processed)),
+        Statement::new(DEAD_LETTER)
+            .bind(Uuid::now_v7())
+            .bind(id)
+            .bind(payload)
+            .bind(time(rows.first_failed))
+            .bind(time(rows.last_failed)),
+        Statement::new(LEASE).bind(in_an_hour_ms),
+    ];
+    for statement in statements {
+        writer.execute(statement).await.expect("a row as the old release wrote it");
     }
 }
 

@@ -25,7 +25,6 @@ use herald_shop::{
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::bench::LatencyMs;
 use crate::transport::BrokerArgs;
 
 /// What to run.
@@ -461,6 +460,17 @@ fn summarize(
         consistent: problems.is_empty() && lost == 0,
         problems,
     }
+}
+
+/// Latency percentiles, in milliseconds.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct LatencyMs {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Worst.
+    pub max: f64,
 }
 
 impl LatencyMs {

@@ -5,25 +5,21 @@
 //!
 //! - `main.rs` and `commands/` (the binary's, one module per command): argument parsing
 //!   (clap) and dispatch; the only place with `anyhow`-style error reporting to a person.
-//! - [`pipeline`]: producers → outbox → relay → SQL log → consumer, wired in one process.
-//! - [`bench`]: `herald bench`: progress and summary.
+//! - `commands/bench.rs`: `herald bench`, whose harness (workload, in-process pipeline,
+//!   summary) is the `herald-bench` crate.
 //! - [`demo`]: `herald demo`: the reference shop with a live view and a checked summary.
-//! - [`workload`]: the shop workload and its verification, shared with the tests.
 //! - [`notify`]: `herald notify`: channel providers from flags, status, recipients, templates.
 //! - [`up`]: `herald up`, every server part in one process; [`config`]: its settings
 //!   (file, variables, flags) and their check.
 //! - [`events`]: `herald events show | list`, the delivery ledger.
 //! - [`schema`]: `herald schema register | check | list | show` over the registry's API.
 
-pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod dlq;
 pub mod events;
 pub mod notify;
-pub mod pipeline;
 pub mod push;
 pub mod schema;
 pub mod transport;
 pub mod up;
-pub mod workload;

@@ -39,6 +39,28 @@ impl BrokerArgs {
     }
 }
 
+impl From<BrokerArgs> for herald_bench::pipeline::Broker {
+    /// The same broker for the benchmark's harness.
+    fn from(args: BrokerArgs) -> Self {
+        herald_bench::pipeline::Broker { url: args.broker, namespace: args.namespace }
+    }
+}
+
+/// Names the flag of a bad broker setting that the benchmark's harness reported (it
+/// opens the transport itself, and returns the facade's error unchanged); any other
+/// error is returned as it is.
+pub fn name_broker_flag(error: anyhow::Error) -> anyhow::Error {
+    match error.downcast_ref::<herald::Error>() {
+        Some(herald::Error::InvalidNamespace(_) | herald::Error::InvalidBrokerUrl { .. }) => {
+            match error.downcast::<herald::Error>() {
+                Ok(error) => flag_error(error),
+                Err(error) => error,
+            }
+        }
+        _ => error,
+    }
+}
+
 /// Names the flag a bad value came from.
 fn flag_error(error: herald::Error) -> anyhow::Error {
     match error {

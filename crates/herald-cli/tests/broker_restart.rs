@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::{TestConsumer, kill_hard, produce, settle, spawn_relay_with, wait_for_produced};
+use herald_bench::workload::{self, OrderPlaced};
 use herald_cli::transport::BrokerArgs;
-use herald_cli::workload::{self, OrderPlaced};
 use herald_envelope::Event;
 use herald_testkit::brokers::{self, amqp_url, nats_url, unique};
 use herald_testkit::{TestDb, wait_until};

@@ -11,8 +11,8 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use common::{child_stderr, kill_hard, produce, settle, spawn_relay_with, wait_for_produced};
+use herald_bench::workload::{self, OrderPlaced};
 use herald_cli::transport::BrokerArgs;
-use herald_cli::workload::{self, OrderPlaced};
 use herald_envelope::Event;
 use herald_testkit::TestDb;
 use herald_testkit::brokers::{amqp_url, unique};

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::{TestConsumer, kill_hard, produce, settle, spawn_relay, wait_for_produced};
-use herald_cli::workload;
+use herald_bench::workload;
 use herald_testkit::TestDb;
 
 /// Produces `events` while killing the relay at each of `kill_at` (events produced so

@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use common::{KillOnDrop, child_stderr, spawn_relay};
-use herald_cli::workload;
+use herald_bench::workload;
 use herald_http::Secret;
 use herald_outbox::{Outbox, OutboxConfig};
 use herald_testkit::{TestDb, wait_until};

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use common::{TestConsumer, kill_hard, produce, settle, spawn_relay};
-use herald_cli::workload;
+use herald_bench::workload;
 use herald_testkit::TestDb;
 
 async fn run_with_relays(relays: usize) {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::start_up;
 
-use herald_cli::workload::OrderPlaced;
+use herald_bench::workload::OrderPlaced;
 use herald_db::{Database, DatabaseOptions};
 use herald_envelope::Envelope;
 use herald_outbox::{Outbox, OutboxConfig};

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use herald_cli::bench::{self, BenchOptions, View};
-use herald_cli::transport::BrokerArgs;
+use herald_bench::bench::{self, BenchOptions, View};
+use herald_cli::transport::{self, BrokerArgs};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
@@ -54,7 +54,7 @@ impl BenchArgs {
             partitions: self.partitions,
             stall_timeout: Duration::from_secs(30),
             view: if self.json { View::Quiet } else { View::Progress },
-            broker: self.broker,
+            broker: self.broker.into(),
             events_per_tx: self.events_per_tx,
             ledger: !self.without_ledger,
         }
@@ -75,7 +75,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_bench(options: &BenchOptions, json: bool) -> anyhow::Result<ExitCode> {
-    let summary = bench::run(options).await?;
+    let summary = bench::run(options).await.map_err(transport::name_broker_flag)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use herald_bench::workload::{self, RecordOrder, Tracker};
 use herald_cli::transport::BrokerArgs;
-use herald_cli::workload::{self, RecordOrder, Tracker};
 use herald_consumer::{Consumer, ConsumerConfig, Router};
 use herald_db::Database;
 use herald_relay::RelayConfig;

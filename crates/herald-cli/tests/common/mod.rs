@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use herald_cli::workload::{self, ProducerPlan, RecordOrder, Tracker, Verification};
+use herald_bench::workload::{self, ProducerPlan, RecordOrder, Tracker, Verification};
 use herald_consumer::{Consumer, ConsumerConfig, ConsumerStats, Router};
 use herald_db::Database;
 use herald_log::{SqlLog, SqlLogConfig};

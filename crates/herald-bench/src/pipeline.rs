@@ -1,9 +1,11 @@
-//! The whole path in one process: producers, a relay, the SQL log and a consumer.
+//! The whole path in one process: producers, a relay, a transport (the SQL log or a
+//! broker) and a consumer.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use herald::Transport;
 use herald_consumer::{Consumer, ConsumerConfig, ConsumerStats, Router};
 use herald_db::{Database, DatabaseOptions, Wakeup};
 use herald_outbox::{Outbox, OutboxConfig, OutboxStore, Retention};
@@ -12,8 +14,32 @@ use herald_transport::Pattern;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::transport::BrokerArgs;
 use crate::workload::{self, OrderPlaced, RecordOrder, Tracker};
+
+/// The transport between the relay and the consumer, as [`Transport::open`] takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broker {
+    /// Broker URL: `amqp://…` (RabbitMQ) or `nats://…` (NATS JetStream); `None` for the
+    /// embedded log in the producer's database.
+    pub url: Option<String>,
+    /// Prefix of the broker's names (exchange, queues, stream, subjects).
+    pub namespace: String,
+}
+
+impl Default for Broker {
+    /// The embedded log, namespace `herald`.
+    fn default() -> Self {
+        Broker { url: None, namespace: "herald".into() }
+    }
+}
+
+impl Broker {
+    /// Opens the transport; the embedded log lives in `db`. A bad URL or namespace is
+    /// [`herald::Error::InvalidBrokerUrl`] or [`herald::Error::InvalidNamespace`].
+    pub fn open(&self, db: &Database, partitions: u32) -> herald::Result<Transport> {
+        Transport::open(self.url.as_deref(), &self.namespace, db, partitions)
+    }
+}
 
 /// Where the pipeline's two databases live.
 #[derive(Debug, Clone)]
@@ -72,13 +98,15 @@ pub struct PipelineOptions {
     /// Producer tasks that will share the producer's pool.
     pub producers: u64,
     /// The transport between the relay and the consumer.
-    pub broker: BrokerArgs,
+    pub broker: Broker,
     /// Whether the relay records the delivery ledger.
     pub ledger: bool,
 }
 
 impl Pipeline {
-    /// Connects, migrates, and starts the relay and the consumer.
+    /// Connects, migrates, and starts the relay and the consumer. A bad broker setting
+    /// fails with the [`herald::Error`] of [`Broker::open`], unwrapped, so that the
+    /// caller can name its flag.
     pub async fn start(options: &PipelineOptions) -> anyhow::Result<Pipeline> {
         // Every producer task holds a connection for its transaction; the relay, the
         // consumer and the listeners need theirs too.

@@ -31,7 +31,7 @@ pub struct BenchOptions {
     /// How the run shows itself while it goes.
     pub view: View,
     /// The transport between relay and consumer.
-    pub broker: crate::transport::BrokerArgs,
+    pub broker: crate::pipeline::Broker,
     /// Events (orders) per business transaction.
     pub events_per_tx: u64,
     /// Whether the relay records the delivery ledger.

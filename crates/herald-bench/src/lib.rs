@@ -1,0 +1,22 @@
+//! The measuring harness behind `herald bench`: a counted workload, the whole path wired in
+//! one process, and the benchmark that drives them and reports what happened. It is not
+//! the command line (`herald-cli` parses the flags and prints); the end-to-end tests use it
+//! too, so that every run counts the same things the same way.
+//!
+//! # Layout
+//!
+//! - [`workload`]: the shop workload: producers that commit an order row and a
+//!   `shop.order_placed` event in one transaction ([`workload::produce`]), the consumer's
+//!   [`workload::RecordOrder`] handler, and [`workload::verify`], which counts from the
+//!   databases what was produced, delivered, lost, applied twice and out of order.
+//! - [`pipeline`]: producers → outbox → relay → transport → consumer, wired in one process
+//!   ([`pipeline::Pipeline`]); [`pipeline::Broker`] names the transport.
+//! - [`bench`](mod@bench): the benchmark run ([`bench::run`], or the database alone with
+//!   [`bench::baseline`]), its progress on stderr and its [`bench::Summary`].
+//!
+//! Errors are `anyhow`: the harness reports to a person through the binary, or fails a
+//! test.
+
+pub mod bench;
+pub mod pipeline;
+pub mod workload;
