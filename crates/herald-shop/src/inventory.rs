@@ -77,6 +77,16 @@ fn outbox_error(error: herald_outbox::OutboxError) -> HandlerError {
     HandlerError::retry(error.to_string())
 }
 
+/// What inventory decided for an order (`reserved` or `rejected`), if it did.
+async fn outcome<DB: Backend>(
+    order_id: &str,
+    conn: &mut DB::Connection,
+) -> Result<Option<String>, sqlx::Error> {
+    let decided: Option<(String,)> =
+        Statement::new(OUTCOME).bind(order_id).fetch_optional::<DB, _>(conn).await?;
+    Ok(decided.map(|(outcome,)| outcome))
+}
+
 #[async_trait]
 impl<DB: Backend> Handler<ShopOrderPlaced, DB> for Inventory {
     async fn handle(
@@ -84,10 +94,7 @@ impl<DB: Backend> Handler<ShopOrderPlaced, DB> for Inventory {
         event: ShopOrderPlaced,
         ctx: HandlerContext<'_, DB>,
     ) -> std::result::Result<(), HandlerError> {
-        let decided: Option<(String,)> = Statement::new(OUTCOME)
-            .bind(&event.order_id)
-            .fetch_optional::<DB, _>(&mut *ctx.tx)
-            .await?;
+        let decided = outcome::<DB>(&event.order_id, &mut *ctx.tx).await?;
         if decided.is_some() {
             return Ok(());
         }
@@ -147,11 +154,8 @@ impl<DB: Backend> Handler<ShopOrderCancelled, DB> for Inventory {
         event: ShopOrderCancelled,
         ctx: HandlerContext<'_, DB>,
     ) -> std::result::Result<(), HandlerError> {
-        let decided: Option<(String,)> = Statement::new(OUTCOME)
-            .bind(&event.order_id)
-            .fetch_optional::<DB, _>(&mut *ctx.tx)
-            .await?;
-        match decided.as_ref().map(|(outcome,)| outcome.as_str()) {
+        let decided = outcome::<DB>(&event.order_id, &mut *ctx.tx).await?;
+        match decided.as_deref() {
             Some("reserved") => {
                 let reserved: Vec<(String, i64)> = Statement::new(RESERVED)
                     .bind(&event.order_id)
