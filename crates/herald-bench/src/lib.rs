@@ -13,10 +13,14 @@
 //!   ([`pipeline::Pipeline`]); [`pipeline::Broker`] names the transport.
 //! - [`bench`](mod@bench): the benchmark run ([`bench::run`], or the database alone with
 //!   [`bench::baseline`]), its progress on stderr and its [`bench::Summary`].
+//! - [`broker`]: the broker alone ([`broker::broker_baseline`]): the same messages
+//!   published with confirms and consumed, no database, the yardstick of the relay and
+//!   the consumer.
 //!
 //! Errors are `anyhow`: the harness reports to a person through the binary, or fails a
 //! test.
 
 pub mod bench;
+pub mod broker;
 pub mod pipeline;
 pub mod workload;

@@ -110,3 +110,55 @@ async fn bench_runs_over_rabbitmq() {
 async fn bench_runs_over_nats() {
     bench_over_a_broker(&herald_testkit::brokers::nats_url(), "NATS JetStream").await;
 }
+
+/// `herald bench --baseline broker` publishes with confirms straight to the broker and
+/// consumes, with no database: every message arrives, counted.
+fn broker_baseline_counts_every_message(url: &str, transport: &str) {
+    let namespace = herald_testkit::brokers::unique("baseline").replace('_', "-");
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["bench", "--baseline", "broker", "--events", "1000", "--rate", "0", "--json"])
+        .args(["--broker", url, "--namespace", &namespace])
+        .output()
+        .expect("run herald bench --baseline broker");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON result");
+    assert_eq!(result["transport"], transport);
+    assert_eq!(result["published"], 1000);
+    assert_eq!(result["delivered"], 1000);
+    assert_eq!(result["lost"], 0);
+    assert!(result["duplicates_delivered"].is_u64());
+    assert!(result["throughput_eps"].as_f64().is_some_and(|t| t > 0.0));
+    let latency = |key: &str| result["latency_ms"][key].as_f64().expect("a latency");
+    assert!(0.0 < latency("p50") && latency("p50") <= latency("p99"));
+    assert!(latency("p99") <= latency("max"));
+}
+
+#[test]
+fn broker_baseline_over_rabbitmq() {
+    broker_baseline_counts_every_message(&herald_testkit::brokers::amqp_url(), "RabbitMQ");
+}
+
+#[test]
+fn broker_baseline_over_nats() {
+    broker_baseline_counts_every_message(&herald_testkit::brokers::nats_url(), "NATS JetStream");
+}
+
+#[test]
+fn baseline_alone_is_the_producers_and_broker_needs_a_broker() {
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["bench", "--baseline", "--events", "100", "--json"])
+        .output()
+        .expect("run herald bench --baseline");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON result");
+    assert_eq!(result["committed"], 100);
+    assert_eq!(result["database"], "sqlite");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["bench", "--baseline", "broker", "--events", "10"])
+        .output()
+        .expect("run herald bench --baseline broker");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--broker amqp://"), "{stderr}");
+}

@@ -1,4 +1,5 @@
-//! `herald bench`: the whole path measured, or the database alone (`--baseline`).
+//! `herald bench`: the whole path measured, or a yardstick (`--baseline`): the database
+//! alone or the broker alone.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -29,10 +30,12 @@ pub(crate) struct BenchArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
-    /// Run only the producers (nothing relays or consumes): what the database alone
-    /// commits, the yardstick for the pipeline's throughput.
-    #[arg(long)]
-    baseline: bool,
+    /// Run a yardstick instead of the pipeline: `producers` (the default when the value is
+    /// left out) runs only the producers, what the database alone commits; `broker`
+    /// publishes the same messages with confirms straight to `--broker` and consumes
+    /// them, with no database.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "producers")]
+    baseline: Option<BaselineKind>,
     #[command(flatten)]
     broker: BrokerArgs,
     /// Events per business transaction (each order and its event; all due together).
@@ -41,6 +44,15 @@ pub(crate) struct BenchArgs {
     /// Relay without recording the delivery ledger, to measure what the ledger costs.
     #[arg(long)]
     without_ledger: bool,
+}
+
+/// What `--baseline` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum BaselineKind {
+    /// The producers' transactions alone.
+    Producers,
+    /// The broker alone.
+    Broker,
 }
 
 impl BenchArgs {
@@ -71,7 +83,11 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let (json, baseline) = (args.json, args.baseline);
     let options = args.options();
-    if baseline { run_baseline(&options, json).await } else { run_bench(&options, json).await }
+    match baseline {
+        None => run_bench(&options, json).await,
+        Some(BaselineKind::Producers) => run_baseline(&options, json).await,
+        Some(BaselineKind::Broker) => run_broker_baseline(&options, json).await,
+    }
 }
 
 async fn run_bench(options: &BenchOptions, json: bool) -> anyhow::Result<ExitCode> {
@@ -95,4 +111,28 @@ async fn run_baseline(options: &BenchOptions, json: bool) -> anyhow::Result<Exit
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn run_broker_baseline(options: &BenchOptions, json: bool) -> anyhow::Result<ExitCode> {
+    let result = herald_bench::broker::broker_baseline(options)
+        .await
+        .map_err(transport::name_broker_flag)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        println!(
+            "Baseline — {} alone: {} published with confirms, {} delivered ({} lost, {} \
+             duplicates) at {:.0}/s; latency due→received p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            result.transport,
+            result.published,
+            result.delivered,
+            result.lost,
+            result.duplicates_delivered,
+            result.throughput_eps,
+            result.latency_ms.p50,
+            result.latency_ms.p99,
+            result.latency_ms.max
+        );
+    }
+    Ok(super::exit_code(result.lost == 0))
 }
