@@ -104,21 +104,28 @@ async fn measure(
         published += task.await??;
     }
     let received = consumer.await??;
+    Ok(summarize(published, &received, started))
+}
+
+/// The result of a yardstick run: `published` confirmed, what the consumer `received`,
+/// throughput from `started` to the last receipt.
+pub(crate) fn summarize(published: u64, received: &Received, started: Instant) -> BrokerBaseline {
     let elapsed = received.last_receipt.unwrap_or_else(Instant::now) - started;
     let delivered = received.distinct.len() as u64;
-    Ok(BrokerBaseline {
+    let quantile = |q: f64| received.latency_us.value_at_quantile(q) as f64 / 1000.0;
+    BrokerBaseline {
         published,
         delivered,
         lost: published.saturating_sub(delivered),
         duplicates_delivered: received.duplicates,
         throughput_eps: delivered as f64 / elapsed.as_secs_f64().max(1e-9),
         latency_ms: LatencyMs {
-            p50: received.latency_us.value_at_quantile(0.50) as f64 / 1000.0,
-            p99: received.latency_us.value_at_quantile(0.99) as f64 / 1000.0,
+            p50: quantile(0.50),
+            p99: quantile(0.99),
             max: received.latency_us.max() as f64 / 1000.0,
         },
         transport: String::new(),
-    })
+    }
 }
 
 /// Publishes this publisher's share of the orders (every `publishers`-th), each batch
@@ -155,14 +162,14 @@ async fn publish(
     Ok(confirmed)
 }
 
-fn due_at(start_us: i64, n: u64, rate: u64) -> i64 {
+pub(crate) fn due_at(start_us: i64, n: u64, rate: u64) -> i64 {
     match n.saturating_mul(1_000_000).checked_div(rate) {
         Some(offset) => start_us.saturating_add(i64::try_from(offset).unwrap_or(i64::MAX)),
         None => now_us(),
     }
 }
 
-async fn wait_until_due(due_at_us: i64) {
+pub(crate) async fn wait_until_due(due_at_us: i64) {
     let wait = due_at_us - now_us();
     if wait > 0 {
         tokio::time::sleep(Duration::from_micros(wait.unsigned_abs())).await;
@@ -170,7 +177,12 @@ async fn wait_until_due(due_at_us: i64) {
 }
 
 /// Order `n` of the run as the relay would publish it.
-fn message(run: &str, n: u64, customers: u64, due_at_us: i64) -> anyhow::Result<Message> {
+pub(crate) fn message(
+    run: &str,
+    n: u64,
+    customers: u64,
+    due_at_us: i64,
+) -> anyhow::Result<Message> {
     let order = OrderPlaced {
         run: run.to_owned(),
         order_id: i64::try_from(n)?,
@@ -189,7 +201,7 @@ fn message(run: &str, n: u64, customers: u64, due_at_us: i64) -> anyhow::Result<
 }
 
 /// What the consumer received.
-struct Received {
+pub(crate) struct Received {
     distinct: HashSet<i64>,
     duplicates: u64,
     latency_us: hdrhistogram::Histogram<u64>,
@@ -198,7 +210,7 @@ struct Received {
 
 /// Receives and acknowledges until `expected` distinct orders arrived, or nothing came
 /// for `stall_timeout`.
-async fn consume(
+pub(crate) async fn consume(
     mut subscription: Box<dyn herald_transport::Subscription>,
     expected: u64,
     stall_timeout: Duration,

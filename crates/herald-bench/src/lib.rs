@@ -16,11 +16,15 @@
 //! - [`broker`]: the broker alone ([`broker::broker_baseline`]): the same messages
 //!   published with confirms and consumed, no database, the yardstick of the relay and
 //!   the consumer.
+//! - [`naive`]: the relay people write by hand ([`naive::naive_baseline`]): writers,
+//!   a `FOR UPDATE SKIP LOCKED` poller that publishes with confirms, a consumer without
+//!   an inbox, on PostgreSQL and a broker.
 //!
 //! Errors are `anyhow`: the harness reports to a person through the binary, or fails a
 //! test.
 
 pub mod bench;
 pub mod broker;
+pub mod naive;
 pub mod pipeline;
 pub mod workload;

@@ -144,7 +144,7 @@ fn broker_baseline_over_nats() {
 }
 
 #[test]
-fn baseline_alone_is_the_producers_and_broker_needs_a_broker() {
+fn baseline_alone_is_the_producers_and_the_others_need_a_broker() {
     let output = Command::new(env!("CARGO_BIN_EXE_herald"))
         .args(["bench", "--baseline", "--events", "100", "--json"])
         .output()
@@ -154,11 +154,55 @@ fn baseline_alone_is_the_producers_and_broker_needs_a_broker() {
     assert_eq!(result["committed"], 100);
     assert_eq!(result["database"], "sqlite");
 
+    for kind in ["broker", "naive"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(["bench", "--baseline", kind, "--events", "10"])
+            .output()
+            .expect("run herald bench --baseline");
+        assert!(!output.status.success(), "--baseline {kind} without a broker");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("--broker amqp://"), "{stderr}");
+    }
+}
+
+/// `herald bench --baseline naive` runs the hand-written relay on PostgreSQL and a broker:
+/// every order arrives, and its tables are gone afterwards.
+async fn naive_baseline_counts_every_message(url: &str, transport: &str) {
+    let test_db = TestDb::postgres("naive_baseline").await;
+    let namespace = herald_testkit::brokers::unique("naive").replace('_', "-");
     let output = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["bench", "--baseline", "broker", "--events", "10"])
+        .args(["bench", "--baseline", "naive", "--events", "1000", "--json"])
+        .args(["--database", &test_db.url, "--broker", url, "--namespace", &namespace])
         .output()
-        .expect("run herald bench --baseline broker");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--broker amqp://"), "{stderr}");
+        .expect("run herald bench --baseline naive");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON result");
+    assert_eq!(result["transport"], transport);
+    assert_eq!(result["published"], 1000);
+    assert_eq!(result["delivered"], 1000);
+    assert_eq!(result["lost"], 0);
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE 'naive_%'",
+    )
+    .fetch_one(&mut *test_db_connection(&test_db).await)
+    .await
+    .expect("count tables");
+    assert_eq!(left, 0, "the naive relay's tables are dropped");
+    test_db.cleanup().await;
+}
+
+async fn test_db_connection(test_db: &TestDb) -> sqlx::pool::PoolConnection<sqlx::Postgres> {
+    let herald_db::Database::Postgres(pool) = &test_db.db else { unreachable!("PostgreSQL") };
+    pool.acquire().await.expect("a connection")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn naive_baseline_over_rabbitmq() {
+    naive_baseline_counts_every_message(&herald_testkit::brokers::amqp_url(), "RabbitMQ").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn naive_baseline_over_nats() {
+    naive_baseline_counts_every_message(&herald_testkit::brokers::nats_url(), "NATS JetStream")
+        .await;
 }

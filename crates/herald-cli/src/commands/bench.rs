@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use herald_bench::bench::{self, BenchOptions, View};
+use herald_bench::broker::BrokerBaseline;
 use herald_cli::transport::{self, BrokerArgs};
 
 #[derive(Debug, clap::Args)]
@@ -33,7 +34,9 @@ pub(crate) struct BenchArgs {
     /// Run a yardstick instead of the pipeline: `producers` (the default when the value is
     /// left out) runs only the producers, what the database alone commits; `broker`
     /// publishes the same messages with confirms straight to `--broker` and consumes
-    /// them, with no database.
+    /// them, with no database; `naive` runs a hand-written relay (writers, a `FOR UPDATE
+    /// SKIP LOCKED` poller, a consumer without inbox) on a PostgreSQL `--database` and
+    /// `--broker`.
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "producers")]
     baseline: Option<BaselineKind>,
     #[command(flatten)]
@@ -53,6 +56,8 @@ pub(crate) enum BaselineKind {
     Producers,
     /// The broker alone.
     Broker,
+    /// A naive relay written by hand.
+    Naive,
 }
 
 impl BenchArgs {
@@ -86,7 +91,14 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match baseline {
         None => run_bench(&options, json).await,
         Some(BaselineKind::Producers) => run_baseline(&options, json).await,
-        Some(BaselineKind::Broker) => run_broker_baseline(&options, json).await,
+        Some(BaselineKind::Broker) => {
+            let result = herald_bench::broker::broker_baseline(&options).await;
+            print_yardstick("the broker alone", &result.map_err(transport::name_broker_flag)?, json)
+        }
+        Some(BaselineKind::Naive) => {
+            let result = herald_bench::naive::naive_baseline(&options).await;
+            print_yardstick("a naive relay", &result.map_err(transport::name_broker_flag)?, json)
+        }
     }
 }
 
@@ -113,15 +125,13 @@ async fn run_baseline(options: &BenchOptions, json: bool) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_broker_baseline(options: &BenchOptions, json: bool) -> anyhow::Result<ExitCode> {
-    let result = herald_bench::broker::broker_baseline(options)
-        .await
-        .map_err(transport::name_broker_flag)?;
+/// Prints a yardstick's result; `what` says what ran (`the broker alone`, …).
+fn print_yardstick(what: &str, result: &BrokerBaseline, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
+        println!("{}", serde_json::to_string_pretty(result)?);
     } else {
         println!(
-            "Baseline — {} alone: {} published with confirms, {} delivered ({} lost, {} \
+            "Baseline — {what} ({}): {} published with confirms, {} delivered ({} lost, {} \
              duplicates) at {:.0}/s; latency due→received p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
             result.transport,
             result.published,
