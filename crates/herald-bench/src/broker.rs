@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use herald_envelope::{Envelope, Event, Limits};
-use herald_transport::{Message, Pattern, Publisher, SubscriptionSpec};
+use herald_transport::{Message, Pattern, Publisher, Subscription, SubscriptionSpec};
 use serde::Serialize;
 
 use crate::bench::{BenchOptions, LatencyMs};
@@ -51,12 +51,7 @@ pub async fn broker_baseline(options: &BenchOptions) -> anyhow::Result<BrokerBas
             "--baseline broker measures a broker alone: give --broker amqp://… or nats://…"
         );
     };
-    herald::check_namespace(&options.broker.namespace)?;
     let run = uuid::Uuid::now_v7().simple().to_string();
-    // A namespace of the run's own (at most 48 characters), so that nothing of another
-    // run or of a deployment is read or deleted.
-    let prefix = &options.broker.namespace[..options.broker.namespace.len().min(39)];
-    let namespace = format!("{prefix}-b{}", &run[run.len() - 6..]);
     // The embedded log is not opened for a broker URL; the database stays unused.
     let scratch = std::env::temp_dir().join(format!("herald-bench-broker-{run}.db"));
     let db = herald_db::Database::connect(
@@ -64,29 +59,68 @@ pub async fn broker_baseline(options: &BenchOptions) -> anyhow::Result<BrokerBas
         &herald_db::DatabaseOptions { migrate: false, ..herald_db::DatabaseOptions::default() },
     )
     .await?;
-    let transport = herald::Transport::open(Some(url), &namespace, &db, options.partitions)?;
-    let pattern: Pattern = OrderPlaced::routing_key().parse()?;
-    transport.declare_group(GROUP, std::slice::from_ref(&pattern)).await?;
-    let spec =
-        SubscriptionSpec { group: GROUP.into(), member: run.clone(), patterns: vec![pattern] };
-    let subscription = transport.subscriber.subscribe(spec).await?;
-    let result = measure(options, &run, transport.publisher.clone(), subscription).await;
-    transport.delete_topology(&[GROUP]).await?;
+    let (broker, subscription) = RunBroker::join(options, url, &db, &run, "b").await?;
+    let result = measure(options, &run, &broker, subscription).await;
+    broker.leave().await?;
     db.close().await;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", scratch.display()));
     }
-    let mut baseline = result?;
-    baseline.transport = if url.starts_with("nats") { "NATS JetStream" } else { "RabbitMQ" }.into();
-    Ok(baseline)
+    result
+}
+
+/// A yardstick's broker: one consumer group in a namespace of the run's own (at most 48
+/// characters), so that nothing of another run or of a deployment is read or deleted.
+pub(crate) struct RunBroker {
+    transport: herald::Transport,
+    /// `RabbitMQ` or `NATS JetStream`.
+    pub(crate) name: &'static str,
+}
+
+impl RunBroker {
+    /// Opens the broker at `url` in a namespace made of `--namespace`, `marker` and the
+    /// run's id, declares the group and joins it.
+    pub(crate) async fn join(
+        options: &BenchOptions,
+        url: &str,
+        db: &herald_db::Database,
+        run: &str,
+        marker: &str,
+    ) -> anyhow::Result<(RunBroker, Box<dyn Subscription>)> {
+        herald::check_namespace(&options.broker.namespace)?;
+        let prefix = &options.broker.namespace[..options.broker.namespace.len().min(39)];
+        let namespace = format!("{prefix}-{marker}{}", &run[run.len() - 6..]);
+        let transport = herald::Transport::open(Some(url), &namespace, db, options.partitions)?;
+        let pattern: Pattern = OrderPlaced::routing_key().parse()?;
+        transport.declare_group(GROUP, std::slice::from_ref(&pattern)).await?;
+        let spec = SubscriptionSpec {
+            group: GROUP.into(),
+            member: run.to_owned(),
+            patterns: vec![pattern],
+        };
+        let subscription = transport.subscriber.subscribe(spec).await?;
+        let name = if url.starts_with("nats") { "NATS JetStream" } else { "RabbitMQ" };
+        Ok((RunBroker { transport, name }, subscription))
+    }
+
+    /// The publisher of the run's namespace.
+    pub(crate) fn publisher(&self) -> Arc<dyn Publisher> {
+        self.transport.publisher.clone()
+    }
+
+    /// Deletes the run's queues or stream.
+    pub(crate) async fn leave(self) -> anyhow::Result<()> {
+        Ok(self.transport.delete_topology(&[GROUP]).await?)
+    }
 }
 
 async fn measure(
     options: &BenchOptions,
     run: &str,
-    publisher: Arc<dyn Publisher>,
-    subscription: Box<dyn herald_transport::Subscription>,
+    broker: &RunBroker,
+    subscription: Box<dyn Subscription>,
 ) -> anyhow::Result<BrokerBaseline> {
+    let publisher = broker.publisher();
     let start_us = now_us();
     let started = Instant::now();
     let consumer = tokio::spawn(consume(subscription, options.events, options.stall_timeout));
@@ -104,12 +138,17 @@ async fn measure(
         published += task.await??;
     }
     let received = consumer.await??;
-    Ok(summarize(published, &received, started))
+    Ok(summarize(published, &received, started, broker.name))
 }
 
-/// The result of a yardstick run: `published` confirmed, what the consumer `received`,
-/// throughput from `started` to the last receipt.
-pub(crate) fn summarize(published: u64, received: &Received, started: Instant) -> BrokerBaseline {
+/// The result of a yardstick run over `transport`: `published` confirmed, what the
+/// consumer `received`, throughput from `started` to the last receipt.
+pub(crate) fn summarize(
+    published: u64,
+    received: &Received,
+    started: Instant,
+    transport: &str,
+) -> BrokerBaseline {
     let elapsed = received.last_receipt.unwrap_or_else(Instant::now) - started;
     let delivered = received.distinct.len() as u64;
     let quantile = |q: f64| received.latency_us.value_at_quantile(q) as f64 / 1000.0;
@@ -124,7 +163,7 @@ pub(crate) fn summarize(published: u64, received: &Received, started: Instant) -
             p99: quantile(0.99),
             max: received.latency_us.max() as f64 / 1000.0,
         },
-        transport: String::new(),
+        transport: transport.to_owned(),
     }
 }
 
@@ -211,7 +250,7 @@ pub(crate) struct Received {
 /// Receives and acknowledges until `expected` distinct orders arrived, or nothing came
 /// for `stall_timeout`.
 pub(crate) async fn consume(
-    mut subscription: Box<dyn herald_transport::Subscription>,
+    mut subscription: Box<dyn Subscription>,
     expected: u64,
     stall_timeout: Duration,
 ) -> anyhow::Result<Received> {

@@ -8,21 +8,17 @@
 //! Its tables carry the run's id in their names (hexadecimal digits only) and are dropped
 //! afterwards; its broker names live in a namespace of the run's own.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use herald_envelope::Event;
-use herald_transport::{Message, Pattern, Publisher, SubscriptionSpec};
+use herald_transport::{Message, Publisher, Subscription};
 use sqlx::PgPool;
 
 use crate::bench::BenchOptions;
-use crate::broker::{self, BrokerBaseline};
-use crate::workload::{OrderPlaced, now_us};
+use crate::broker::{self, BrokerBaseline, RunBroker};
+use crate::workload::now_us;
 
 /// Rows one relay round reads, publishes and marks.
 const RELAY_BATCH: i64 = 1000;
-/// The consumer group of the baseline.
-const GROUP: &str = "bench-naive";
 
 /// Runs the naive pipeline: needs a `postgres://` `--database` and a `--broker`.
 pub async fn naive_baseline(options: &BenchOptions) -> anyhow::Result<BrokerBaseline> {
@@ -36,11 +32,7 @@ pub async fn naive_baseline(options: &BenchOptions) -> anyhow::Result<BrokerBase
     if !database.starts_with("postgres") {
         anyhow::bail!("--baseline naive needs --database postgres://…, not `{database}`");
     }
-    herald::check_namespace(&options.broker.namespace)?;
     let run = uuid::Uuid::now_v7().simple().to_string();
-    let tag = &run[run.len() - 8..];
-    let prefix = &options.broker.namespace[..options.broker.namespace.len().min(39)];
-    let namespace = format!("{prefix}-n{}", &run[run.len() - 6..]);
     let db = herald_db::Database::connect(
         database,
         &herald_db::DatabaseOptions {
@@ -53,22 +45,13 @@ pub async fn naive_baseline(options: &BenchOptions) -> anyhow::Result<BrokerBase
     let herald_db::Database::Postgres(pool) = db.clone() else {
         anyhow::bail!("--baseline naive needs PostgreSQL");
     };
-    let tables = Tables::create(&pool, tag).await?;
-    let transport = herald::Transport::open(Some(url), &namespace, &db, options.partitions)?;
-    let pattern: Pattern = OrderPlaced::routing_key().parse()?;
-    transport.declare_group(GROUP, std::slice::from_ref(&pattern)).await?;
-    let spec =
-        SubscriptionSpec { group: GROUP.into(), member: run.clone(), patterns: vec![pattern] };
-    let subscription = transport.subscriber.subscribe(spec).await?;
-    let result =
-        measure(options, &run, &pool, &tables, transport.publisher.clone(), subscription).await;
-    transport.delete_topology(&[GROUP]).await?;
+    let (broker, subscription) = RunBroker::join(options, url, &db, &run, "n").await?;
+    let tables = Tables::create(&pool, &run[run.len() - 8..]).await?;
+    let result = measure(options, &run, &pool, &tables, &broker, subscription).await;
+    broker.leave().await?;
     tables.drop(&pool).await?;
     db.close().await;
-    let mut baseline = result?;
-    let broker = if url.starts_with("nats") { "NATS JetStream" } else { "RabbitMQ" };
-    baseline.transport = broker.to_owned();
-    Ok(baseline)
+    result
 }
 
 /// The naive pipeline's two tables.
@@ -112,9 +95,10 @@ async fn measure(
     run: &str,
     pool: &PgPool,
     tables: &Tables,
-    publisher: Arc<dyn Publisher>,
-    subscription: Box<dyn herald_transport::Subscription>,
+    broker: &RunBroker,
+    subscription: Box<dyn Subscription>,
 ) -> anyhow::Result<BrokerBaseline> {
+    let publisher = broker.publisher();
     let start_us = now_us();
     let started = Instant::now();
     let consumer =
@@ -137,7 +121,7 @@ async fn measure(
         task.await??;
     }
     let received = consumer.await??;
-    Ok(broker::summarize(published, &received, started))
+    Ok(broker::summarize(published, &received, started, broker.name))
 }
 
 /// One writer's share of the orders and where it writes them.

@@ -120,11 +120,17 @@ fn broker_baseline_counts_every_message(url: &str, transport: &str) {
         .args(["--broker", url, "--namespace", &namespace])
         .output()
         .expect("run herald bench --baseline broker");
+    assert_counted_every_message(&output, transport, 1000);
+}
+
+/// A yardstick's `--json` result: every one of `events` published and delivered once
+/// over `transport`, with a throughput and ordered latencies.
+fn assert_counted_every_message(output: &std::process::Output, transport: &str, events: u64) {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let result: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON result");
     assert_eq!(result["transport"], transport);
-    assert_eq!(result["published"], 1000);
-    assert_eq!(result["delivered"], 1000);
+    assert_eq!(result["published"], events);
+    assert_eq!(result["delivered"], events);
     assert_eq!(result["lost"], 0);
     assert!(result["duplicates_delivered"].is_u64());
     assert!(result["throughput_eps"].as_f64().is_some_and(|t| t > 0.0));
@@ -175,12 +181,7 @@ async fn naive_baseline_counts_every_message(url: &str, transport: &str) {
         .args(["--database", &test_db.url, "--broker", url, "--namespace", &namespace])
         .output()
         .expect("run herald bench --baseline naive");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let result: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON result");
-    assert_eq!(result["transport"], transport);
-    assert_eq!(result["published"], 1000);
-    assert_eq!(result["delivered"], 1000);
-    assert_eq!(result["lost"], 0);
+    assert_counted_every_message(&output, transport, 1000);
     let left: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE 'naive_%'",
     )

@@ -53,11 +53,6 @@ impl<'a, DB: sqlx::Database> Next<'a, DB> {
             None => self.handler.call(ctx).await,
         }
     }
-
-    /// The type name of the handler at the end of the chain.
-    pub fn handler_name(&self) -> &'static str {
-        self.handler.name()
-    }
 }
 
 /// Runs each handler call in a span of its own, `herald.consume`, which continues the

@@ -82,6 +82,9 @@ pub enum EventStoreError {
     /// The database failed.
     #[error("event store database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database refused otherwise (connecting, migrating).
+    #[error(transparent)]
+    Db(herald_db::DbError),
 }
 
 impl From<herald_db::DbError> for EventStoreError {
@@ -91,7 +94,7 @@ impl From<herald_db::DbError> for EventStoreError {
                 EventStoreError::WrongBackend { expected, found }
             }
             herald_db::DbError::Query(error) => EventStoreError::Database(error),
-            other => EventStoreError::Database(sqlx::Error::Protocol(other.to_string())),
+            other => EventStoreError::Db(other),
         }
     }
 }
