@@ -47,15 +47,50 @@ pub enum View {
     Quiet,
 }
 
-/// Commit-to-handler latency percentiles, in milliseconds.
-#[derive(Debug, Clone, Copy, Serialize)]
+/// Latency percentiles, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct LatencyMs {
     /// Median.
     pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
     /// 99th percentile.
     pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
     /// Worst.
     pub max: f64,
+}
+
+impl LatencyMs {
+    /// The percentiles of a histogram of microseconds.
+    pub fn of_micros(histogram: &hdrhistogram::Histogram<u64>) -> LatencyMs {
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        let quantile = |q: f64| ms(histogram.value_at_quantile(q));
+        LatencyMs {
+            p50: quantile(0.50),
+            p90: quantile(0.90),
+            p99: quantile(0.99),
+            p999: quantile(0.999),
+            max: ms(histogram.max()),
+        }
+    }
+}
+
+/// How the relay and the consumer batched the run's work: the figures that explain a
+/// throughput (every batch and round costs round trips whatever its size).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Stages {
+    /// Batches the relay published.
+    pub relay_batches: u64,
+    /// Rows per relay batch, on average.
+    pub events_per_relay_batch: f64,
+    /// Windows of deliveries the consumer received.
+    pub consumer_rounds: u64,
+    /// Deliveries per consumer round, on average.
+    pub events_per_consumer_round: f64,
+    /// Database transactions the consumer committed or rolled back.
+    pub consumer_transactions: u64,
 }
 
 /// The final summary (`--json` prints exactly this).
@@ -77,6 +112,11 @@ pub struct Summary {
     pub throughput_eps: f64,
     /// Commit (as scheduled) to handler latency.
     pub latency_ms: LatencyMs,
+    /// Commit to the broker's confirm of the relay's publish (the relay's share of the
+    /// latency, from each row's commit time).
+    pub commit_to_publish_ms: LatencyMs,
+    /// How the relay and the consumer batched.
+    pub stages: Stages,
     /// Requested rate (0 = as fast as possible).
     pub rate: u64,
     /// `sqlite` or `postgres`.
@@ -107,7 +147,10 @@ impl Summary {
              \x20 applied twice          {twice} ({twice_verdict})\n\
              \x20 order violations       {order} ({order_verdict})\n\
              \x20 throughput             {throughput:.0} events/s over {elapsed:.2} s\n\
-             \x20 latency commit→handler p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms",
+             \x20 latency commit→handler p50 {p50:.2} ms, p90 {p90:.2} ms, p99 {p99:.2} ms, p99.9 {p999:.2} ms, max {max:.2} ms\n\
+             \x20 latency commit→publish p50 {publish_p50:.2} ms, p99 {publish_p99:.2} ms, max {publish_max:.2} ms\n\
+             \x20 relay                  {relay_batches} batches, {per_batch:.1} events each\n\
+             \x20 consumer               {rounds} rounds, {per_round:.1} events each, {consumer_tx} transactions",
             database = self.database,
             transport = self.transport,
             per_tx = match self.events_per_tx {
@@ -127,8 +170,18 @@ impl Summary {
             throughput = self.throughput_eps,
             elapsed = self.elapsed_s,
             p50 = self.latency_ms.p50,
+            p90 = self.latency_ms.p90,
             p99 = self.latency_ms.p99,
+            p999 = self.latency_ms.p999,
             max = self.latency_ms.max,
+            publish_p50 = self.commit_to_publish_ms.p50,
+            publish_p99 = self.commit_to_publish_ms.p99,
+            publish_max = self.commit_to_publish_ms.max,
+            relay_batches = self.stages.relay_batches,
+            per_batch = self.stages.events_per_relay_batch,
+            rounds = self.stages.consumer_rounds,
+            per_round = self.stages.events_per_consumer_round,
+            consumer_tx = self.stages.consumer_transactions,
         )
     }
 }
@@ -260,12 +313,14 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
     let tracker = Arc::clone(&pipeline.tracker);
     let pipeline_transport = pipeline.transport;
     let duplicates = pipeline.consumer_stats.duplicates_suppressed.load(Ordering::Relaxed);
+    let stages = stages(&pipeline);
+    let relay_stats = Arc::clone(&pipeline.relay_stats);
     let (producer_db, consumer_db) = pipeline.stop().await?;
     let verification = workload::verify(&producer_db, &consumer_db, &run).await?;
     producer_db.close().await;
     consumer_db.close().await;
     let transport = pipeline_transport;
-    Ok(summarize(
+    let mut summary = summarize(
         options,
         is_postgres,
         transport,
@@ -273,7 +328,30 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
         duplicates,
         &tracker,
         finished_at - started,
-    ))
+    );
+    summary.stages = stages;
+    if let Some(histogram) = relay_stats.commit_to_confirm() {
+        summary.commit_to_publish_ms = LatencyMs::of_micros(&histogram);
+    }
+    Ok(summary)
+}
+
+/// The relay's and the consumer's batching, from their counters.
+fn stages(pipeline: &Pipeline) -> Stages {
+    let relay_batches = pipeline.relay_stats.batches.load(Ordering::Relaxed);
+    let relayed = pipeline.relay_stats.published.load(Ordering::Relaxed);
+    let consumer = &pipeline.consumer_stats;
+    let consumer_rounds = consumer.rounds.load(Ordering::Relaxed);
+    let handled = consumer.processed.load(Ordering::Relaxed)
+        + consumer.duplicates_suppressed.load(Ordering::Relaxed);
+    let per = |events: u64, batches: u64| events as f64 / batches.max(1) as f64;
+    Stages {
+        relay_batches,
+        events_per_relay_batch: per(relayed, relay_batches),
+        consumer_rounds,
+        events_per_consumer_round: per(handled, consumer_rounds),
+        consumer_transactions: consumer.transactions.load(Ordering::Relaxed),
+    }
 }
 
 fn summarize(
@@ -294,16 +372,14 @@ fn summarize(
         applied_twice: verification.applied_twice,
         order_violations: verification.order_violations,
         throughput_eps: verification.delivered as f64 / elapsed_s,
-        latency_ms: LatencyMs {
-            p50: tracker.latency_ms(0.50),
-            p99: tracker.latency_ms(0.99),
-            max: tracker.max_latency_ms(),
-        },
+        latency_ms: tracker.latency(),
         rate: options.rate,
         database: if is_postgres { "postgres" } else { "sqlite" }.to_owned(),
         transport: transport.to_owned(),
         events_per_tx: options.events_per_tx,
         elapsed_s,
+        commit_to_publish_ms: LatencyMs::default(),
+        stages: Stages::default(),
     }
 }
 

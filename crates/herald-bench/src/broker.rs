@@ -151,18 +151,13 @@ pub(crate) fn summarize(
 ) -> BrokerBaseline {
     let elapsed = received.last_receipt.unwrap_or_else(Instant::now) - started;
     let delivered = received.distinct.len() as u64;
-    let quantile = |q: f64| received.latency_us.value_at_quantile(q) as f64 / 1000.0;
     BrokerBaseline {
         published,
         delivered,
         lost: published.saturating_sub(delivered),
         duplicates_delivered: received.duplicates,
         throughput_eps: delivered as f64 / elapsed.as_secs_f64().max(1e-9),
-        latency_ms: LatencyMs {
-            p50: quantile(0.50),
-            p99: quantile(0.99),
-            max: received.latency_us.max() as f64 / 1000.0,
-        },
+        latency_ms: LatencyMs::of_micros(&received.latency_us),
         transport: transport.to_owned(),
     }
 }

@@ -245,9 +245,10 @@ impl Tracker {
         self.latency_us.lock().map_or(0.0, |h| h.value_at_quantile(quantile) as f64 / 1000.0)
     }
 
-    /// Largest latency in milliseconds.
-    pub fn max_latency_ms(&self) -> f64 {
-        self.latency_us.lock().map_or(0.0, |h| h.max() as f64 / 1000.0)
+    /// The latency percentiles so far.
+    pub fn latency(&self) -> crate::bench::LatencyMs {
+        let histogram = self.latency_us.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        crate::bench::LatencyMs::of_micros(&histogram)
     }
 }
 

@@ -39,6 +39,13 @@ pub struct RelayConfig {
     /// How often sent rows and ledger records past retention are purged (in bounded
     /// batches).
     pub purge_interval: Duration,
+    /// How often the relay holding partition 0 checks whether the outbox needs a vacuum
+    /// (see [`OutboxStore::vacuum_if_bloated`]).
+    pub vacuum_interval: Duration,
+    /// Dead row versions past which the outbox is vacuumed (when they also outnumber the
+    /// live rows); 0 turns the relay's vacuum off, for installations whose autovacuum is
+    /// tuned for the outbox.
+    pub vacuum_dead_rows: i64,
     /// Fault injection for crash tests: a pause between the transport's confirmation and
     /// marking the rows sent, so that a killed relay leaves published-but-unmarked rows
     /// behind. Zero (the default) in production.
@@ -58,6 +65,8 @@ impl Default for RelayConfig {
             // At most 2 s between attempts, so a returning broker is used again promptly.
             backoff: Backoff::new(Duration::from_millis(50), Duration::from_secs(2)),
             purge_interval: Duration::from_secs(1),
+            vacuum_interval: Duration::from_secs(2),
+            vacuum_dead_rows: 10_000,
             pause_before_mark: Duration::ZERO,
         }
     }
@@ -215,6 +224,12 @@ impl Relay {
             }
         }
         self.purge_if_due(state).await;
+        if leases.owned().contains(&0) {
+            state.vacuum_off |= state.vacuum_failed().await;
+            if !state.vacuum_off {
+                self.vacuum_if_due(state);
+            }
+        }
         let now = Instant::now();
         let ready: Vec<u32> = leases
             .owned()
@@ -312,6 +327,36 @@ impl Relay {
         }
     }
 
+    /// Starts a vacuum of a bloated outbox in the background (the relay goes on
+    /// publishing meanwhile); a failure (a role that does not own the table, say) turns
+    /// the relay's vacuum off with a warning.
+    fn vacuum_if_due(&self, state: &mut LoopState) {
+        let now = Instant::now();
+        if self.config.vacuum_dead_rows <= 0 || state.next_vacuum.is_some_and(|next| now < next) {
+            return;
+        }
+        if state.vacuum.as_ref().is_some_and(|running| !running.is_finished()) {
+            return;
+        }
+        state.next_vacuum = Some(now + self.config.vacuum_interval);
+        let (store, dead_rows) = (self.store.clone(), self.config.vacuum_dead_rows);
+        state.vacuum = Some(tokio::spawn(async move {
+            let started = Instant::now();
+            match store.vacuum_if_bloated(dead_rows).await {
+                Ok(false) => true,
+                Ok(true) => {
+                    tracing::debug!(elapsed = ?started.elapsed(), "Vacuumed the outbox.");
+                    metrics::counter!("herald_relay_outbox_vacuums_total").increment(1);
+                    true
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "Vacuuming the outbox failed; leaving it to autovacuum.");
+                    false
+                }
+            }
+        }));
+    }
+
     async fn purge_if_due(&self, state: &mut LoopState) {
         let now = Instant::now();
         if state.next_purge.is_some_and(|next| now < next) {
@@ -340,6 +385,24 @@ impl Relay {
 struct LoopState {
     blocked: BTreeMap<u32, Blocked>,
     next_purge: Option<Instant>,
+    next_vacuum: Option<Instant>,
+    /// The vacuum running in the background; it yields whether it succeeded.
+    vacuum: Option<tokio::task::JoinHandle<bool>>,
+    /// Set after a vacuum failed: the relay leaves the outbox to autovacuum.
+    vacuum_off: bool,
+}
+
+impl LoopState {
+    /// Whether a finished background vacuum failed (collecting its result).
+    async fn vacuum_failed(&mut self) -> bool {
+        match self.vacuum.take() {
+            Some(done) if done.is_finished() => !done.await.unwrap_or(false),
+            running => {
+                self.vacuum = running;
+                false
+            }
+        }
+    }
 }
 
 /// Where a published row sits in the outbox.

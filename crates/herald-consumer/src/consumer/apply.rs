@@ -98,7 +98,7 @@ where
                 _ => None,
             })
             .collect();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let mut fresh = if ids.is_empty() {
             Default::default()
         } else {
@@ -141,7 +141,7 @@ where
     ) -> Result<Settlement, sqlx::Error> {
         let mut settlement = Settlement::default();
         let mut held_back = BTreeSet::new();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for (index, item) in items.iter().enumerate() {
             let delivery = item.delivery;
             if keeps_order && held_back.contains(&delivery.tag.partition) {
@@ -185,6 +185,12 @@ where
         }
         tx.commit().await?;
         Ok(settlement)
+    }
+
+    /// Begins one of the consumer's transactions, counting it.
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error> {
+        self.stats.transactions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.pool.begin().await
     }
 
     /// Runs a handler through the consumer's layers (its `herald.consume` span, its

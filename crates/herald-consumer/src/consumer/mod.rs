@@ -95,6 +95,7 @@ where
             let failed = match received {
                 Ok(deliveries) if deliveries.is_empty() => false,
                 Ok(deliveries) => {
+                    self.stats.rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let settlement = self.process(&deliveries, keeps_order).await;
                     self.settle(subscription.as_mut(), settlement, keeps_order).await
                 }

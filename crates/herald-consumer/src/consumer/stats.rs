@@ -28,6 +28,11 @@ pub struct ConsumerStats {
     pub unhandled: AtomicU64,
     /// Events the filter refused.
     pub filtered: AtomicU64,
+    /// Non-empty windows received (events per round = deliveries / rounds).
+    pub rounds: AtomicU64,
+    /// Database transactions the rounds took (one per worker with a share of a round,
+    /// more after a handler failure).
+    pub transactions: AtomicU64,
 }
 
 /// Counts of one round, added to the stats once it settled.
