@@ -45,3 +45,6 @@ both_databases!(
 
 #[path = "out_of_order.rs"]
 mod out_of_order;
+
+#[path = "vacuum.rs"]
+mod vacuum;
