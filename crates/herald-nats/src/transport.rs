@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use futures::future::join_all;
 use futures::{FutureExt, StreamExt};
 use herald_transport::{
-    Delivery, DeliveryTag, Features, Message, Publisher, Result, Subscriber, Subscription,
-    SubscriptionSpec, TransportError,
+    Delivery, DeliveryTag, Features, Message, PendingConfirms, Publisher, Result, Subscriber,
+    Subscription, SubscriptionSpec, TransportError,
 };
 use tokio::sync::Mutex;
 
@@ -131,18 +131,22 @@ impl JetStream {
         Ok(())
     }
 
-    /// Publishes to `subjects[i]`, all in flight, and awaits every acknowledgement. The
+    /// Publishes to `subjects[i]`, in order; the returned future awaits every
+    /// acknowledgement. The
     /// deduplication id is the event id, or, for a message to one group (a replay of an
     /// event the stream already holds), the event id with a fresh suffix.
-    async fn send(
+    async fn hand_over(
         &self,
         messages: &[Message],
         subjects: Vec<String>,
         direct: bool,
-    ) -> Vec<Result<()>> {
+    ) -> PendingConfirms {
         let context = match self.context().await {
             Ok(context) => context,
-            Err(error) => return messages.iter().map(|_| Err(error.clone())).collect(),
+            Err(error) => {
+                let results = messages.iter().map(|_| Err(error.clone())).collect();
+                return Box::pin(std::future::ready(results));
+            }
         };
         let mut pending = Vec::with_capacity(messages.len());
         for (message, subject) in messages.iter().zip(subjects) {
@@ -162,7 +166,7 @@ impl JetStream {
             pending.push(sent);
         }
         let timeout = self.config.publish_timeout;
-        join_all(pending.into_iter().map(|sent| async move {
+        Box::pin(join_all(pending.into_iter().map(move |sent| async move {
             let ack = sent?;
             match tokio::time::timeout(timeout, ack).await {
                 Err(_) => {
@@ -171,8 +175,7 @@ impl JetStream {
                 Ok(Err(error)) => Err(TransportError::NotConfirmed(error.to_string())),
                 Ok(Ok(_)) => Ok(()),
             }
-        }))
-        .await
+        })))
     }
 
     /// Creates (or finds) a durable pull consumer.
@@ -200,8 +203,12 @@ impl JetStream {
 #[async_trait]
 impl Publisher for JetStream {
     async fn publish(&self, messages: &[Message]) -> Vec<Result<()>> {
+        self.send(messages).await.await
+    }
+
+    async fn send(&self, messages: &[Message]) -> PendingConfirms {
         let subjects = messages.iter().map(|m| self.config.event_subject(&m.routing_key)).collect();
-        self.send(messages, subjects, false).await
+        self.hand_over(messages, subjects, false).await
     }
 
     async fn publish_to_group(&self, group: &str, messages: &[Message]) -> Vec<Result<()>> {
@@ -210,7 +217,7 @@ impl Publisher for JetStream {
         }
         let base = self.config.direct_base(group);
         let subjects = messages.iter().map(|m| format!("{base}.{}", m.routing_key)).collect();
-        self.send(messages, subjects, true).await
+        self.hand_over(messages, subjects, true).await.await
     }
 }
 

@@ -135,26 +135,44 @@ impl OutboxStore {
 
     /// Reads the oldest unsent rows of the given partitions in id order: at most
     /// `limit_per_partition` of each on PostgreSQL; on SQLite (one relay, one writer) at
-    /// most `limit_per_partition` times the number of partitions in all. Rows are selected by `sent_at IS NULL`, never by "id above the
-    /// last one seen", so a row whose transaction commits late is still found.
+    /// most `limit_per_partition` times the number of partitions in all. Rows are
+    /// selected by `sent_at IS NULL`, so a row whose transaction commits late is still
+    /// found.
     pub async fn fetch_unsent(
         &self,
         partitions: &[u32],
         limit_per_partition: usize,
     ) -> Result<Vec<OutboxRow>> {
-        let partitions: Vec<i32> = partitions.iter().map(|p| *p as i32).collect();
+        let from_start: Vec<(u32, i64)> = partitions.iter().map(|p| (*p, 0)).collect();
+        self.fetch_unsent_after(&from_start, limit_per_partition).await
+    }
+
+    /// Like [`OutboxStore::fetch_unsent`], but in each `(partition, after)` only rows with
+    /// an id above `after`: a relay with batches in flight skips the rows it already sent.
+    /// Such a fetch misses a row of the partition committed late with an id at or below
+    /// `after`; the relay fetches from the start (`after` 0) again once the partition has
+    /// nothing in flight, and at least every poll interval.
+    pub async fn fetch_unsent_after(
+        &self,
+        partitions: &[(u32, i64)],
+        limit_per_partition: usize,
+    ) -> Result<Vec<OutboxRow>> {
+        let ids: Vec<i32> = partitions.iter().map(|(p, _)| *p as i32).collect();
+        let after: Vec<i64> = partitions.iter().map(|(_, after)| *after).collect();
         let limit = i64::try_from(limit_per_partition).unwrap_or(i64::MAX);
         let rows = match &self.db {
             Database::Postgres(pool) => sqlx::query(
                 "SELECT o.id, o.event_id, o.partition, o.partition_key, o.routing_key, o.payload, \
                      o.created_at \
-                     FROM unnest($1::int[]) AS p(partition) CROSS JOIN LATERAL ( \
+                     FROM unnest($1::int[], $2::bigint[]) AS p(partition, after) CROSS JOIN LATERAL ( \
                          SELECT id, event_id, partition, partition_key, routing_key, payload, created_at \
-                         FROM herald_outbox WHERE partition = p.partition AND sent_at IS NULL \
-                         ORDER BY id LIMIT $2) AS o \
+                         FROM herald_outbox \
+                         WHERE partition = p.partition AND sent_at IS NULL AND id > p.after \
+                         ORDER BY id LIMIT $3) AS o \
                      ORDER BY o.id",
             )
-            .bind(&partitions)
+            .bind(&ids)
+            .bind(&after)
             .bind(limit)
             .fetch_all(pool)
             .await?
@@ -164,12 +182,15 @@ impl OutboxStore {
             Database::Sqlite(sqlite) => {
                 let total = limit.saturating_mul(partitions.len() as i64);
                 sqlx::query(
-                    "SELECT id, event_id, partition, partition_key, routing_key, payload, created_at \
-                     FROM herald_outbox \
-                     WHERE sent_at IS NULL AND partition IN (SELECT value FROM json_each(?1)) \
-                     ORDER BY id LIMIT ?2",
+                    "SELECT o.id, o.event_id, o.partition, o.partition_key, o.routing_key, \
+                     o.payload, o.created_at \
+                     FROM json_each(?1) AS p JOIN herald_outbox AS o \
+                     ON o.partition = json_extract(p.value, '$[0]') \
+                     AND o.id > json_extract(p.value, '$[1]') \
+                     WHERE o.sent_at IS NULL \
+                     ORDER BY o.id LIMIT ?2",
                 )
-                .bind(sqlite_array(&partitions))
+                .bind(herald_db::sqlite_pairs(partitions))
                 .bind(total)
                 .fetch_all(&sqlite.reader)
                 .await?

@@ -88,6 +88,10 @@ impl Publisher for RabbitMq {
         self.publisher.publish(messages).await
     }
 
+    async fn send(&self, messages: &[Message]) -> herald_transport::PendingConfirms {
+        self.publisher.send(messages).await
+    }
+
     async fn publish_to_group(&self, group: &str, messages: &[Message]) -> Vec<Result<()>> {
         self.publisher.publish_to_group(group, messages).await
     }

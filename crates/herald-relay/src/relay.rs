@@ -1,6 +1,6 @@
 //! The relay loop.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,7 +9,7 @@ use std::time::Duration;
 use herald_db::lease::{LeaseConfig, Leases};
 use herald_db::listen::{Listener, Topic};
 use herald_outbox::{OutboxRow, OutboxStore};
-use herald_transport::{Backoff, Message, Publisher};
+use herald_transport::{Backoff, Message, PendingConfirms, Publisher};
 use tokio::time::Instant;
 
 /// Settings of one relay process.
@@ -23,7 +23,13 @@ pub struct RelayConfig {
     /// least 16 each). Bigger batches amortise round trips; smaller ones keep each publish
     /// short, well inside `publish_timeout`.
     pub batch_size: usize,
-    /// Longest wait between polls when no wake-up comes.
+    /// Batches published and not yet confirmed at once: the relay fetches and sends the
+    /// next batch while the transport confirms the previous ones, and marks them sent in
+    /// order. 1 turns the overlap off.
+    pub batches_in_flight: usize,
+    /// Longest wait between polls when no wake-up comes; also how often, at least, the
+    /// relay lets its batches in flight drain and reads every partition from its start,
+    /// so that a row whose transaction committed late waits at most about this long.
     pub poll_interval: Duration,
     /// After a wake-up from an idle wait, how long to let more commits gather before
     /// reading, so that a busy outbox goes out in batches rather than one row at a time
@@ -58,6 +64,7 @@ impl Default for RelayConfig {
             relay_id: format!("relay-{}", uuid::Uuid::now_v7().simple()),
             partitions: 16,
             batch_size: 1024,
+            batches_in_flight: 4,
             poll_interval: Duration::from_millis(500),
             linger: Duration::from_millis(1),
             lease_ttl: Duration::from_secs(3),
@@ -152,8 +159,28 @@ pub struct Relay {
 /// A partition whose publish failed, waiting for its retry.
 #[derive(Debug, Clone, Copy)]
 struct Blocked {
+    /// When the failure was settled.
+    since: Instant,
     until: Instant,
     attempts: u32,
+}
+
+/// A batch handed to the transport, awaiting its confirms.
+struct InFlight {
+    positions: Vec<RowPosition>,
+    confirms: PendingConfirms,
+    sent_at: Instant,
+}
+
+/// What a fetch found to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    /// Nothing unsent past what is in flight.
+    Nothing,
+    /// Fewer rows than a full batch: the outbox is drained for now.
+    Some,
+    /// A full batch: more are probably waiting.
+    Full,
 }
 
 impl Relay {
@@ -187,7 +214,7 @@ impl Relay {
         tokio::pin!(shutdown);
         tracing::info!(relay_id = %self.config.relay_id, "Relay started.");
         loop {
-            // A batch in flight is finished, never cut between publish and mark: checking
+            // Batches in flight are finished, never cut between publish and mark: checking
             // for shutdown happens only between steps and while idle.
             tokio::select! {
                 biased;
@@ -205,6 +232,9 @@ impl Relay {
                 }
             }
         }
+        while let Some(batch) = state.in_flight.pop_front() {
+            self.settle(batch, &mut state).await;
+        }
         if let Err(error) = leases.release_all().await {
             tracing::warn!(%error, "Releasing leases failed; they expire on their own.");
         }
@@ -212,8 +242,9 @@ impl Relay {
         Ok(())
     }
 
-    /// One round: leases, purge, one batch. Returns `Some(deadline)` when there was
-    /// nothing to do, telling the caller how long it may wait for a wake-up.
+    /// One round: leases, upkeep, then either a new batch sent or the oldest batch in
+    /// flight settled. Returns `Some(deadline)` when there was nothing to do, telling the
+    /// caller how long it may wait for a wake-up.
     async fn step(&self, leases: &mut Leases, state: &mut LoopState) -> Option<Instant> {
         if leases.tick_due() {
             match leases.tick().await {
@@ -231,51 +262,91 @@ impl Relay {
             }
         }
         let now = Instant::now();
-        let ready: Vec<u32> = leases
-            .owned()
-            .into_iter()
-            .filter(|partition| state.blocked.get(partition).is_none_or(|b| b.until <= now))
-            .collect();
-        let published = if ready.is_empty() { 0 } else { self.publish_batch(&ready, state).await };
-        if published > 0 {
-            return None;
+        if self.may_send(state, now) {
+            let ready = state.ready(&leases.owned(), now);
+            let sent =
+                if ready.is_empty() { Sent::Nothing } else { self.send_batch(&ready, state).await };
+            if sent == Sent::Full && state.in_flight.len() < self.config.batches_in_flight {
+                return None;
+            }
+            if sent == Sent::Nothing && state.in_flight.is_empty() {
+                return Some(self.idle_until(leases, state, now));
+            }
         }
+        if let Some(batch) = state.in_flight.pop_front() {
+            self.settle(batch, state).await;
+        }
+        None
+    }
+
+    /// Whether a new batch may go out now: there is room in flight, and no full read is
+    /// due (one is, every poll interval, once the batches in flight have settled).
+    fn may_send(&self, state: &mut LoopState, now: Instant) -> bool {
+        if state.in_flight.len() >= self.config.batches_in_flight.max(1) {
+            return false;
+        }
+        if state.in_flight.is_empty() {
+            if state.next_full_read.is_none_or(|due| due <= now) {
+                state.next_full_read = Some(now + self.config.poll_interval);
+            }
+            return true;
+        }
+        state.next_full_read.is_some_and(|due| now < due)
+    }
+
+    /// How long the relay may wait for a wake-up.
+    fn idle_until(&self, leases: &Leases, state: &LoopState, now: Instant) -> Instant {
         let mut wake = now + self.config.poll_interval;
         wake = wake.min(leases.next_tick());
         if let Some(retry) = state.blocked.values().map(|b| b.until).filter(|u| *u > now).min() {
             wake = wake.min(retry);
         }
-        Some(wake)
+        wake
     }
 
-    /// Reads, publishes and marks one batch; returns how many rows were marked sent.
-    async fn publish_batch(&self, partitions: &[u32], state: &mut LoopState) -> usize {
+    /// Reads the next rows of `partitions` past those in flight and hands them to the
+    /// transport.
+    async fn send_batch(&self, partitions: &[u32], state: &mut LoopState) -> Sent {
         let per_partition = (self.config.batch_size / partitions.len().max(1)).max(16);
-        let rows = match self.store.fetch_unsent(partitions, per_partition).await {
+        let positions: Vec<(u32, i64)> =
+            partitions.iter().map(|p| (*p, state.last_in_flight(*p))).collect();
+        let rows = match self.store.fetch_unsent_after(&positions, per_partition).await {
             Ok(rows) => rows,
             Err(error) => {
                 tracing::warn!(%error, "Reading the outbox failed.");
-                return 0;
+                return Sent::Nothing;
             }
         };
         if rows.is_empty() {
-            return 0;
+            return Sent::Nothing;
         }
+        let full = rows.len() >= per_partition * partitions.len();
         let (positions, messages): (Vec<RowPosition>, Vec<Message>) =
             rows.into_iter().map(split_row).unzip();
-        let publish_started = Instant::now();
-        let results = match tokio::time::timeout(
-            self.config.publish_timeout,
-            self.publisher.publish(&messages),
-        )
-        .await
-        {
+        let sent_at = Instant::now();
+        let confirms = self.publisher.send(&messages).await;
+        state.in_flight.push_back(InFlight { positions, confirms, sent_at });
+        if full { Sent::Full } else { Sent::Some }
+    }
+
+    /// Awaits a batch's confirms, marks the confirmed rows sent, and pauses the
+    /// partitions that failed.
+    async fn settle(&self, batch: InFlight, state: &mut LoopState) {
+        let InFlight { positions, confirms, sent_at } = batch;
+        let results = match tokio::time::timeout(self.config.publish_timeout, confirms).await {
             Ok(results) => results.into_iter().map(|r| r.map_err(|e| e.to_string())).collect(),
             Err(_) => vec![Err("publish timed out".to_owned()); positions.len()],
         };
-        metrics::histogram!("herald_relay_publish_seconds")
-            .record(publish_started.elapsed().as_secs_f64());
-        let (confirmed, failed) = split_confirmed(&positions, &results);
+        metrics::histogram!("herald_relay_publish_seconds").record(sent_at.elapsed().as_secs_f64());
+        // A partition that failed in an earlier batch after this one went out must not
+        // have its later rows marked: they go out again after the failed one.
+        let failed_earlier: BTreeSet<u32> = state
+            .blocked
+            .iter()
+            .filter(|(_, blocked)| blocked.since > sent_at)
+            .map(|(partition, _)| *partition)
+            .collect();
+        let (confirmed, failed) = split_confirmed(&positions, &results, &failed_earlier);
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
         if !self.config.pause_before_mark.is_zero() {
             tokio::time::sleep(self.config.pause_before_mark).await;
@@ -283,7 +354,7 @@ impl Relay {
         if let Err(error) = self.store.mark_sent(&confirmed).await {
             // Published but not marked: they go out again, and consumers' inboxes drop them.
             tracing::warn!(%error, rows = confirmed.len(), "Marking rows sent failed.");
-            return 0;
+            return;
         }
         self.stats.published.fetch_add(confirmed.len() as u64, Ordering::Relaxed);
         metrics::counter!("herald_relay_published_total").increment(confirmed.len() as u64);
@@ -300,12 +371,12 @@ impl Relay {
         let recovered: BTreeSet<u32> = positions
             .iter()
             .filter(|row| !failed.contains_key(&row.partition))
+            .filter(|row| !failed_earlier.contains(&row.partition))
             .map(|row| row.partition)
             .collect();
         for partition in recovered {
             state.blocked.remove(&partition);
         }
-        confirmed.len()
     }
 
     async fn block(&self, partition: u32, row_id: i64, error: &str, state: &mut LoopState) {
@@ -321,7 +392,8 @@ impl Relay {
             error,
             "Publish failed; partition paused."
         );
-        state.blocked.insert(partition, Blocked { until: Instant::now() + delay, attempts });
+        let now = Instant::now();
+        state.blocked.insert(partition, Blocked { since: now, until: now + delay, attempts });
         if let Err(error) = self.store.record_failure(row_id, error).await {
             tracing::warn!(%error, "Recording the failure failed.");
         }
@@ -381,9 +453,14 @@ impl Relay {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct LoopState {
     blocked: BTreeMap<u32, Blocked>,
+    /// Batches sent and not yet settled, oldest first.
+    in_flight: VecDeque<InFlight>,
+    /// When the relay next lets its batches in flight drain and reads every partition
+    /// from its start.
+    next_full_read: Option<Instant>,
     next_purge: Option<Instant>,
     next_vacuum: Option<Instant>,
     /// The vacuum running in the background; it yields whether it succeeded.
@@ -393,6 +470,31 @@ struct LoopState {
 }
 
 impl LoopState {
+    /// The partitions among `owned` that may be read now: not paused after a failure,
+    /// and, after one, not before its batches in flight have settled (so that the
+    /// failed row goes out again before the rows after it).
+    fn ready(&self, owned: &BTreeSet<u32>, now: Instant) -> Vec<u32> {
+        owned
+            .iter()
+            .copied()
+            .filter(|partition| match self.blocked.get(partition) {
+                None => true,
+                Some(blocked) => blocked.until <= now && self.last_in_flight(*partition) == 0,
+            })
+            .collect()
+    }
+
+    /// The highest row id of `partition` in flight, 0 if none.
+    fn last_in_flight(&self, partition: u32) -> i64 {
+        self.in_flight
+            .iter()
+            .flat_map(|batch| batch.positions.iter())
+            .filter(|row| row.partition == partition)
+            .map(|row| row.id)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Whether a finished background vacuum failed (collecting its result).
     async fn vacuum_failed(&mut self) -> bool {
         match self.vacuum.take() {
@@ -426,15 +528,17 @@ fn split_row(row: OutboxRow) -> (RowPosition, Message) {
 }
 
 /// Splits a batch into the ids to mark sent and, per partition, the first failure. A row
-/// after its partition's first failure is not marked even if confirmed: it goes out again
-/// after the failed one, so no event overtakes an earlier one of its partition.
+/// after its partition's first failure (in this batch, or in an earlier batch settled
+/// after this one went out: `failed_earlier`) is not marked even if confirmed: it goes
+/// out again after the failed one, so no event overtakes an earlier one of its partition.
 fn split_confirmed(
     rows: &[RowPosition],
     results: &[Result<(), String>],
+    failed_earlier: &BTreeSet<u32>,
 ) -> (Vec<i64>, BTreeMap<u32, (i64, String)>) {
     let mut confirmed = Vec::with_capacity(rows.len());
     let mut failed: BTreeMap<u32, (i64, String)> = BTreeMap::new();
-    let mut stopped = BTreeSet::new();
+    let mut stopped = failed_earlier.clone();
     for (row, result) in rows.iter().zip(results) {
         if stopped.contains(&row.partition) {
             continue;
@@ -462,9 +566,53 @@ mod tests {
     fn a_failure_stops_its_partition_but_not_the_others() {
         let rows = [row(1, 0), row(2, 1), row(3, 0), row(4, 1), row(5, 0)];
         let results = [Ok(()), Ok(()), Err("nope".to_owned()), Ok(()), Ok(())];
-        let (confirmed, failed) = split_confirmed(&rows, &results);
+        let (confirmed, failed) = split_confirmed(&rows, &results, &BTreeSet::new());
         assert_eq!(confirmed, vec![1, 2, 4], "row 5 must wait behind row 3");
         assert_eq!(failed.get(&0), Some(&(3, "nope".to_owned())));
         assert!(!failed.contains_key(&1));
+    }
+
+    #[test]
+    fn a_partition_that_failed_in_an_earlier_batch_has_nothing_marked() {
+        let rows = [row(7, 0), row(8, 1), row(9, 0)];
+        let results = [Ok(()), Ok(()), Ok(())];
+        let failed_earlier = BTreeSet::from([0]);
+        let (confirmed, failed) = split_confirmed(&rows, &results, &failed_earlier);
+        assert_eq!(confirmed, vec![8], "rows 7 and 9 go out again after the failed row");
+        assert!(failed.is_empty(), "the earlier failure is already recorded");
+    }
+
+    fn in_flight(rows: Vec<RowPosition>) -> InFlight {
+        InFlight {
+            positions: rows,
+            confirms: Box::pin(std::future::ready(Vec::new())),
+            sent_at: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn reads_continue_past_the_rows_in_flight() {
+        let mut state = LoopState::default();
+        state.in_flight.push_back(in_flight(vec![row(3, 0), row(5, 1)]));
+        state.in_flight.push_back(in_flight(vec![row(9, 0)]));
+        assert_eq!(state.last_in_flight(0), 9);
+        assert_eq!(state.last_in_flight(1), 5);
+        assert_eq!(state.last_in_flight(2), 0, "nothing in flight: read from the start");
+    }
+
+    #[test]
+    fn a_failed_partition_is_read_again_only_after_its_backoff_and_its_batches_in_flight() {
+        let now = Instant::now();
+        let mut state = LoopState::default();
+        let paused = Blocked { since: now, until: now + Duration::from_secs(1), attempts: 1 };
+        let expired = Blocked { since: now, until: now, attempts: 1 };
+        state.blocked.insert(0, paused);
+        state.blocked.insert(1, expired);
+        state.blocked.insert(2, expired);
+        state.in_flight.push_back(in_flight(vec![row(4, 1)]));
+        let owned = BTreeSet::from([0, 1, 2, 3]);
+        assert_eq!(state.ready(&owned, now), vec![2, 3]);
+        state.in_flight.clear();
+        assert_eq!(state.ready(&owned, now), vec![1, 2, 3]);
     }
 }

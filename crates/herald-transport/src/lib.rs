@@ -24,6 +24,6 @@ pub use backoff::Backoff;
 pub use error::{Result, TransportError};
 pub use pattern::Pattern;
 pub use seam::{
-    Delivery, DeliveryTag, Features, Message, Publisher, Subscriber, Subscription,
+    Delivery, DeliveryTag, Features, Message, PendingConfirms, Publisher, Subscriber, Subscription,
     SubscriptionSpec, check_name,
 };

@@ -1,5 +1,7 @@
 //! The traits every transport implements.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -67,12 +69,26 @@ pub struct Features {
     pub members_keep_key_order: bool,
 }
 
+/// The confirms of messages handed to a transport: one result per message, in order,
+/// once the transport has confirmed (or refused) each.
+pub type PendingConfirms = Pin<Box<dyn Future<Output = Vec<Result<()>>> + Send + 'static>>;
+
 /// Publishes messages and reports, for each, whether the transport confirmed it.
 #[async_trait]
 pub trait Publisher: Send + Sync {
     /// Publishes `messages` (pipelined: all may be in flight at once) and returns one
     /// result per message, in order. `Ok` means the message is durable in the transport.
     async fn publish(&self, messages: &[Message]) -> Vec<Result<()>>;
+
+    /// Hands `messages` to the transport in order and returns as soon as they are on
+    /// their way, with their confirms still pending, so that the caller can send the next
+    /// batch while the transport confirms this one. Messages of a later `send` follow
+    /// those of an earlier one. The default publishes and waits for the confirms first:
+    /// correct for every transport, without the overlap.
+    async fn send(&self, messages: &[Message]) -> PendingConfirms {
+        let results = self.publish(messages).await;
+        Box::pin(std::future::ready(results))
+    }
 
     /// Periodic upkeep the publishing side owns (the relay calls it about once a second),
     /// such as trimming a log every consumer group has read. Returns how many entries it
