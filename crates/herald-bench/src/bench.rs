@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::pipeline::{Pipeline, PipelineDatabases, PipelineOptions};
+use crate::run_space::{RunSchema, run_namespace};
 use crate::workload::{self, ProducerPlan, Verification};
 
 /// What to run.
@@ -202,6 +203,8 @@ pub struct Baseline {
 pub async fn baseline(options: &BenchOptions) -> anyhow::Result<Baseline> {
     let run = uuid::Uuid::now_v7().simple().to_string();
     let (url, _temp) = database_url(options, &run);
+    let space = RunSchema::create(&url, &run).await?;
+    let url = space.url.clone();
     let is_postgres = !url.starts_with("sqlite:");
     let producers = options.producers.unwrap_or(if is_postgres { 32 } else { 1 }).max(1);
     let db_options = herald_db::DatabaseOptions {
@@ -223,6 +226,7 @@ pub async fn baseline(options: &BenchOptions) -> anyhow::Result<Baseline> {
     }
     let elapsed = started.elapsed().as_secs_f64().max(1e-9);
     db.close().await;
+    space.drop().await?;
     Ok(Baseline {
         committed,
         throughput_eps: committed as f64 / elapsed,
@@ -285,15 +289,21 @@ impl Drop for TempFiles {
 pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
     let run = uuid::Uuid::now_v7().simple().to_string();
     let (url, _temp) = database_url(options, &run);
-    let databases = PipelineDatabases::from_url(&url);
+    let space = RunSchema::create(&url, &run).await?;
+    let databases = PipelineDatabases::from_url(&space.url);
     let is_postgres = !databases.producer_url.starts_with("sqlite:");
     let producers = options.producers.unwrap_or(if is_postgres { 32 } else { 1 }).max(1);
+    let mut broker = options.broker.clone();
+    if broker.url.is_some() {
+        herald::check_namespace(&broker.namespace)?;
+        broker.namespace = run_namespace(&broker.namespace, "h", &run);
+    }
     let pipeline = Pipeline::start(&PipelineOptions {
         databases,
         run: run.clone(),
         partitions: options.partitions,
         producers,
-        broker: options.broker.clone(),
+        broker,
         ledger: options.ledger,
     })
     .await?;
@@ -315,10 +325,11 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
     let duplicates = pipeline.consumer_stats.duplicates_suppressed.load(Ordering::Relaxed);
     let stages = stages(&pipeline);
     let relay_stats = Arc::clone(&pipeline.relay_stats);
-    let (producer_db, consumer_db) = pipeline.stop().await?;
+    let (producer_db, consumer_db) = pipeline.stop_and_delete_topology().await?;
     let verification = workload::verify(&producer_db, &consumer_db, &run).await?;
     producer_db.close().await;
     consumer_db.close().await;
+    space.drop().await?;
     let transport = pipeline_transport;
     let mut summary = summarize(
         options,

@@ -88,8 +88,7 @@ impl RunBroker {
         marker: &str,
     ) -> anyhow::Result<(RunBroker, Box<dyn Subscription>)> {
         herald::check_namespace(&options.broker.namespace)?;
-        let prefix = &options.broker.namespace[..options.broker.namespace.len().min(39)];
-        let namespace = format!("{prefix}-{marker}{}", &run[run.len() - 6..]);
+        let namespace = crate::run_space::run_namespace(&options.broker.namespace, marker, run);
         let transport = herald::Transport::open(Some(url), &namespace, db, options.partitions)?;
         let pattern: Pattern = OrderPlaced::routing_key().parse()?;
         transport.declare_group(GROUP, std::slice::from_ref(&pattern)).await?;

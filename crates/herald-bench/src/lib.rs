@@ -16,6 +16,9 @@
 //! - [`broker`]: the broker alone ([`broker::broker_baseline`]): the same messages
 //!   published with confirms and consumed, no database, the yardstick of the relay and
 //!   the consumer.
+//! - [`compare`]: Herald and its yardsticks back to back, with the ratios
+//!   (`herald bench --compare`).
+//! - [`run_space`]: a schema and a broker namespace of the run's own, removed after.
 //! - [`naive`]: the relay people write by hand ([`naive::naive_baseline`]): writers,
 //!   a `FOR UPDATE SKIP LOCKED` poller that publishes with confirms, a consumer without
 //!   an inbox, on PostgreSQL and a broker.
@@ -25,6 +28,8 @@
 
 pub mod bench;
 pub mod broker;
+pub mod compare;
 pub mod naive;
 pub mod pipeline;
+pub mod run_space;
 pub mod workload;

@@ -84,6 +84,7 @@ pub struct Pipeline {
     pub transport: &'static str,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+    broker: Transport,
 }
 
 /// Settings of an in-process pipeline.
@@ -188,6 +189,7 @@ impl Pipeline {
             transport: transport.name,
             shutdown,
             tasks,
+            broker: transport,
         })
     }
 
@@ -198,6 +200,16 @@ impl Pipeline {
             tokio::time::timeout(Duration::from_secs(30), task).await???;
         }
         Ok((self.producer_db, self.consumer_db))
+    }
+
+    /// Stops like [`Pipeline::stop`], then deletes the broker's queues or stream of the
+    /// pipeline's namespace (nothing for the embedded log): for a namespace of the run's
+    /// own.
+    pub async fn stop_and_delete_topology(self) -> anyhow::Result<(Database, Database)> {
+        let broker = self.broker.clone();
+        let databases = self.stop().await?;
+        broker.delete_topology(&["shipping"]).await?;
+        Ok(databases)
     }
 }
 

@@ -39,6 +39,11 @@ pub(crate) struct BenchArgs {
     /// `--broker`.
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "producers")]
     baseline: Option<BaselineKind>,
+    /// Run Herald, then every yardstick that applies (the producers alone; with
+    /// `--broker`, the broker alone; with PostgreSQL and a broker, the naive relay), back
+    /// to back with the same options, and print the ratios.
+    #[arg(long, conflicts_with = "baseline")]
+    compare: bool,
     #[command(flatten)]
     broker: BrokerArgs,
     /// Events per business transaction (each order and its event; all due together).
@@ -86,9 +91,10 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
              benchmark's own temporary database: leave out --database"
         );
     }
-    let (json, baseline) = (args.json, args.baseline);
+    let (json, baseline, compare) = (args.json, args.baseline, args.compare);
     let options = args.options();
     match baseline {
+        None if compare => run_compare(&options, json).await,
         None => run_bench(&options, json).await,
         Some(BaselineKind::Producers) => run_baseline(&options, json).await,
         Some(BaselineKind::Broker) => {
@@ -110,6 +116,23 @@ async fn run_bench(options: &BenchOptions, json: bool) -> anyhow::Result<ExitCod
         println!("{}", summary.render());
     }
     Ok(super::exit_code(summary.is_clean()))
+}
+
+async fn run_compare(options: &BenchOptions, json: bool) -> anyhow::Result<ExitCode> {
+    let progress = |name: &str| {
+        if !json {
+            eprintln!("— running {name}");
+        }
+    };
+    let comparison = herald_bench::compare::compare(options, progress)
+        .await
+        .map_err(transport::name_broker_flag)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&comparison)?);
+    } else {
+        println!("{}", comparison.render());
+    }
+    Ok(super::exit_code(comparison.is_clean()))
 }
 
 async fn run_baseline(options: &BenchOptions, json: bool) -> anyhow::Result<ExitCode> {
