@@ -71,9 +71,19 @@ fn bench_json_reports_the_promised_keys() {
     assert_eq!(summary["lost"], 0);
     assert!(summary["duplicates_suppressed"].is_u64());
     assert!(summary["throughput_eps"].as_f64().is_some_and(|t| t > 0.0));
-    for key in ["p50", "p99", "max"] {
+    for key in ["p50", "p90", "p99", "p999", "max"] {
         assert!(summary["latency_ms"][key].as_f64().is_some_and(|v| v > 0.0), "latency_ms.{key}");
+        let publish = &summary["commit_to_publish_ms"][key];
+        assert!(publish.as_f64().is_some_and(|v| v > 0.0), "commit_to_publish_ms.{key}");
     }
+    let stages = &summary["stages"];
+    let batches = stages["relay_batches"].as_f64().expect("relay batches");
+    let per_batch = stages["events_per_relay_batch"].as_f64().expect("events per batch");
+    assert!((batches * per_batch - 300.0).abs() < 1e-6, "the batches carried every event");
+    let rounds = stages["consumer_rounds"].as_f64().expect("consumer rounds");
+    let per_round = stages["events_per_consumer_round"].as_f64().expect("events per round");
+    assert!((rounds * per_round - 300.0).abs() < 1e-6, "the rounds handled every event");
+    assert!(stages["consumer_transactions"].as_u64().is_some_and(|n| n >= 1));
 }
 
 /// `herald bench --broker …` runs the same path over a real broker, with the same summary.
@@ -85,10 +95,8 @@ async fn bench_over_a_broker(url: &str, transport: &str) {
         .args(["--database", &test_db.url, "--broker", url, "--namespace", &namespace])
         .output()
         .expect("run herald bench");
-    let broker = herald_cli::transport::BrokerArgs { broker: Some(url.into()), namespace };
-    let cleanup = broker.open(&test_db.db, 16).expect("transport");
-    cleanup.delete_topology(&["shipping"]).await.expect("delete the broker names");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_nothing_left_behind(&test_db).await;
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
     assert_eq!(summary["transport"], transport);
     assert_eq!(summary["database"], "postgres");
@@ -189,6 +197,56 @@ async fn naive_baseline_counts_every_message(url: &str, transport: &str) {
     .await
     .expect("count tables");
     assert_eq!(left, 0, "the naive relay's tables are dropped");
+    test_db.cleanup().await;
+}
+
+/// A bench run works in a schema of its own and drops it: neither the schema nor the
+/// workload's tables remain in the database it was given.
+async fn assert_nothing_left_behind(test_db: &TestDb) {
+    let mut conn = test_db_connection(test_db).await;
+    let schemas: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'herald_bench_%'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .expect("count schemas");
+    assert_eq!(schemas, 0, "the run's schema is dropped");
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'shop_orders'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .expect("count tables");
+    assert_eq!(tables, 0, "no workload table is left in the database given");
+}
+
+/// `herald bench --compare` runs Herald and every yardstick that applies, and reports
+/// each yardstick's throughput and Herald's ratio to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_reports_every_yardstick_with_its_ratio() {
+    let test_db = TestDb::postgres("bench_compare").await;
+    let namespace = herald_testkit::brokers::unique("compare").replace('_', "-");
+    let url = herald_testkit::brokers::amqp_url();
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["bench", "--compare", "--events", "500", "--json"])
+        .args(["--database", &test_db.url, "--broker", &url, "--namespace", &namespace])
+        .output()
+        .expect("run herald bench --compare");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(summary["delivered"], 500);
+    assert_eq!(summary["lost"], 0);
+    let herald = summary["throughput_eps"].as_f64().expect("Herald's throughput");
+    for name in ["producers", "broker", "naive"] {
+        let yardstick = &summary["baselines"][name];
+        let throughput = yardstick["throughput_eps"].as_f64().expect("a throughput");
+        assert!(throughput > 0.0, "{name}: {yardstick}");
+        let ratio = yardstick["ratio"].as_f64().expect("a ratio");
+        assert!((ratio - herald / throughput).abs() < 1e-6, "{name}: {ratio}");
+    }
+    assert_eq!(summary["baselines"]["broker"]["lost"], 0);
+    assert_eq!(summary["baselines"]["naive"]["lost"], 0);
+    assert_nothing_left_behind(&test_db).await;
     test_db.cleanup().await;
 }
 
