@@ -185,54 +185,30 @@ fn bench() -> anyhow::Result<()> {
         .args(["-h", "127.0.0.1", "-U", "postgres", "-qc", "CREATE DATABASE herald_bench"])
         .stderr(std::process::Stdio::null())
         .status();
+    // `--compare` runs Herald, then every yardstick that applies (the producers alone; the
+    // broker alone; the naive relay), with the same options, and prints the ratios.
+    let pg = ["--database", postgres.as_str()];
     let runs: Vec<Vec<&str>> = vec![
-        vec!["--events", "50000", "--rate", "0", "--baseline"],
-        vec!["--events", "50000", "--rate", "0"],
+        vec!["--compare", "--events", "50000"],
         vec!["--events", "50000", "--rate", "1000"],
-        vec!["--events", "30000", "--rate", "0", "--baseline", "--database", &postgres],
-        vec!["--events", "30000", "--rate", "0", "--database", &postgres],
-        vec!["--events", "30000", "--rate", "1000", "--database", &postgres],
-        // The broker issue's bar: PostgreSQL → relay → RabbitMQ or NATS → consumer.
-        vec!["--events", "30000", "--rate", "0", "--database", &postgres, "--broker", AMQP],
-        vec!["--events", "30000", "--rate", "3000", "--database", &postgres, "--broker", AMQP],
-        vec!["--events", "30000", "--rate", "0", "--database", &postgres, "--broker", NATS],
-        vec!["--events", "30000", "--rate", "3000", "--database", &postgres, "--broker", NATS],
+        [&["--compare", "--events", "30000"][..], &pg[..]].concat(),
+        // PostgreSQL → relay → RabbitMQ or NATS → consumer, at saturation and at the
+        // rates of issue 14's latency bars.
+        [&["--compare", "--events", "30000", "--broker", AMQP][..], &pg[..]].concat(),
+        [&["--events", "30000", "--rate", "3000", "--broker", AMQP][..], &pg[..]].concat(),
+        [&["--compare", "--events", "30000", "--broker", NATS][..], &pg[..]].concat(),
+        [&["--events", "30000", "--rate", "3000", "--broker", NATS][..], &pg[..]].concat(),
         // Four events per business transaction.
-        vec![
-            "--events",
-            "60000",
-            "--events-per-tx",
-            "4",
-            "--rate",
-            "0",
-            "--baseline",
-            "--database",
-            &postgres,
-        ],
-        vec![
-            "--events",
-            "60000",
-            "--events-per-tx",
-            "4",
-            "--rate",
-            "10000",
-            "--database",
-            &postgres,
-            "--broker",
-            AMQP,
-        ],
-        vec![
-            "--events",
-            "60000",
-            "--events-per-tx",
-            "4",
-            "--rate",
-            "10000",
-            "--database",
-            &postgres,
-            "--broker",
-            NATS,
-        ],
+        [
+            &["--compare", "--events", "60000", "--events-per-tx", "4", "--broker", AMQP][..],
+            &pg[..],
+        ]
+        .concat(),
+        [
+            &["--events", "60000", "--events-per-tx", "4", "--rate", "8000", "--broker", AMQP][..],
+            &pg[..],
+        ]
+        .concat(),
     ];
     // Produce-time validation, and the notification service's bar (issue 5).
     cargo(&["run", "--release", "--locked", "-p", "herald-schema", "--example", "validate_rate"])?;
