@@ -9,7 +9,7 @@ use std::time::Duration;
 use herald_db::lease::{LeaseConfig, Leases};
 use herald_db::listen::{Listener, Topic};
 use herald_outbox::{OutboxRow, OutboxStore};
-use herald_transport::{Backoff, Message, PendingConfirms, Publisher};
+use herald_transport::{Backoff, Message, PendingConfirms, Publisher, TransportError};
 use tokio::time::Instant;
 
 /// Settings of one relay process.
@@ -324,7 +324,14 @@ impl Relay {
         let (positions, messages): (Vec<RowPosition>, Vec<Message>) =
             rows.into_iter().map(split_row).unzip();
         let sent_at = Instant::now();
-        let confirms = self.publisher.send(&messages).await;
+        let handing_over = self.publisher.send(&messages);
+        let confirms = match tokio::time::timeout(self.config.publish_timeout, handing_over).await {
+            Ok(confirms) => confirms,
+            Err(_) => {
+                let timed_out = Err(TransportError::NotConfirmed("publish timed out".into()));
+                Box::pin(std::future::ready(vec![timed_out; messages.len()]))
+            }
+        };
         state.in_flight.push_back(InFlight { positions, confirms, sent_at });
         if full { Sent::Full } else { Sent::Some }
     }
