@@ -23,5 +23,5 @@ pub use enqueue::{NewRow, Outbox, OutboxBackend, OutboxConfig, OutboxId};
 pub use error::{OutboxError, Result};
 pub use store::{
     DEFAULT_LEDGER_RETENTION, KeptEvent, OutboxRow, OutboxStore, PartitionStatus, Retention,
-    drop_ledger_triggers,
+    Vacuumed, drop_ledger_triggers,
 };

@@ -94,8 +94,12 @@ impl AmqpPublisher {
         Box::pin(async move {
             let results = join_all(pending.into_iter().map(|sent| confirmed(sent, timeout))).await;
             if results.iter().any(|r| matches!(r, Err(TransportError::Unavailable(_)))) {
-                // Forget the connection, so that the next publish reconnects.
-                *link.lock().await = None;
+                // Forget the connection, so that the next publish reconnects, unless a
+                // later batch already has: never close a newer, healthy connection.
+                let mut link = link.lock().await;
+                if link.as_ref().is_some_and(|open| !open.channel.status().connected()) {
+                    *link = None;
+                }
             }
             results
         })

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use herald_db::lease::{LeaseConfig, Leases};
 use herald_db::listen::{Listener, Topic};
-use herald_outbox::{OutboxRow, OutboxStore};
+use herald_outbox::{OutboxRow, OutboxStore, Vacuumed};
 use herald_transport::{Backoff, Message, PendingConfirms, Publisher, TransportError};
 use tokio::time::Instant;
 
@@ -159,17 +159,34 @@ pub struct Relay {
 /// A partition whose publish failed, waiting for its retry.
 #[derive(Debug, Clone, Copy)]
 struct Blocked {
-    /// When the failure was settled.
-    since: Instant,
+    /// The number of the last batch sent when the failure was settled: batches up to it
+    /// went out before the failure and must not have this partition's rows marked.
+    last_sent: u64,
     until: Instant,
     attempts: u32,
 }
 
 /// A batch handed to the transport, awaiting its confirms.
 struct InFlight {
+    /// Batches are numbered in the order they were sent, from 1.
+    number: u64,
     positions: Vec<RowPosition>,
     confirms: PendingConfirms,
     sent_at: Instant,
+}
+
+/// What a background vacuum did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VacuumOutcome {
+    /// The outbox was lean.
+    NotNeeded,
+    /// It removed at least half the dead rows.
+    Cleared,
+    /// It removed less than half (an open transaction still sees them, or the role does
+    /// not own the table).
+    Futile,
+    /// It failed.
+    Failed,
 }
 
 /// What a fetch found to send.
@@ -235,6 +252,7 @@ impl Relay {
         while let Some(batch) = state.in_flight.pop_front() {
             self.settle(batch, &mut state).await;
         }
+        state.finish_vacuum().await;
         if let Err(error) = leases.release_all().await {
             tracing::warn!(%error, "Releasing leases failed; they expire on their own.");
         }
@@ -256,7 +274,7 @@ impl Relay {
         }
         self.purge_if_due(state).await;
         if leases.owned().contains(&0) {
-            state.vacuum_off |= state.vacuum_failed().await;
+            state.collect_vacuum().await;
             if !state.vacuum_off {
                 self.vacuum_if_due(state);
             }
@@ -283,6 +301,13 @@ impl Relay {
     /// due (one is, every poll interval, once the batches in flight have settled).
     fn may_send(&self, state: &mut LoopState, now: Instant) -> bool {
         if state.in_flight.len() >= self.config.batches_in_flight.max(1) {
+            return false;
+        }
+        // Rows in flight stay bounded even when many partitions make batches bigger than
+        // `batch_size` (at least 16 rows each): with the defaults, under the 5,000
+        // unacknowledged publishes async-nats allows before it makes publishes wait.
+        let rows: usize = state.in_flight.iter().map(|batch| batch.positions.len()).sum();
+        if rows >= self.config.batch_size.saturating_mul(self.config.batches_in_flight) {
             return false;
         }
         if state.in_flight.is_empty() {
@@ -332,14 +357,16 @@ impl Relay {
                 Box::pin(std::future::ready(vec![timed_out; messages.len()]))
             }
         };
-        state.in_flight.push_back(InFlight { positions, confirms, sent_at });
+        state.batches_sent += 1;
+        let number = state.batches_sent;
+        state.in_flight.push_back(InFlight { number, positions, confirms, sent_at });
         if full { Sent::Full } else { Sent::Some }
     }
 
     /// Awaits a batch's confirms, marks the confirmed rows sent, and pauses the
     /// partitions that failed.
     async fn settle(&self, batch: InFlight, state: &mut LoopState) {
-        let InFlight { positions, confirms, sent_at } = batch;
+        let InFlight { number, positions, confirms, sent_at } = batch;
         let results = match tokio::time::timeout(self.config.publish_timeout, confirms).await {
             Ok(results) => results.into_iter().map(|r| r.map_err(|e| e.to_string())).collect(),
             Err(_) => vec![Err("publish timed out".to_owned()); positions.len()],
@@ -350,11 +377,16 @@ impl Relay {
         let failed_earlier: BTreeSet<u32> = state
             .blocked
             .iter()
-            .filter(|(_, blocked)| blocked.since > sent_at)
+            .filter(|(_, blocked)| blocked.last_sent >= number)
             .map(|(partition, _)| *partition)
             .collect();
         let (confirmed, failed) = split_confirmed(&positions, &results, &failed_earlier);
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        // Paused before marking, whatever marking does: a batch in flight must never have
+        // rows marked past a failed row of its partition.
+        for (partition, (row_id, error)) in &failed {
+            self.block(*partition, *row_id, error, state).await;
+        }
         if !self.config.pause_before_mark.is_zero() {
             tokio::time::sleep(self.config.pause_before_mark).await;
         }
@@ -372,9 +404,6 @@ impl Relay {
             .map(|row| row.created_at_us)
             .collect();
         self.stats.record_confirmed(&created);
-        for (partition, (row_id, error)) in &failed {
-            self.block(*partition, *row_id, error, state).await;
-        }
         let recovered: BTreeSet<u32> = positions
             .iter()
             .filter(|row| !failed.contains_key(&row.partition))
@@ -399,16 +428,18 @@ impl Relay {
             error,
             "Publish failed; partition paused."
         );
-        let now = Instant::now();
-        state.blocked.insert(partition, Blocked { since: now, until: now + delay, attempts });
+        let (until, last_sent) = (Instant::now() + delay, state.batches_sent);
+        state.blocked.insert(partition, Blocked { last_sent, until, attempts });
         if let Err(error) = self.store.record_failure(row_id, error).await {
             tracing::warn!(%error, "Recording the failure failed.");
         }
     }
 
     /// Starts a vacuum of a bloated outbox in the background (the relay goes on
-    /// publishing meanwhile); a failure (a role that does not own the table, say) turns
-    /// the relay's vacuum off with a warning.
+    /// publishing meanwhile). A vacuum that could not remove most dead rows (an open
+    /// transaction still sees them, or the role does not own the table) doubles the wait
+    /// before the next one, up to 256 times the interval; a failed one turns the relay's
+    /// vacuum off with a warning.
     fn vacuum_if_due(&self, state: &mut LoopState) {
         let now = Instant::now();
         if self.config.vacuum_dead_rows <= 0 || state.next_vacuum.is_some_and(|next| now < next) {
@@ -417,20 +448,25 @@ impl Relay {
         if state.vacuum.as_ref().is_some_and(|running| !running.is_finished()) {
             return;
         }
-        state.next_vacuum = Some(now + self.config.vacuum_interval);
+        let wait = self.config.vacuum_interval * 2_u32.pow(state.futile_vacuums.min(8));
+        state.next_vacuum = Some(now + wait);
         let (store, dead_rows) = (self.store.clone(), self.config.vacuum_dead_rows);
         state.vacuum = Some(tokio::spawn(async move {
             let started = Instant::now();
             match store.vacuum_if_bloated(dead_rows).await {
-                Ok(false) => true,
-                Ok(true) => {
-                    tracing::debug!(elapsed = ?started.elapsed(), "Vacuumed the outbox.");
+                Ok(None) => VacuumOutcome::NotNeeded,
+                Ok(Some(Vacuumed { dead_before, dead_after })) => {
+                    tracing::debug!(elapsed = ?started.elapsed(), dead_before, dead_after, "Vacuumed the outbox.");
                     metrics::counter!("herald_relay_outbox_vacuums_total").increment(1);
-                    true
+                    if dead_after > dead_before / 2 {
+                        VacuumOutcome::Futile
+                    } else {
+                        VacuumOutcome::Cleared
+                    }
                 }
                 Err(error) => {
                     tracing::warn!(%error, "Vacuuming the outbox failed; leaving it to autovacuum.");
-                    false
+                    VacuumOutcome::Failed
                 }
             }
         }));
@@ -465,13 +501,17 @@ struct LoopState {
     blocked: BTreeMap<u32, Blocked>,
     /// Batches sent and not yet settled, oldest first.
     in_flight: VecDeque<InFlight>,
+    /// Batches sent so far (the number of the last one).
+    batches_sent: u64,
     /// When the relay next lets its batches in flight drain and reads every partition
     /// from its start.
     next_full_read: Option<Instant>,
     next_purge: Option<Instant>,
     next_vacuum: Option<Instant>,
-    /// The vacuum running in the background; it yields whether it succeeded.
-    vacuum: Option<tokio::task::JoinHandle<bool>>,
+    /// The vacuum running in the background.
+    vacuum: Option<tokio::task::JoinHandle<VacuumOutcome>>,
+    /// Vacuums in a row that removed less than half the dead rows.
+    futile_vacuums: u32,
     /// Set after a vacuum failed: the relay leaves the outbox to autovacuum.
     vacuum_off: bool,
 }
@@ -502,14 +542,29 @@ impl LoopState {
             .unwrap_or(0)
     }
 
-    /// Whether a finished background vacuum failed (collecting its result).
-    async fn vacuum_failed(&mut self) -> bool {
-        match self.vacuum.take() {
-            Some(done) if done.is_finished() => !done.await.unwrap_or(false),
+    /// Takes the result of a finished background vacuum into account.
+    async fn collect_vacuum(&mut self) {
+        let outcome = match self.vacuum.take() {
+            Some(done) if done.is_finished() => done.await.unwrap_or(VacuumOutcome::Failed),
             running => {
                 self.vacuum = running;
-                false
+                return;
             }
+        };
+        match outcome {
+            VacuumOutcome::NotNeeded | VacuumOutcome::Cleared => self.futile_vacuums = 0,
+            VacuumOutcome::Futile => self.futile_vacuums += 1,
+            VacuumOutcome::Failed => self.vacuum_off = true,
+        }
+    }
+
+    /// Waits (up to 10 s) for a background vacuum to finish, so that none outlives the
+    /// relay.
+    async fn finish_vacuum(&mut self) {
+        if let Some(running) = self.vacuum.take()
+            && tokio::time::timeout(Duration::from_secs(10), running).await.is_err()
+        {
+            tracing::warn!("The outbox's vacuum is still running; the relay stops without it.");
         }
     }
 }
@@ -546,11 +601,12 @@ fn split_confirmed(
     let mut confirmed = Vec::with_capacity(rows.len());
     let mut failed: BTreeMap<u32, (i64, String)> = BTreeMap::new();
     let mut stopped = failed_earlier.clone();
-    for (row, result) in rows.iter().zip(results) {
+    let missing = Err("the transport returned no result for it".to_owned());
+    for (index, row) in rows.iter().enumerate() {
         if stopped.contains(&row.partition) {
             continue;
         }
-        match result {
+        match results.get(index).unwrap_or(&missing) {
             Ok(()) => confirmed.push(row.id),
             Err(error) => {
                 stopped.insert(row.partition);
@@ -580,6 +636,15 @@ mod tests {
     }
 
     #[test]
+    fn a_row_the_transport_gave_no_result_for_counts_as_failed() {
+        let rows = [row(1, 0), row(2, 1), row(3, 0)];
+        let (confirmed, failed) = split_confirmed(&rows, &[Ok(())], &BTreeSet::new());
+        assert_eq!(confirmed, vec![1], "rows 2 and 3 were not confirmed");
+        assert_eq!(failed.get(&1).map(|(id, _)| *id), Some(2));
+        assert_eq!(failed.get(&0).map(|(id, _)| *id), Some(3), "row 1 was confirmed, row 3 not");
+    }
+
+    #[test]
     fn a_partition_that_failed_in_an_earlier_batch_has_nothing_marked() {
         let rows = [row(7, 0), row(8, 1), row(9, 0)];
         let results = [Ok(()), Ok(()), Ok(())];
@@ -591,6 +656,7 @@ mod tests {
 
     fn in_flight(rows: Vec<RowPosition>) -> InFlight {
         InFlight {
+            number: 1,
             positions: rows,
             confirms: Box::pin(std::future::ready(Vec::new())),
             sent_at: Instant::now(),
@@ -611,8 +677,8 @@ mod tests {
     fn a_failed_partition_is_read_again_only_after_its_backoff_and_its_batches_in_flight() {
         let now = Instant::now();
         let mut state = LoopState::default();
-        let paused = Blocked { since: now, until: now + Duration::from_secs(1), attempts: 1 };
-        let expired = Blocked { since: now, until: now, attempts: 1 };
+        let paused = Blocked { last_sent: 1, until: now + Duration::from_secs(1), attempts: 1 };
+        let expired = Blocked { last_sent: 1, until: now, attempts: 1 };
         state.blocked.insert(0, paused);
         state.blocked.insert(1, expired);
         state.blocked.insert(2, expired);

@@ -40,14 +40,15 @@ async fn a_bloated_outbox_is_vacuumed_and_a_lean_one_is_not() {
 
     let before = vacuums(&mut conn).await;
 
-    assert!(!store.vacuum_if_bloated(5_000).await.expect("check"), "3,000 dead rows < 5,000");
-    assert!(store.vacuum_if_bloated(1_000).await.expect("vacuum"), "3,000 dead rows > 1,000");
+    let not_yet = store.vacuum_if_bloated(5_000).await.expect("check");
+    assert_eq!(not_yet, None, "3,000 dead rows < 5,000");
+    let vacuumed = store.vacuum_if_bloated(1_000).await.expect("vacuum");
+    let vacuumed = vacuumed.expect("3,000 dead rows > 1,000");
+    assert_eq!((vacuumed.dead_before, vacuumed.dead_after), (3_000, 0));
     sqlx::query("SELECT pg_stat_clear_snapshot()").execute(&mut *conn).await.expect("clear");
     assert_eq!(vacuums(&mut conn).await, before + 1, "the server saw one vacuum");
-    assert!(
-        !store.vacuum_if_bloated(1_000).await.expect("check"),
-        "after the vacuum no dead rows are left to clear"
-    );
+    let again = store.vacuum_if_bloated(1_000).await.expect("check");
+    assert_eq!(again, None, "after the vacuum no dead rows are left to clear");
     drop(conn);
     test_db.cleanup().await;
 }
