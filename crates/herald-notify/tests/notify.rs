@@ -361,17 +361,18 @@ async fn failing_deliveries_are_retried_then_failed_then_replayed(test_db: TestD
 async fn a_slow_channel_does_not_stall_the_others(test_db: TestDb) {
     let mut service = Service::new(test_db).await;
     let (release, released) = tokio::sync::watch::channel(false);
+    let (arrived, mut arrivals) = tokio::sync::mpsc::unbounded_channel::<()>();
+    type Receiver = (tokio::sync::watch::Receiver<bool>, tokio::sync::mpsc::UnboundedSender<()>);
     let app = axum::Router::new()
         .route(
             "/slow",
-            axum::routing::post(
-                |State(mut released): State<tokio::sync::watch::Receiver<bool>>| async move {
-                    let _ = released.wait_for(|go| *go).await;
-                    StatusCode::NO_CONTENT
-                },
-            ),
+            axum::routing::post(|State((mut released, arrived)): State<Receiver>| async move {
+                let _ = arrived.send(());
+                let _ = released.wait_for(|go| *go).await;
+                StatusCode::NO_CONTENT
+            }),
         )
-        .with_state(released);
+        .with_state((released, arrived));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}/slow", listener.local_addr().expect("address"));
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
@@ -407,6 +408,10 @@ async fn a_slow_channel_does_not_stall_the_others(test_db: TestDb) {
     let planned = service.deliveries.list(&filter).await.expect("list");
     let id_of = |channel: &str| planned.iter().find(|d| d.channel == channel).expect("planned").id;
     let (hook_id, mail_id) = (id_of("webhook"), id_of("email"));
+    // The webhook is at the receiver, which holds it until released.
+    tokio::time::timeout(std::time::Duration::from_secs(30), arrivals.recv())
+        .await
+        .expect("the webhook reaches the receiver");
     service.reaches(mail_id, DeliveryStatus::Sent).await;
     let hook = service.deliveries.get(hook_id).await.expect("get");
     assert_eq!(hook.status, DeliveryStatus::Sending, "the webhook still hangs at the receiver");
