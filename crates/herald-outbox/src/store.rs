@@ -162,36 +162,34 @@ impl OutboxStore {
         partitions: &[u32],
         limit_per_partition: usize,
     ) -> Result<Vec<OutboxRow>> {
-        let from_start: Vec<(u32, i64)> = partitions.iter().map(|p| (*p, 0)).collect();
-        self.fetch_unsent_after(&from_start, limit_per_partition).await
+        self.fetch_unsent_except(partitions, &[], limit_per_partition).await
     }
 
-    /// Like [`OutboxStore::fetch_unsent`], but in each `(partition, after)` only rows with
-    /// an id above `after`: a relay with batches in flight skips the rows it already sent.
-    /// Such a fetch misses a row of the partition committed late with an id at or below
-    /// `after`; the relay fetches from the start (`after` 0) again once the partition has
-    /// nothing in flight, and at least every poll interval.
-    pub async fn fetch_unsent_after(
+    /// Like [`OutboxStore::fetch_unsent`], but without the rows of `in_flight` (a relay's
+    /// rows published and not yet marked). Never "rows past the last one in flight": a
+    /// row committed late with a lower id must still come before the later rows of its
+    /// key.
+    pub async fn fetch_unsent_except(
         &self,
-        partitions: &[(u32, i64)],
+        partitions: &[u32],
+        in_flight: &[i64],
         limit_per_partition: usize,
     ) -> Result<Vec<OutboxRow>> {
-        let ids: Vec<i32> = partitions.iter().map(|(p, _)| *p as i32).collect();
-        let after: Vec<i64> = partitions.iter().map(|(_, after)| *after).collect();
+        let partitions: Vec<i32> = partitions.iter().map(|p| *p as i32).collect();
         let limit = i64::try_from(limit_per_partition).unwrap_or(i64::MAX);
         let rows = match &self.db {
             Database::Postgres(pool) => sqlx::query(
                 "SELECT o.id, o.event_id, o.partition, o.partition_key, o.routing_key, o.payload, \
                      o.created_at \
-                     FROM unnest($1::int[], $2::bigint[]) AS p(partition, after) CROSS JOIN LATERAL ( \
+                     FROM unnest($1::int[]) AS p(partition) CROSS JOIN LATERAL ( \
                          SELECT id, event_id, partition, partition_key, routing_key, payload, created_at \
                          FROM herald_outbox \
-                         WHERE partition = p.partition AND sent_at IS NULL AND id > p.after \
+                         WHERE partition = p.partition AND sent_at IS NULL AND id <> ALL($2) \
                          ORDER BY id LIMIT $3) AS o \
                      ORDER BY o.id",
             )
-            .bind(&ids)
-            .bind(&after)
+            .bind(&partitions)
+            .bind(in_flight)
             .bind(limit)
             .fetch_all(pool)
             .await?
@@ -201,15 +199,14 @@ impl OutboxStore {
             Database::Sqlite(sqlite) => {
                 let total = limit.saturating_mul(partitions.len() as i64);
                 sqlx::query(
-                    "SELECT o.id, o.event_id, o.partition, o.partition_key, o.routing_key, \
-                     o.payload, o.created_at \
-                     FROM json_each(?1) AS p JOIN herald_outbox AS o \
-                     ON o.partition = json_extract(p.value, '$[0]') \
-                     AND o.id > json_extract(p.value, '$[1]') \
-                     WHERE o.sent_at IS NULL \
-                     ORDER BY o.id LIMIT ?2",
+                    "SELECT id, event_id, partition, partition_key, routing_key, payload, created_at \
+                     FROM herald_outbox \
+                     WHERE sent_at IS NULL AND partition IN (SELECT value FROM json_each(?1)) \
+                     AND id NOT IN (SELECT value FROM json_each(?2)) \
+                     ORDER BY id LIMIT ?3",
                 )
-                .bind(herald_db::sqlite_pairs(partitions))
+                .bind(sqlite_array(&partitions))
+                .bind(sqlite_array(in_flight))
                 .bind(total)
                 .fetch_all(&sqlite.reader)
                 .await?

@@ -27,9 +27,7 @@ pub struct RelayConfig {
     /// next batch while the transport confirms the previous ones, and marks them sent in
     /// order. 1 turns the overlap off.
     pub batches_in_flight: usize,
-    /// Longest wait between polls when no wake-up comes; also how often, at least, the
-    /// relay lets its batches in flight drain and reads every partition from its start,
-    /// so that a row whose transaction committed late waits at most about this long.
+    /// Longest wait between polls when no wake-up comes.
     pub poll_interval: Duration,
     /// After a wake-up from an idle wait, how long to let more commits gather before
     /// reading, so that a busy outbox goes out in batches rather than one row at a time
@@ -280,7 +278,7 @@ impl Relay {
             }
         }
         let now = Instant::now();
-        if self.may_send(state, now) {
+        if self.may_send(state) {
             let ready = state.ready(&leases.owned(), now);
             let sent =
                 if ready.is_empty() { Sent::Nothing } else { self.send_batch(&ready, state).await };
@@ -297,9 +295,8 @@ impl Relay {
         None
     }
 
-    /// Whether a new batch may go out now: there is room in flight, and no full read is
-    /// due (one is, every poll interval, once the batches in flight have settled).
-    fn may_send(&self, state: &mut LoopState, now: Instant) -> bool {
+    /// Whether a new batch may go out now: there is room in flight.
+    fn may_send(&self, state: &LoopState) -> bool {
         if state.in_flight.len() >= self.config.batches_in_flight.max(1) {
             return false;
         }
@@ -310,13 +307,7 @@ impl Relay {
         if rows >= self.config.batch_size.saturating_mul(self.config.batches_in_flight) {
             return false;
         }
-        if state.in_flight.is_empty() {
-            if state.next_full_read.is_none_or(|due| due <= now) {
-                state.next_full_read = Some(now + self.config.poll_interval);
-            }
-            return true;
-        }
-        state.next_full_read.is_some_and(|due| now < due)
+        true
     }
 
     /// How long the relay may wait for a wake-up.
@@ -329,13 +320,13 @@ impl Relay {
         wake
     }
 
-    /// Reads the next rows of `partitions` past those in flight and hands them to the
-    /// transport.
+    /// Reads the oldest unsent rows of `partitions` that are not in flight and hands
+    /// them to the transport.
     async fn send_batch(&self, partitions: &[u32], state: &mut LoopState) -> Sent {
         let per_partition = (self.config.batch_size / partitions.len().max(1)).max(16);
-        let positions: Vec<(u32, i64)> =
-            partitions.iter().map(|p| (*p, state.last_in_flight(*p))).collect();
-        let rows = match self.store.fetch_unsent_after(&positions, per_partition).await {
+        let in_flight = state.ids_in_flight();
+        let fetched = self.store.fetch_unsent_except(partitions, &in_flight, per_partition);
+        let rows = match fetched.await {
             Ok(rows) => rows,
             Err(error) => {
                 tracing::warn!(%error, "Reading the outbox failed.");
@@ -503,9 +494,6 @@ struct LoopState {
     in_flight: VecDeque<InFlight>,
     /// Batches sent so far (the number of the last one).
     batches_sent: u64,
-    /// When the relay next lets its batches in flight drain and reads every partition
-    /// from its start.
-    next_full_read: Option<Instant>,
     next_purge: Option<Instant>,
     next_vacuum: Option<Instant>,
     /// The vacuum running in the background.
@@ -526,20 +514,22 @@ impl LoopState {
             .copied()
             .filter(|partition| match self.blocked.get(partition) {
                 None => true,
-                Some(blocked) => blocked.until <= now && self.last_in_flight(*partition) == 0,
+                Some(blocked) => blocked.until <= now && !self.has_in_flight(*partition),
             })
             .collect()
     }
 
-    /// The highest row id of `partition` in flight, 0 if none.
-    fn last_in_flight(&self, partition: u32) -> i64 {
+    /// The ids of every row in flight.
+    fn ids_in_flight(&self) -> Vec<i64> {
+        self.in_flight.iter().flat_map(|batch| batch.positions.iter().map(|row| row.id)).collect()
+    }
+
+    /// Whether rows of `partition` are in flight.
+    fn has_in_flight(&self, partition: u32) -> bool {
         self.in_flight
             .iter()
             .flat_map(|batch| batch.positions.iter())
-            .filter(|row| row.partition == partition)
-            .map(|row| row.id)
-            .max()
-            .unwrap_or(0)
+            .any(|row| row.partition == partition)
     }
 
     /// Takes the result of a finished background vacuum into account.
@@ -664,13 +654,13 @@ mod tests {
     }
 
     #[test]
-    fn reads_continue_past_the_rows_in_flight() {
+    fn reads_leave_out_every_row_in_flight() {
         let mut state = LoopState::default();
         state.in_flight.push_back(in_flight(vec![row(3, 0), row(5, 1)]));
         state.in_flight.push_back(in_flight(vec![row(9, 0)]));
-        assert_eq!(state.last_in_flight(0), 9);
-        assert_eq!(state.last_in_flight(1), 5);
-        assert_eq!(state.last_in_flight(2), 0, "nothing in flight: read from the start");
+        assert_eq!(state.ids_in_flight(), vec![3, 5, 9]);
+        assert!(state.has_in_flight(0) && state.has_in_flight(1));
+        assert!(!state.has_in_flight(2));
     }
 
     #[test]
