@@ -41,8 +41,8 @@ async fn a_row_committed_late_is_still_fetched() {
 async fn with_rows_in_flight_a_late_commit_still_comes_before_its_keys_next_row() {
     let test_db = herald_testkit::TestDb::postgres("in_flight_late").await;
     let herald_db::Database::Postgres(pool) = &test_db.db else { unreachable!("postgres") };
-    let outbox = Outbox::new(OutboxConfig { partitions: 1, ..OutboxConfig::default() })
-        .expect("config");
+    let outbox =
+        Outbox::new(OutboxConfig { partitions: 1, ..OutboxConfig::default() }).expect("config");
     let store = OutboxStore::new(test_db.db.clone(), Retention::default());
 
     let mut late = pool.begin().await.expect("begin");
