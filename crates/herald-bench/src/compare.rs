@@ -10,6 +10,9 @@ use crate::bench::{self, BenchOptions, LatencyMs, Summary};
 /// One yardstick's result beside Herald's.
 #[derive(Debug, Clone, Serialize)]
 pub struct Yardstick {
+    /// Which yardstick ran.
+    #[serde(skip)]
+    pub kind: YardstickKind,
     /// What the yardstick did per second (transactions, or messages delivered).
     pub throughput_eps: f64,
     /// Herald's throughput divided by this one's.
@@ -33,19 +36,65 @@ pub struct Comparison {
     pub baselines: BTreeMap<String, Yardstick>,
 }
 
+/// A yardstick Herald is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YardstickKind {
+    /// The producers' transactions alone ([`bench::baseline`]).
+    Producers,
+    /// The broker alone ([`crate::broker::broker_baseline`]).
+    Broker,
+    /// The hand-written relay ([`crate::naive::naive_baseline`]).
+    Naive,
+}
+
+impl YardstickKind {
+    /// Its key in [`Comparison::baselines`].
+    pub fn name(self) -> &'static str {
+        match self {
+            YardstickKind::Producers => "producers",
+            YardstickKind::Broker => "broker",
+            YardstickKind::Naive => "naive",
+        }
+    }
+
+    /// What it is, for a person.
+    fn describe(self) -> &'static str {
+        match self {
+            YardstickKind::Producers => "the producers alone (database only)",
+            YardstickKind::Broker => "the broker alone (no database)",
+            YardstickKind::Naive => "a naive relay (no inbox)",
+        }
+    }
+
+    /// Runs it: its throughput, and its latency and losses where it counts them.
+    async fn run(
+        self,
+        options: &BenchOptions,
+    ) -> anyhow::Result<(f64, Option<LatencyMs>, Option<u64>)> {
+        let yardstick = match self {
+            YardstickKind::Producers => {
+                return Ok((bench::baseline(options).await?.throughput_eps, None, None));
+            }
+            YardstickKind::Broker => crate::broker::broker_baseline(options).await?,
+            YardstickKind::Naive => crate::naive::naive_baseline(options).await?,
+        };
+        Ok((yardstick.throughput_eps, Some(yardstick.latency_ms), Some(yardstick.lost)))
+    }
+}
+
 /// Which yardsticks apply: the producers always; the broker alone with a broker; the
 /// naive relay on PostgreSQL with a broker.
-pub fn yardsticks(options: &BenchOptions) -> Vec<&'static str> {
+pub fn yardsticks(options: &BenchOptions) -> Vec<YardstickKind> {
     let has_broker = options.broker.url.is_some();
     let postgres = options.database.as_deref().is_some_and(|url| url.starts_with("postgres"));
-    let mut names = vec!["producers"];
+    let mut kinds = vec![YardstickKind::Producers];
     if has_broker {
-        names.push("broker");
+        kinds.push(YardstickKind::Broker);
     }
     if has_broker && postgres {
-        names.push("naive");
+        kinds.push(YardstickKind::Naive);
     }
-    names
+    kinds
 }
 
 /// Runs Herald, then each yardstick of [`yardsticks`] with the same options; `progress`
@@ -57,31 +106,14 @@ pub async fn compare(
     progress("herald");
     let herald = bench::run(options).await?;
     let mut baselines = BTreeMap::new();
-    for name in yardsticks(options) {
-        progress(name);
-        let yardstick = run_yardstick(name, options).await?;
-        let ratio = herald.throughput_eps / yardstick.0.max(f64::MIN_POSITIVE);
-        let (throughput_eps, latency_ms, lost) = yardstick;
-        baselines.insert(name.to_owned(), Yardstick { throughput_eps, ratio, latency_ms, lost });
+    for kind in yardsticks(options) {
+        progress(kind.name());
+        let (throughput_eps, latency_ms, lost) = kind.run(options).await?;
+        let ratio = herald.throughput_eps / throughput_eps.max(f64::MIN_POSITIVE);
+        let yardstick = Yardstick { kind, throughput_eps, ratio, latency_ms, lost };
+        baselines.insert(kind.name().to_owned(), yardstick);
     }
     Ok(Comparison { herald, baselines })
-}
-
-async fn run_yardstick(
-    name: &str,
-    options: &BenchOptions,
-) -> anyhow::Result<(f64, Option<LatencyMs>, Option<u64>)> {
-    Ok(match name {
-        "producers" => (bench::baseline(options).await?.throughput_eps, None, None),
-        "broker" => {
-            let result = crate::broker::broker_baseline(options).await?;
-            (result.throughput_eps, Some(result.latency_ms), Some(result.lost))
-        }
-        _ => {
-            let result = crate::naive::naive_baseline(options).await?;
-            (result.throughput_eps, Some(result.latency_ms), Some(result.lost))
-        }
-    })
 }
 
 impl Comparison {
@@ -89,12 +121,8 @@ impl Comparison {
     pub fn render(&self) -> String {
         let mut text = self.herald.render();
         text.push_str("\n  compared in the same run (Herald's throughput ÷ the yardstick's):");
-        for (name, yardstick) in &self.baselines {
-            let what = match name.as_str() {
-                "producers" => "the producers alone (database only)",
-                "broker" => "the broker alone (no database)",
-                _ => "a naive relay (no inbox)",
-            };
+        for yardstick in self.baselines.values() {
+            let what = yardstick.kind.describe();
             let latency =
                 yardstick.latency_ms.map(|l| format!(", p99 {:.2} ms", l.p99)).unwrap_or_default();
             text.push_str(&format!(

@@ -297,17 +297,12 @@ impl Relay {
 
     /// Whether a new batch may go out now: there is room in flight.
     fn may_send(&self, state: &LoopState) -> bool {
-        if state.in_flight.len() >= self.config.batches_in_flight.max(1) {
-            return false;
-        }
         // Rows in flight stay bounded even when many partitions make batches bigger than
         // `batch_size` (at least 16 rows each): with the defaults, under the 5,000
         // unacknowledged publishes async-nats allows before it makes publishes wait.
         let rows: usize = state.in_flight.iter().map(|batch| batch.positions.len()).sum();
-        if rows >= self.config.batch_size.saturating_mul(self.config.batches_in_flight) {
-            return false;
-        }
-        true
+        state.in_flight.len() < self.config.batches_in_flight.max(1)
+            && rows < self.config.batch_size.saturating_mul(self.config.batches_in_flight)
     }
 
     /// How long the relay may wait for a wake-up.
