@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::pipeline::{Pipeline, PipelineDatabases, PipelineOptions};
 use crate::run_space::{RunSchema, run_namespace};
-use crate::workload::{self, ProducerPlan, Verification};
+use crate::workload::{self, ProducerApi, ProducerPlan, Verification};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -20,9 +20,10 @@ pub struct BenchOptions {
     pub rate: u64,
     /// Database URL; `None` = a fresh SQLite file in the temporary directory.
     pub database: Option<String>,
-    /// Producer tasks; `None` = 1 on SQLite (one writer), 32 on PostgreSQL (commits
-    /// wait for the WAL flush, so throughput comes from many in flight).
+    /// Producer tasks; `None` = the default of [`BenchOptions::producer_tasks`].
     pub producers: Option<u64>,
+    /// How producers write on SQLite.
+    pub producer_api: ProducerApi,
     /// Customers (partition keys).
     pub customers: u64,
     /// Outbox and log partitions.
@@ -37,6 +38,20 @@ pub struct BenchOptions {
     pub events_per_tx: u64,
     /// Whether the relay records the delivery ledger.
     pub ledger: bool,
+}
+
+impl BenchOptions {
+    /// Producer tasks: as given, or 32 on PostgreSQL (commits wait for the WAL flush, so
+    /// throughput comes from many in flight), 8 on SQLite's writer thread (their
+    /// transactions share commits), 1 on SQLite through sqlx (one writer at a time).
+    pub fn producer_tasks(&self, is_postgres: bool) -> u64 {
+        let default = match (is_postgres, self.producer_api) {
+            (true, _) => 32,
+            (false, ProducerApi::Rusqlite) => 8,
+            (false, ProducerApi::Sqlx) => 1,
+        };
+        self.producers.unwrap_or(default).max(1)
+    }
 }
 
 /// How a run shows progress.
@@ -122,6 +137,8 @@ pub struct Summary {
     pub rate: u64,
     /// `sqlite` or `postgres`.
     pub database: String,
+    /// How the producers wrote: `rusqlite` (SQLite's writer thread) or `sqlx`.
+    pub producer_api: &'static str,
     /// `embedded log`, `RabbitMQ` or `NATS JetStream`.
     pub transport: String,
     /// Events per business transaction.
@@ -140,7 +157,7 @@ impl Summary {
     pub fn render(&self) -> String {
         let verdict = |n: i64| if n == 0 { "ok" } else { "VIOLATED" };
         format!(
-            "Herald bench — {database}, {transport}, rate {rate}, {per_tx} per transaction\n\
+            "Herald bench — {database} (producers on {api}), {transport}, rate {rate}, {per_tx} per transaction\n\
              \x20 produced               {produced}\n\
              \x20 delivered              {delivered}\n\
              \x20 lost                   {lost} ({lost_verdict})\n\
@@ -153,6 +170,7 @@ impl Summary {
              \x20 relay                  {relay_batches} batches, {per_batch:.1} events each\n\
              \x20 consumer               {rounds} rounds, {per_round:.1} events each, {consumer_tx} transactions",
             database = self.database,
+            api = self.producer_api,
             transport = self.transport,
             per_tx = match self.events_per_tx {
                 1 => "1 event".to_owned(),
@@ -197,6 +215,8 @@ pub struct Baseline {
     pub throughput_eps: f64,
     /// `sqlite` or `postgres`.
     pub database: String,
+    /// How the producers wrote: `rusqlite` (SQLite's writer thread) or `sqlx`.
+    pub producer_api: &'static str,
 }
 
 /// Runs only the producers, on a fresh database like [`run`]'s.
@@ -206,12 +226,13 @@ pub async fn baseline(options: &BenchOptions) -> anyhow::Result<Baseline> {
     let space = RunSchema::create(&url, &run).await?;
     let url = space.url.clone();
     let is_postgres = !url.starts_with("sqlite:");
-    let producers = options.producers.unwrap_or(if is_postgres { 32 } else { 1 }).max(1);
+    let producers = options.producer_tasks(is_postgres);
     let db_options = herald_db::DatabaseOptions {
         max_connections: producers as u32 + 2,
         ..herald_db::DatabaseOptions::default()
     };
     let db = herald_db::Database::connect(&url, &db_options).await?;
+    let producer_api = options.producer_api.on(&db).name();
     workload::create_tables(&db, &db).await?;
     let outbox = herald_outbox::Outbox::new(herald_outbox::OutboxConfig {
         partitions: options.partitions,
@@ -231,6 +252,7 @@ pub async fn baseline(options: &BenchOptions) -> anyhow::Result<Baseline> {
         committed,
         throughput_eps: committed as f64 / elapsed,
         database: if is_postgres { "postgres" } else { "sqlite" }.to_owned(),
+        producer_api,
     })
 }
 
@@ -253,6 +275,7 @@ fn spawn_producers(
                 producers,
                 producer,
                 events_per_tx: options.events_per_tx,
+                api: options.producer_api,
             };
             let (db, outbox, produced) = (db.clone(), outbox.clone(), Arc::clone(produced));
             tokio::spawn(async move { workload::produce(db, outbox, plan, &produced).await })
@@ -292,7 +315,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
     let space = RunSchema::create(&url, &run).await?;
     let databases = PipelineDatabases::from_url(&space.url);
     let is_postgres = !databases.producer_url.starts_with("sqlite:");
-    let producers = options.producers.unwrap_or(if is_postgres { 32 } else { 1 }).max(1);
+    let producers = options.producer_tasks(is_postgres);
     let mut broker = options.broker.clone();
     if broker.url.is_some() {
         herald::check_namespace(&broker.namespace)?;
@@ -307,6 +330,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
         ledger: options.ledger,
     })
     .await?;
+    let producer_api = options.producer_api.on(&pipeline.producer_db).name();
     let started = Instant::now();
     let producer_tasks = spawn_producers(
         options,
@@ -341,6 +365,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
         finished_at - started,
     );
     summary.stages = stages;
+    summary.producer_api = producer_api;
     if let Some(histogram) = relay_stats.commit_to_confirm() {
         summary.commit_to_publish_ms = LatencyMs::of_micros(&histogram);
     }
@@ -386,6 +411,7 @@ fn summarize(
         latency_ms: tracker.latency(),
         rate: options.rate,
         database: if is_postgres { "postgres" } else { "sqlite" }.to_owned(),
+        producer_api: "sqlx",
         transport: transport.to_owned(),
         events_per_tx: options.events_per_tx,
         elapsed_s,

@@ -110,6 +110,39 @@ pub struct ProducerPlan {
     pub producer: u64,
     /// Orders (each with its event) per business transaction.
     pub events_per_tx: u64,
+    /// How the producers write on SQLite.
+    pub api: ProducerApi,
+}
+
+/// How producers write their transactions on SQLite (PostgreSQL always uses sqlx).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProducerApi {
+    /// `rusqlite` jobs on the database's writer thread ([`herald_db::SqliteWriter`]),
+    /// committed in groups: the fastest path, the default.
+    #[default]
+    Rusqlite,
+    /// A sqlx transaction on the writer pool ([`herald::Transaction`]).
+    Sqlx,
+}
+
+impl ProducerApi {
+    /// The path producers really take on `db`: on PostgreSQL, or on SQLite without a
+    /// writer thread (an in-memory database), that is sqlx.
+    pub fn on(self, db: &Database) -> ProducerApi {
+        match db {
+            Database::Sqlite(sqlite) if sqlite.engine.is_some() => self,
+            _ => ProducerApi::Sqlx,
+        }
+    }
+
+    /// Its name, as the summary gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProducerApi::Rusqlite => "rusqlite",
+            ProducerApi::Sqlx => "sqlx",
+        }
+    }
 }
 
 impl ProducerPlan {
@@ -135,13 +168,7 @@ pub async fn place_orders(
     outbox: &Outbox,
     orders: &[OrderPlaced],
 ) -> anyhow::Result<()> {
-    let envelopes = orders
-        .iter()
-        .map(|order| {
-            Ok(Envelope::from_event("/shop/orders", order)?
-                .with_sequence(format!("{:020}", order.customer_seq)))
-        })
-        .collect::<anyhow::Result<Vec<Envelope>>>()?;
+    let envelopes = envelopes_of(orders)?;
     let mut tx = herald::Transaction::begin(db, outbox).await?;
     for (order, envelope) in orders.iter().zip(&envelopes) {
         tx.execute(
@@ -160,6 +187,41 @@ pub async fn place_orders(
     Ok(())
 }
 
+/// Commits orders, each with its event, in one transaction of the SQLite writer thread.
+pub async fn place_orders_rusqlite(
+    engine: &herald_db::SqliteWriter,
+    outbox: &Outbox,
+    orders: Vec<OrderPlaced>,
+) -> anyhow::Result<()> {
+    let envelopes = envelopes_of(&orders)?;
+    let writer_outbox = outbox.clone();
+    engine
+        .transaction(move |tx| {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO shop_orders (run, order_id, customer, amount_cents) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (order, envelope) in orders.iter().zip(&envelopes) {
+                insert.execute((&order.run, order.order_id, &order.customer, order.amount_cents))?;
+                writer_outbox.enqueue_rusqlite(tx, envelope)?;
+            }
+            Ok::<_, herald_outbox::OutboxError>(())
+        })
+        .await?;
+    outbox.committed();
+    Ok(())
+}
+
+/// The events of orders, each with its customer's sequence number.
+fn envelopes_of(orders: &[OrderPlaced]) -> anyhow::Result<Vec<Envelope>> {
+    orders
+        .iter()
+        .map(|order| {
+            Ok(Envelope::from_event("/shop/orders", order)?
+                .with_sequence(format!("{:020}", order.customer_seq)))
+        })
+        .collect()
+}
+
 /// Runs one producer task's share of the plan; returns how many orders it committed.
 /// `produced` counts committed orders as they happen. With `events_per_tx` above 1, a
 /// transaction commits that many orders, all due when the first of them is.
@@ -175,6 +237,10 @@ pub async fn produce(
     let mut committed = 0;
     let mine: Vec<u64> = (0..plan.events).filter(|n| plan.owns(*n)).collect();
     let per_tx = usize::try_from(plan.events_per_tx.max(1)).unwrap_or(1);
+    let engine = match &db {
+        Database::Sqlite(sqlite) => sqlite.engine.clone(),
+        Database::Postgres(_) => None,
+    };
     for chunk in mine.chunks(per_tx) {
         let n = chunk[0];
         let due_at_us = match n.saturating_mul(1_000_000).checked_div(plan.rate) {
@@ -200,9 +266,15 @@ pub async fn produce(
                 }
             })
             .collect();
-        place_orders(&db, &outbox, &orders).await?;
-        committed += orders.len() as u64;
-        produced.fetch_add(orders.len() as u64, Ordering::Relaxed);
+        let count = orders.len() as u64;
+        match (&engine, plan.api.on(&db)) {
+            (Some(engine), ProducerApi::Rusqlite) => {
+                place_orders_rusqlite(engine, &outbox, orders).await?;
+            }
+            _ => place_orders(&db, &outbox, &orders).await?,
+        }
+        committed += count;
+        produced.fetch_add(count, Ordering::Relaxed);
     }
     Ok(committed)
 }

@@ -159,6 +159,7 @@ async fn webhooks_are_signed_retried_and_dead_lettered() {
         producers: 1,
         producer: 0,
         events_per_tx: 1,
+        api: workload::ProducerApi::default(),
     };
     let outbox = Outbox::new(OutboxConfig::default()).expect("outbox");
     workload::produce(db.clone(), outbox, plan, &produced).await.expect("produce");

@@ -10,7 +10,7 @@ use sqlx::sqlite::{
 };
 use tokio::sync::watch;
 
-use crate::{DbError, Result};
+use crate::{DbError, Result, SqliteWriter, WriterOptions};
 
 /// Which engine a [`Database`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +50,10 @@ pub struct SqliteDb {
     pub reader: SqlitePool,
     /// In-process wake-ups (SQLite has no LISTEN/NOTIFY).
     pub wakeup: Wakeup,
+    /// The fast write path: a thread on its own `rusqlite` connection that commits the
+    /// jobs queued together in one transaction. `None` for an in-memory database, which a
+    /// second connection could not see.
+    pub engine: Option<SqliteWriter>,
 }
 
 impl SqliteDb {
@@ -232,7 +236,16 @@ async fn connect_sqlite(url: &str, options: &DatabaseOptions) -> Result<SqliteDb
     // The writer comes first: it creates the file and switches it to WAL.
     let writer = connect(1).await.map_err(error)?;
     let reader = connect(options.max_connections.max(1)).await.map_err(error)?;
-    Ok(SqliteDb { writer, reader, wakeup: Wakeup::default() })
+    let file = connect_options.get_filename();
+    let engine = if file.is_file() {
+        let writer_options = WriterOptions { sync_full: options.sqlite_sync_full };
+        let engine = SqliteWriter::open(file, writer_options)
+            .map_err(|source| DbError::Engine { url: redact_url(url), source })?;
+        Some(engine)
+    } else {
+        None
+    };
+    Ok(SqliteDb { writer, reader, wakeup: Wakeup::default(), engine })
 }
 
 /// Begins a PostgreSQL transaction whose commit does not wait for the WAL flush

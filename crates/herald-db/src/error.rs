@@ -31,6 +31,17 @@ pub enum DbError {
     /// A query failed.
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
+    /// The embedded engine's write thread could not open the SQLite file.
+    #[error("cannot open the embedded writer on `{url}`: {source}")]
+    Engine {
+        /// The URL.
+        url: String,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// A write through the embedded engine failed.
+    #[error("embedded write failed: {0}")]
+    Write(#[from] rusqlite::Error),
     /// Code typed for one engine was given a database of the other.
     #[error("the database is {found:?}, but the code is typed for {expected:?}")]
     WrongBackend {

@@ -8,6 +8,8 @@
 //! - [`Dialect`] and [`Statement`]: one query for either database, and the genuine
 //!   differences of the two dialects in one place.
 //! - [`listen`]: wake-ups on commit (LISTEN/NOTIFY, or an in-process signal on SQLite).
+//! - [`SqliteWriter`]: the embedded engine's write thread on `rusqlite`, with cached
+//!   prepared statements and group commit (`SqliteDb::engine`).
 //! - [`lease`]: partition leases with a time to live; a dead owner's partitions are taken
 //!   over once its leases expire.
 //! - [`DbError`]: every failure of this crate, with the URL redacted of passwords.
@@ -20,6 +22,7 @@ mod dialect;
 mod error;
 pub mod lease;
 pub mod listen;
+mod writer;
 
 pub use database::{
     Backend, Database, DatabaseOptions, SqliteDb, Wakeup, begin_without_flush_wait, redact_url,
@@ -27,3 +30,5 @@ pub use database::{
 };
 pub use dialect::{Dialect, FromRow, Param, Pool, Statement};
 pub use error::{DbError, Result};
+pub use rusqlite;
+pub use writer::{SqliteWriter, WriterOptions};

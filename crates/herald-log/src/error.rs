@@ -9,6 +9,9 @@ pub enum LogError {
     /// A query of the log's tables failed.
     #[error("embedded log query failed: {0}")]
     Database(#[from] sqlx::Error),
+    /// A write through the embedded engine's writer thread failed.
+    #[error("embedded log write failed: {0}")]
+    Engine(#[from] herald_db::rusqlite::Error),
     /// Leases or the wake-up listener failed.
     #[error(transparent)]
     Db(#[from] herald_db::DbError),

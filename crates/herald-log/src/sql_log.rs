@@ -14,7 +14,8 @@ use async_trait::async_trait;
 use herald_db::lease::{LeaseConfig, Leases};
 use herald_db::listen::{Listener, Topic};
 use herald_db::{
-    Database, SqliteDb, Statement, begin_without_flush_wait, sqlite_array, sqlite_pairs,
+    Database, SqliteDb, SqliteWriter, Statement, begin_without_flush_wait, sqlite_array,
+    sqlite_pairs,
 };
 use herald_envelope::partition_of;
 use sqlx::Row;
@@ -145,7 +146,10 @@ impl SqlLog {
         match &self.db {
             Database::Postgres(pool) => append_postgres(pool, &partitions, messages).await,
             Database::Sqlite(sqlite) => {
-                append_sqlite(sqlite, &partitions, messages).await?;
+                match &sqlite.engine {
+                    Some(engine) => append_engine(engine, partitions, messages).await?,
+                    None => append_sqlite(sqlite, &partitions, messages).await?,
+                }
                 sqlite.wakeup.log_appended();
                 Ok(())
             }
@@ -183,6 +187,48 @@ async fn append_postgres(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Appends on the SQLite writer thread, with cached statements: one job, so one
+/// transaction (possibly shared with other jobs' writes).
+async fn append_engine(
+    engine: &SqliteWriter,
+    partitions: Vec<i32>,
+    messages: &[Message],
+) -> Result<()> {
+    let messages = messages.to_vec();
+    engine
+        .transaction(move |tx| {
+            let mut last_offset = tx.prepare_cached(
+                "SELECT COALESCE(max(log_offset), 0) FROM herald_log WHERE partition = ?1",
+            )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO herald_log \
+                 (partition, log_offset, event_id, routing_key, partition_key, payload) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            let mut next: HashMap<i32, i64> = HashMap::new();
+            for (partition, message) in partitions.iter().zip(&messages) {
+                let offset = match next.get_mut(partition) {
+                    Some(offset) => offset,
+                    None => {
+                        let last: i64 = last_offset.query_row([partition], |row| row.get(0))?;
+                        next.entry(*partition).or_insert(last)
+                    }
+                };
+                *offset += 1;
+                insert.execute((
+                    partition,
+                    *offset,
+                    message.event_id.as_bytes().as_slice(),
+                    &message.routing_key,
+                    &message.partition_key,
+                    &message.payload,
+                ))?;
+            }
+            Ok::<_, LogError>(())
+        })
+        .await
 }
 
 async fn append_sqlite(sqlite: &SqliteDb, partitions: &[i32], messages: &[Message]) -> Result<()> {
@@ -490,6 +536,9 @@ impl LogSubscription {
                 .await?;
                 tx.commit().await?;
             }
+            Database::Sqlite(SqliteDb { engine: Some(engine), .. }) => {
+                commit_on_engine(engine, group, &self.uncommitted).await?;
+            }
             Database::Sqlite(sqlite) => {
                 let mut builder = sqlx::QueryBuilder::new(
                     "INSERT INTO herald_log_offsets (consumer_group, partition, committed) ",
@@ -507,6 +556,30 @@ impl LogSubscription {
         self.uncommitted.clear();
         Ok(())
     }
+}
+
+/// Commits a group's offsets on the SQLite writer thread (sharing a commit with other
+/// writes instead of waiting for the write lock beside it).
+async fn commit_on_engine(
+    engine: &SqliteWriter,
+    group: &str,
+    offsets: &BTreeMap<u32, i64>,
+) -> Result<()> {
+    let group = group.to_owned();
+    let offsets: Vec<(u32, i64)> = offsets.iter().map(|(p, o)| (*p, *o)).collect();
+    engine
+        .transaction(move |tx| {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO herald_log_offsets (consumer_group, partition, committed) \
+                 VALUES (?1, ?2, ?3) ON CONFLICT (consumer_group, partition) \
+                 DO UPDATE SET committed = max(committed, excluded.committed)",
+            )?;
+            for (partition, offset) in &offsets {
+                upsert.execute((&group, partition, offset))?;
+            }
+            Ok::<_, LogError>(())
+        })
+        .await
 }
 
 fn delivery_from_row<R>(row: &R) -> Result<Delivery, sqlx::Error>

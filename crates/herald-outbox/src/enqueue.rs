@@ -105,9 +105,15 @@ impl Outbox {
         tx: &mut Transaction<'_, DB>,
         envelope: &Envelope,
     ) -> Result<OutboxId> {
+        let row = self.row(envelope)?;
+        DB::insert(tx, &row).await
+    }
+
+    /// The row of an envelope, encoded as it is; an invalid or oversize one is refused.
+    fn row<'e>(&self, envelope: &'e Envelope) -> Result<NewRow<'e>> {
         let payload = envelope.encode(&self.config.limits)?;
         let partition = envelope.partition(self.config.partitions);
-        let row = NewRow {
+        Ok(NewRow {
             event_id: *envelope.id.as_uuid(),
             partition: i32::try_from(partition).unwrap_or(i32::MAX),
             partition_key: &envelope.partition_key,
@@ -115,8 +121,50 @@ impl Outbox {
             kind: envelope.kind.as_str(),
             routing_key: envelope.routing_key(),
             payload,
+        })
+    }
+
+    /// Like [`Outbox::enqueue`], for a service on `rusqlite`: inserts the event through
+    /// the caller's own SQLite transaction, with a cached prepared statement. Runs on the
+    /// caller's thread (a [`herald_db::SqliteWriter`] job, or the service's own
+    /// connection). Wake the relays after the commit with [`Outbox::committed`].
+    pub fn enqueue_rusqlite(
+        &self,
+        tx: &herald_db::rusqlite::Transaction<'_>,
+        envelope: &Envelope,
+    ) -> Result<OutboxId> {
+        let traced;
+        let envelope = match untraced_in_a_trace(envelope) {
+            Some(traceparent) => {
+                traced = envelope.clone().with_traceparent(traceparent);
+                &traced
+            }
+            None => envelope,
         };
-        DB::insert(tx, &row).await
+        let row = self.row(envelope)?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO herald_outbox \
+             (event_id, partition, partition_key, event_type, kind, routing_key, payload) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        insert.execute((
+            row.event_id.as_bytes().as_slice(),
+            row.partition,
+            row.partition_key,
+            row.event_type,
+            row.kind,
+            &row.routing_key,
+            &row.payload,
+        ))?;
+        Ok(tx.last_insert_rowid())
+    }
+
+    /// Wakes the relays after a commit made without [`Outbox::commit`] (as with
+    /// [`Outbox::enqueue_rusqlite`]); without it they notice at their next poll.
+    pub fn committed(&self) {
+        if let Some(wakeup) = &self.wakeup {
+            wakeup.outbox_committed();
+        }
     }
 
     /// Builds the envelope of a typed event and enqueues it; returns the envelope.
@@ -138,9 +186,7 @@ impl Outbox {
     /// `tx.commit()` is just as safe; the relay then notices at its next poll.
     pub async fn commit<DB: OutboxBackend>(&self, tx: Transaction<'_, DB>) -> Result<()> {
         tx.commit().await?;
-        if let Some(wakeup) = &self.wakeup {
-            wakeup.outbox_committed();
-        }
+        self.committed();
         Ok(())
     }
 }

@@ -15,6 +15,9 @@ pub enum OutboxError {
     /// A query failed.
     #[error("outbox query failed: {0}")]
     Database(#[from] sqlx::Error),
+    /// A statement through `rusqlite` (the embedded engine's fast path) failed.
+    #[error("outbox write failed: {0}")]
+    Sqlite(#[from] herald_db::rusqlite::Error),
 }
 
 /// The result type of this crate.

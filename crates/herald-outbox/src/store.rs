@@ -5,7 +5,7 @@ use std::time::Duration;
 use herald_db::{Database, Statement, begin_without_flush_wait, sqlite_array};
 use sqlx::Row;
 
-use crate::Result;
+use crate::{OutboxError, Result};
 
 /// What happens to rows once the transport confirmed them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,7 +253,20 @@ impl OutboxStore {
                      WHERE id IN (SELECT value FROM json_each(?1))"
                 };
                 // The ledger's triggers record the rows in the same statement.
-                sqlx::query(sql).bind(sqlite_array(ids)).execute(&sqlite.writer).await?;
+                let ids = sqlite_array(ids);
+                match &sqlite.engine {
+                    Some(engine) => {
+                        engine
+                            .transaction(move |tx| {
+                                tx.prepare_cached(sql)?.execute([ids])?;
+                                Ok::<_, OutboxError>(())
+                            })
+                            .await?;
+                    }
+                    None => {
+                        sqlx::query(sql).bind(ids).execute(&sqlite.writer).await?;
+                    }
+                }
             }
         }
         Ok(())

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use herald_bench::bench::{self, BenchOptions, View};
 use herald_bench::broker::BrokerBaseline;
+use herald_bench::workload::ProducerApi;
 use herald_cli::transport::{self, BrokerArgs};
 
 #[derive(Debug, clap::Args)]
@@ -19,9 +20,14 @@ pub(crate) struct BenchArgs {
     /// Database URL (`sqlite://file.db` or `postgres://…`); default: a temporary SQLite file.
     #[arg(long, env = "HERALD_DATABASE_URL")]
     database: Option<String>,
-    /// Producer tasks (default: 1 on SQLite, 32 on PostgreSQL).
+    /// Producer tasks (default: 32 on PostgreSQL; on SQLite 8 with `--producer-api
+    /// rusqlite`, 1 with `sqlx`).
     #[arg(long)]
     producers: Option<u64>,
+    /// How producers write on SQLite: `rusqlite`, jobs on the database's writer thread
+    /// that share commits (the fastest), or `sqlx`, a transaction of their own each.
+    #[arg(long, value_enum, default_value_t = ProducerApiArg::Rusqlite)]
+    producer_api: ProducerApiArg,
     /// Customers, i.e. distinct partition keys.
     #[arg(long, default_value_t = 1_000)]
     customers: u64,
@@ -54,6 +60,15 @@ pub(crate) struct BenchArgs {
     without_ledger: bool,
 }
 
+/// `--producer-api`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ProducerApiArg {
+    /// `rusqlite` jobs on the writer thread, committed in groups.
+    Rusqlite,
+    /// A sqlx transaction each.
+    Sqlx,
+}
+
 /// What `--baseline` measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum BaselineKind {
@@ -72,6 +87,10 @@ impl BenchArgs {
             rate: self.rate,
             database: self.database,
             producers: self.producers,
+            producer_api: match self.producer_api {
+                ProducerApiArg::Rusqlite => ProducerApi::Rusqlite,
+                ProducerApiArg::Sqlx => ProducerApi::Sqlx,
+            },
             customers: self.customers,
             partitions: self.partitions,
             stall_timeout: Duration::from_secs(30),
@@ -141,8 +160,8 @@ async fn run_baseline(options: &BenchOptions, json: bool) -> anyhow::Result<Exit
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         println!(
-            "Baseline — {}: {} business transactions (order + outbox row) at {:.0}/s; nothing relayed",
-            result.database, result.committed, result.throughput_eps
+            "Baseline — {} (producers on {}): {} business transactions (order + outbox row) at {:.0}/s; nothing relayed",
+            result.database, result.producer_api, result.committed, result.throughput_eps
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use herald_bench::workload::{self, ProducerPlan, RecordOrder, Tracker, Verification};
+use herald_bench::workload::{self, ProducerApi, ProducerPlan, RecordOrder, Tracker, Verification};
 use herald_consumer::{Consumer, ConsumerConfig, ConsumerStats, Router};
 use herald_db::Database;
 use herald_log::{SqlLog, SqlLogConfig};
@@ -152,6 +152,7 @@ pub(crate) fn produce(
             producers,
             producer,
             events_per_tx: 1,
+            api: ProducerApi::default(),
         };
         let (db, outbox, produced) = (db.clone(), outbox.clone(), Arc::clone(produced));
         tasks.push(tokio::spawn(async move {
