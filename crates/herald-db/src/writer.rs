@@ -24,6 +24,11 @@ const MAX_JOBS_PER_COMMIT: usize = 512;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Prepared statements kept by the connection.
 const STATEMENT_CACHE: usize = 64;
+/// How often the checkpointer copies the WAL's pages into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(50);
+/// WAL pages past which the writer checkpoints by itself, if the checkpointer falls
+/// behind (SQLite's default is 1000, done by whichever commit crosses it).
+const WRITER_CHECKPOINT_PAGES: i64 = 20_000;
 
 /// Settings of the writer thread's connection.
 #[derive(Debug, Clone, Copy, Default)]
@@ -37,6 +42,8 @@ pub struct WriterOptions {
 #[derive(Debug, Clone)]
 pub struct SqliteWriter {
     jobs: mpsc::UnboundedSender<Job>,
+    /// Dropped with the last handle, which stops the checkpointer.
+    _checkpointer: std::sync::mpsc::Sender<()>,
 }
 
 impl SqliteWriter {
@@ -45,12 +52,13 @@ impl SqliteWriter {
     pub fn open(path: &Path, options: WriterOptions) -> rusqlite::Result<SqliteWriter> {
         let connection = Connection::open(path)?;
         configure(&connection, options)?;
+        let checkpoints = Connection::open(path)?;
+        checkpoints.busy_handler(Some(wait_briefly))?;
         let (jobs, queue) = mpsc::unbounded_channel();
-        std::thread::Builder::new()
-            .name("herald-sqlite-writer".into())
-            .spawn(move || run_writer(connection, queue))
-            .map_err(|error| failure(ffi::SQLITE_CANTOPEN, &error.to_string()))?;
-        Ok(SqliteWriter { jobs })
+        let (checkpointer, stop) = std::sync::mpsc::channel();
+        spawn("herald-sqlite-writer", move || run_writer(connection, queue))?;
+        spawn("herald-sqlite-checkpoint", move || run_checkpointer(&checkpoints, &stop))?;
+        Ok(SqliteWriter { jobs, _checkpointer: checkpointer })
     }
 
     /// Runs `work` on the writer thread inside a write transaction, and returns its result
@@ -124,12 +132,37 @@ where
     }
 }
 
+fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> rusqlite::Result<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(work)
+        .map(drop)
+        .map_err(|error| failure(ffi::SQLITE_CANTOPEN, &error.to_string()))
+}
+
+/// Checkpoints the WAL every [`CHECKPOINT_INTERVAL`] on a connection of its own, so that
+/// the writer's commits never stop to copy pages and fsync the database file (which a
+/// commit crossing `wal_autocheckpoint` otherwise does, stalling every job behind it).
+/// `PASSIVE`: it never waits for readers or the writer. Ends when `stop` disconnects.
+fn run_checkpointer(connection: &Connection, stop: &std::sync::mpsc::Receiver<()>) {
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+        stop.recv_timeout(CHECKPOINT_INTERVAL)
+    {
+        let checkpoint =
+            connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get::<_, i64>(0));
+        if let Err(error) = checkpoint {
+            tracing::debug!(%error, "A background WAL checkpoint failed; the next one retries.");
+        }
+    }
+}
+
 fn configure(connection: &Connection, options: WriterOptions) -> rusqlite::Result<()> {
     let synchronous = if options.sync_full { "FULL" } else { "NORMAL" };
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", synchronous)?;
     connection.pragma_update(None, "cache_size", -65536)?;
     connection.pragma_update(None, "temp_store", "MEMORY")?;
+    connection.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
     connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // SQLite's own busy handler sleeps 1, 2, 5, 10… ms between tries; another
     // connection's write usually ends sooner, so try again in short steps instead.
