@@ -65,7 +65,10 @@ impl SqliteWriter {
     /// once that transaction has committed. An `Err` from `work` rolls back what it wrote
     /// (and nothing else); a failed commit fails every job of the batch, none of which
     /// wrote anything. Other jobs' writes may precede `work`'s in the same transaction.
-    pub async fn transaction<T, E, F>(&self, work: F) -> Result<T, E>
+    ///
+    /// The job is queued when this is called, not when the future is first polled, so
+    /// jobs run in the order of the calls.
+    pub fn transaction<T, E, F>(&self, work: F) -> impl Future<Output = Result<T, E>> + use<T, E, F>
     where
         F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
@@ -73,10 +76,13 @@ impl SqliteWriter {
     {
         let (reply, result) = oneshot::channel::<Result<T, E>>();
         let job: Job = Box::new(Closure { work, reply });
-        if self.jobs.send(job).is_err() {
-            return Err(E::from(dropped()));
+        let queued = self.jobs.send(job).is_ok();
+        async move {
+            if !queued {
+                return Err(E::from(dropped()));
+            }
+            result.await.unwrap_or_else(|_| Err(E::from(dropped())))
         }
-        result.await.unwrap_or_else(|_| Err(E::from(dropped())))
     }
 }
 

@@ -36,6 +36,9 @@ impl Event for OrderPlaced {
 
 /// The orders service: the order row and its event commit together or not at all.
 async fn place_order(herald: &Herald, order: &OrderPlaced) -> Result<(), herald::Error> {
+    if let herald::Database::Sqlite(_) = herald.database() {
+        return place_order_embedded(herald, order.clone()).await;
+    }
     let mut tx = herald.begin().await?;
     tx.execute(
         Statement::new("INSERT INTO example_orders (order_id, cents) VALUES ($1, $2)")
@@ -45,6 +48,19 @@ async fn place_order(herald: &Herald, order: &OrderPlaced) -> Result<(), herald:
     .await?;
     tx.enqueue_event("/examples/orders", order).await?;
     tx.commit().await
+}
+
+/// The same on embedded SQLite's fast path: the transaction is a closure on the writer
+/// thread, over `rusqlite`; transactions arriving together share one commit.
+async fn place_order_embedded(herald: &Herald, order: OrderPlaced) -> Result<(), herald::Error> {
+    herald
+        .write(move |tx| {
+            tx.prepare_cached("INSERT INTO example_orders (order_id, cents) VALUES (?1, ?2)")?
+                .execute((&order.order_id, order.cents))?;
+            tx.enqueue_event("/examples/orders", &order)?;
+            Ok(())
+        })
+        .await
 }
 
 /// The billing service's handler: one invoice per order, written in the consumer's

@@ -14,6 +14,16 @@ pub enum Error {
     /// A query of the service's own (a [`crate::Statement`]) failed.
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
+    /// A statement of [`crate::Herald::write`]'s transaction (`rusqlite`) failed, or its
+    /// commit did.
+    #[error("embedded write failed: {0}")]
+    Sqlite(#[from] herald_db::rusqlite::Error),
+    /// [`crate::Herald::write`] needs an embedded SQLite file; the database is PostgreSQL
+    /// or in memory.
+    #[error(
+        "Herald::write runs on an embedded SQLite file (sqlite://FILE); this database is {0}: use Herald::begin"
+    )]
+    NotEmbedded(&'static str),
     /// An event was refused by the outbox, or the outbox could not be written.
     #[error(transparent)]
     Outbox(#[from] herald_outbox::OutboxError),

@@ -1,11 +1,11 @@
 //! [`Herald`]: the settings every part shares, and the parts.
 
 use herald_consumer::ConsumerConfig;
-use herald_db::{Database, DatabaseOptions, Wakeup};
+use herald_db::{Database, DatabaseOptions, SqliteDb, Wakeup};
 use herald_outbox::{Outbox, OutboxConfig, OutboxStore, Retention};
 use herald_relay::{Relay, RelayConfig};
 
-use crate::{Consumer, Error, Result, Routes, Transaction, Transport};
+use crate::{Consumer, EmbeddedTransaction, Error, Result, Routes, Transaction, Transport};
 
 /// Builds a [`Herald`]: where the database and the broker are, and the settings every
 /// producer, relay and consumer of one outbox must agree on.
@@ -151,6 +151,31 @@ impl Herald {
     /// through it, then [`Transaction::commit`] commits both at once.
     pub async fn begin(&self) -> Result<Transaction<'_>> {
         Transaction::begin(&self.database, &self.outbox).await
+    }
+
+    /// Runs `work` as one business transaction on the embedded SQLite database's writer
+    /// thread (`rusqlite`, cached prepared statements), the fastest way to produce on
+    /// SQLite: transactions that arrive together share one commit, and each is still all
+    /// or nothing. The closure writes the service's rows through the
+    /// [`EmbeddedTransaction`] (it dereferences to `rusqlite::Transaction`) and enqueues
+    /// events; an `Err` rolls back its writes. Returns once committed, and wakes the
+    /// relays. On PostgreSQL or an in-memory database it is
+    /// [`Error::NotEmbedded`](crate::Error::NotEmbedded): use [`Herald::begin`].
+    ///
+    /// The closure runs on the writer thread: keep it to database work (no waiting on
+    /// other services).
+    pub async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        F: FnOnce(&EmbeddedTransaction<'_>) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        match &self.database {
+            Database::Sqlite(SqliteDb { engine: Some(engine), .. }) => {
+                crate::embedded::write(engine, &self.outbox, work).await
+            }
+            Database::Sqlite(_) => Err(crate::Error::NotEmbedded("in memory")),
+            Database::Postgres(_) => Err(crate::Error::NotEmbedded("PostgreSQL")),
+        }
     }
 
     /// A relay with the default settings: run it with [`Relay::run`]. Sent rows are

@@ -41,18 +41,23 @@
 //!
 //! - [`Herald`], [`HeraldBuilder`]: connect a database and a transport from URLs.
 //! - [`Transaction`]: a write transaction on either database that enqueues events.
+//! - [`Herald::write`] and [`EmbeddedTransaction`]: the embedded engine's fast path, a
+//!   business transaction as a closure on SQLite's writer thread over `rusqlite`
+//!   (re-exported as [`rusqlite`]), committed in groups.
 //! - [`Transport`]: the embedded log, RabbitMQ or NATS JetStream, opened from a URL.
 //! - [`Consumer`], [`Routes`], [`Backend`]: a consumer group on either database.
 //! - [`Error`]: every failure, one type.
 //! - [`prelude`]: the names a service uses every day.
 
 mod consumer;
+mod embedded;
 mod error;
 mod herald;
 mod transaction;
 mod transport;
 
 pub use crate::consumer::{Backend, Consumer, Routes};
+pub use crate::embedded::EmbeddedTransaction;
 pub use crate::error::{Error, Result};
 pub use crate::herald::{Herald, HeraldBuilder};
 pub use crate::transaction::Transaction;
@@ -63,6 +68,7 @@ pub use herald_consumer::{
     ConsumerConfig, ConsumerStats, DeadLetterStore, EnvelopeHandler, Handler, HandlerContext,
     HandlerError, HandlerLayer, Next, Outcome, RetryPolicy, Router, UnroutablePolicy,
 };
+pub use herald_db::rusqlite;
 pub use herald_db::{Database, DatabaseOptions, Dialect, FromRow, Param, Pool, Statement};
 pub use herald_envelope::{Envelope, Event, EventId, EventKind};
 pub use herald_outbox::{Outbox, OutboxConfig, OutboxId};
