@@ -189,7 +189,11 @@ fn bench() -> anyhow::Result<()> {
     // broker alone; the naive relay), with the same options, and prints the ratios.
     let pg = ["--database", postgres.as_str()];
     let runs: Vec<Vec<&str>> = vec![
-        vec!["--compare", "--events", "50000"],
+        // Embedded SQLite: producers on the writer thread (rusqlite, the default), then
+        // through sqlx, at saturation and at the rate of issue 14's latency bar.
+        vec!["--compare", "--events", "150000"],
+        vec!["--events", "50000", "--rate", "5000"],
+        vec!["--compare", "--events", "30000", "--producer-api", "sqlx"],
         vec!["--events", "50000", "--rate", "1000"],
         [&["--compare", "--events", "30000"][..], &pg[..]].concat(),
         // PostgreSQL → relay → RabbitMQ or NATS → consumer, at saturation and at the

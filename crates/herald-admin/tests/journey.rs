@@ -106,13 +106,18 @@ async fn an_events_journey_is_reported_in_order(test: TestDb) {
     .await;
 
     let journey = get_json(&format!("{base}/api/events/{event_id}")).await;
-    let got = states(&base, event_id).await;
+    let mut got = states(&base, event_id).await;
+    // The relay records `published` when it marks the row, after the transport's
+    // confirmation; a fast consumer may act on the event before that. So `published`
+    // must follow `committed`, and the consumer's states keep their own order.
+    let published = got.iter().position(|(state, _)| state == "published").expect("published");
+    assert!(published > 0, "published after committed: {journey:#}");
+    got.remove(published);
     let billing = Some(SERVICE.to_owned());
     assert_eq!(
         got,
         vec![
             ("committed".to_owned(), None),
-            ("published".to_owned(), None),
             ("retried".to_owned(), billing.clone()),
             ("dead_lettered".to_owned(), billing.clone()),
             ("replayed".to_owned(), billing.clone()),
