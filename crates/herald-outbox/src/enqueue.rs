@@ -1,5 +1,6 @@
 //! The producer side: enqueue events into the caller's transaction.
 
+use std::borrow::Cow;
 use std::future::Future;
 
 use herald_db::Wakeup;
@@ -88,15 +89,7 @@ impl Outbox {
         tx: &mut Transaction<'_, DB>,
         envelope: &Envelope,
     ) -> Result<OutboxId> {
-        let traced;
-        let envelope = match untraced_in_a_trace(envelope) {
-            Some(traceparent) => {
-                traced = envelope.clone().with_traceparent(traceparent);
-                &traced
-            }
-            None => envelope,
-        };
-        self.insert(tx, envelope).await
+        self.insert(tx, &with_current_trace(envelope)).await
     }
 
     /// Encodes the envelope as it is and inserts it.
@@ -133,15 +126,8 @@ impl Outbox {
         tx: &herald_db::rusqlite::Transaction<'_>,
         envelope: &Envelope,
     ) -> Result<OutboxId> {
-        let traced;
-        let envelope = match untraced_in_a_trace(envelope) {
-            Some(traceparent) => {
-                traced = envelope.clone().with_traceparent(traceparent);
-                &traced
-            }
-            None => envelope,
-        };
-        let row = self.row(envelope)?;
+        let envelope = with_current_trace(envelope);
+        let row = self.row(&envelope)?;
         let mut insert = tx.prepare_cached(
             "INSERT INTO herald_outbox \
              (event_id, partition, partition_key, event_type, kind, routing_key, payload) \
@@ -188,6 +174,14 @@ impl Outbox {
         tx.commit().await?;
         self.committed();
         Ok(())
+    }
+}
+
+/// The envelope, with the current span's `traceparent` if it has none of its own.
+fn with_current_trace(envelope: &Envelope) -> Cow<'_, Envelope> {
+    match untraced_in_a_trace(envelope) {
+        Some(traceparent) => Cow::Owned(envelope.clone().with_traceparent(traceparent)),
+        None => Cow::Borrowed(envelope),
     }
 }
 
