@@ -109,6 +109,31 @@ pub struct Stages {
     pub consumer_transactions: u64,
 }
 
+/// The resident memory of the benchmark's process (producers, relay and consumer
+/// together), sampled every second, in MiB: flat from the first sample to the last means
+/// nothing grows with the events that passed.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct RssMb {
+    /// One second into the run.
+    pub first: f64,
+    /// The largest sample.
+    pub max: f64,
+    /// The last sample, when the last event was handled.
+    pub last: f64,
+}
+
+impl RssMb {
+    fn sample(&mut self) {
+        let Some(stats) = memory_stats::memory_stats() else { return };
+        let mb = stats.physical_mem as f64 / (1024.0 * 1024.0);
+        if self.first == 0.0 {
+            self.first = mb;
+        }
+        self.max = self.max.max(mb);
+        self.last = mb;
+    }
+}
+
 /// The final summary (`--json` prints exactly this).
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -133,6 +158,8 @@ pub struct Summary {
     pub commit_to_publish_ms: LatencyMs,
     /// How the relay and the consumer batched.
     pub stages: Stages,
+    /// The process's resident memory over the run.
+    pub rss_mb: RssMb,
     /// Requested rate (0 = as fast as possible).
     pub rate: u64,
     /// `sqlite` or `postgres`.
@@ -168,7 +195,8 @@ impl Summary {
              \x20 latency commit→handler p50 {p50:.2} ms, p90 {p90:.2} ms, p99 {p99:.2} ms, p99.9 {p999:.2} ms, max {max:.2} ms\n\
              \x20 latency commit→publish p50 {publish_p50:.2} ms, p99 {publish_p99:.2} ms, max {publish_max:.2} ms\n\
              \x20 relay                  {relay_batches} batches, {per_batch:.1} events each\n\
-             \x20 consumer               {rounds} rounds, {per_round:.1} events each, {consumer_tx} transactions",
+             \x20 consumer               {rounds} rounds, {per_round:.1} events each, {consumer_tx} transactions\n\
+             \x20 memory (RSS)           {rss_first:.0} MiB after 1 s, {rss_max:.0} MiB at most, {rss_last:.0} MiB at the end",
             database = self.database,
             api = self.producer_api,
             transport = self.transport,
@@ -199,6 +227,9 @@ impl Summary {
             relay_batches = self.stages.relay_batches,
             per_batch = self.stages.events_per_relay_batch,
             rounds = self.stages.consumer_rounds,
+            rss_first = self.rss_mb.first,
+            rss_max = self.rss_mb.max,
+            rss_last = self.rss_mb.last,
             per_round = self.stages.events_per_consumer_round,
             consumer_tx = self.stages.consumer_transactions,
         )
@@ -340,7 +371,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
         &pipeline.outbox,
         &pipeline.produced,
     );
-    let finished_at = watch_progress(&pipeline, options, started).await;
+    let (finished_at, rss_mb) = watch_progress(&pipeline, options, started).await;
     for task in producer_tasks {
         task.await??;
     }
@@ -366,6 +397,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
     );
     summary.stages = stages;
     summary.producer_api = producer_api;
+    summary.rss_mb = rss_mb;
     if let Some(histogram) = relay_stats.commit_to_confirm() {
         summary.commit_to_publish_ms = LatencyMs::of_micros(&histogram);
     }
@@ -417,13 +449,19 @@ fn summarize(
         elapsed_s,
         commit_to_publish_ms: LatencyMs::default(),
         stages: Stages::default(),
+        rss_mb: RssMb::default(),
     }
 }
 
 /// Shows progress until every event was handled, or nothing moved for the stall timeout.
 /// Returns when the last event was handled.
-async fn watch_progress(pipeline: &Pipeline, options: &BenchOptions, started: Instant) -> Instant {
+async fn watch_progress(
+    pipeline: &Pipeline,
+    options: &BenchOptions,
+    started: Instant,
+) -> (Instant, RssMb) {
     let interval = Duration::from_secs(1);
+    let mut rss = RssMb::default();
     let mut last_progress = Instant::now();
     let mut last_handled = 0;
     let mut last_tick = (Instant::now(), 0_u64);
@@ -447,14 +485,16 @@ async fn watch_progress(pipeline: &Pipeline, options: &BenchOptions, started: In
             next_report += interval;
             let rate = (handled - last_tick.1) as f64 / last_tick.0.elapsed().as_secs_f64();
             last_tick = (Instant::now(), handled);
+            rss.sample();
             report(pipeline, options, started, handled, rate);
         }
     }
+    rss.sample();
     if options.view != View::Quiet {
         report(pipeline, options, started, last_handled, 0.0);
         eprintln!();
     }
-    last_progress
+    (last_progress, rss)
 }
 
 fn report(pipeline: &Pipeline, options: &BenchOptions, started: Instant, handled: u64, rate: f64) {

@@ -84,6 +84,11 @@ fn bench_json_reports_the_promised_keys() {
     let per_round = stages["events_per_consumer_round"].as_f64().expect("events per round");
     assert!((rounds * per_round - 300.0).abs() < 1e-6, "the rounds handled every event");
     assert!(stages["consumer_transactions"].as_u64().is_some_and(|n| n >= 1));
+    assert_eq!(summary["producer_api"], "rusqlite", "SQLite's fastest path by default");
+    let rss = &summary["rss_mb"];
+    let (first, max, last) = (rss["first"].as_f64(), rss["max"].as_f64(), rss["last"].as_f64());
+    assert!(first.is_some_and(|mb| mb > 1.0), "the process's memory was sampled: {rss}");
+    assert!(max >= first && max >= last, "the largest sample is the largest: {rss}");
 }
 
 /// `herald bench --broker …` runs the same path over a real broker, with the same summary.

@@ -71,8 +71,10 @@ pub struct ConsumerConfig {
     pub batch_size: usize,
     /// Longest wait for deliveries before checking for shutdown.
     pub receive_wait: Duration,
-    /// Workers handling a round concurrently; a partition key always goes to the same
-    /// worker, so one key's events keep their order.
+    /// Workers handling a round concurrently, each in a transaction of its own; a
+    /// partition key always goes to the same worker, so one key's events keep their
+    /// order. On SQLite, whose one writer commits the workers' transactions one after
+    /// another anyway, 1 (one transaction per round) gives lower latency.
     pub workers: usize,
     /// Retries before dead-lettering.
     pub retry: RetryPolicy,
