@@ -2,7 +2,10 @@
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use herald_consumer::ConsumerStats;
+use herald_relay::RelayStats;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -38,6 +41,10 @@ pub struct BenchOptions {
     pub events_per_tx: u64,
     /// Whether the relay records the delivery ledger.
     pub ledger: bool,
+    /// Relays sharing the outbox's partitions (each with its own transport connection).
+    pub relays: usize,
+    /// Members of the consumer group (each with its own transport connection).
+    pub consumers: usize,
 }
 
 impl BenchOptions {
@@ -160,6 +167,10 @@ pub struct Summary {
     pub stages: Stages,
     /// The process's resident memory over the run.
     pub rss_mb: RssMb,
+    /// Relays that shared the outbox.
+    pub relays: usize,
+    /// Members of the consumer group.
+    pub consumers: usize,
     /// Requested rate (0 = as fast as possible).
     pub rate: u64,
     /// `sqlite` or `postgres`.
@@ -194,8 +205,8 @@ impl Summary {
              \x20 throughput             {throughput:.0} events/s over {elapsed:.2} s\n\
              \x20 latency commit→handler p50 {p50:.2} ms, p90 {p90:.2} ms, p99 {p99:.2} ms, p99.9 {p999:.2} ms, max {max:.2} ms\n\
              \x20 latency commit→publish p50 {publish_p50:.2} ms, p99 {publish_p99:.2} ms, max {publish_max:.2} ms\n\
-             \x20 relay                  {relay_batches} batches, {per_batch:.1} events each\n\
-             \x20 consumer               {rounds} rounds, {per_round:.1} events each, {consumer_tx} transactions\n\
+             \x20 relays ({relays})             {relay_batches} batches, {per_batch:.1} events each\n\
+             \x20 consumers ({consumers})          {rounds} rounds, {per_round:.1} events each, {consumer_tx} transactions\n\
              \x20 memory (RSS)           {rss_first:.0} MiB after 1 s, {rss_max:.0} MiB at most, {rss_last:.0} MiB at the end",
             database = self.database,
             api = self.producer_api,
@@ -227,6 +238,8 @@ impl Summary {
             relay_batches = self.stages.relay_batches,
             per_batch = self.stages.events_per_relay_batch,
             rounds = self.stages.consumer_rounds,
+            relays = self.relays,
+            consumers = self.consumers,
             rss_first = self.rss_mb.first,
             rss_max = self.rss_mb.max,
             rss_last = self.rss_mb.last,
@@ -359,8 +372,17 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
         producers,
         broker,
         ledger: options.ledger,
+        relays: options.relays.max(1),
+        consumers: options.consumers.max(1),
     })
-    .await?;
+    .await;
+    let pipeline = match pipeline {
+        Ok(pipeline) => pipeline,
+        Err(error) => {
+            space.drop().await?;
+            return Err(error);
+        }
+    };
     let producer_api = options.producer_api.on(&pipeline.producer_db).name();
     let started = Instant::now();
     let producer_tasks = spawn_producers(
@@ -377,9 +399,13 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
     }
     let tracker = Arc::clone(&pipeline.tracker);
     let pipeline_transport = pipeline.transport;
-    let duplicates = pipeline.consumer_stats.duplicates_suppressed.load(Ordering::Relaxed);
+    let duplicates = pipeline
+        .consumer_stats
+        .iter()
+        .map(|stats| stats.duplicates_suppressed.load(Ordering::Relaxed))
+        .sum();
     let stages = stages(&pipeline);
-    let relay_stats = Arc::clone(&pipeline.relay_stats);
+    let commit_to_publish = commit_to_publish(&pipeline);
     let (producer_db, consumer_db) = pipeline.stop_and_delete_topology().await?;
     let verification = workload::verify(&producer_db, &consumer_db, &run).await?;
     producer_db.close().await;
@@ -398,28 +424,45 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
     summary.stages = stages;
     summary.producer_api = producer_api;
     summary.rss_mb = rss_mb;
-    if let Some(histogram) = relay_stats.commit_to_confirm() {
+    summary.relays = options.relays.max(1);
+    summary.consumers = options.consumers.max(1);
+    if let Some(histogram) = commit_to_publish {
         summary.commit_to_publish_ms = LatencyMs::of_micros(&histogram);
     }
     Ok(summary)
 }
 
-/// The relay's and the consumer's batching, from their counters.
+/// The relays' and the consumers' batching, from their counters.
 fn stages(pipeline: &Pipeline) -> Stages {
-    let relay_batches = pipeline.relay_stats.batches.load(Ordering::Relaxed);
-    let relayed = pipeline.relay_stats.published.load(Ordering::Relaxed);
-    let consumer = &pipeline.consumer_stats;
-    let consumer_rounds = consumer.rounds.load(Ordering::Relaxed);
-    let handled = consumer.processed.load(Ordering::Relaxed)
-        + consumer.duplicates_suppressed.load(Ordering::Relaxed);
+    let sum = |counter: fn(&RelayStats) -> &AtomicU64| -> u64 {
+        pipeline.relay_stats.iter().map(|stats| counter(stats).load(Ordering::Relaxed)).sum()
+    };
+    let consumed = |counter: fn(&ConsumerStats) -> &AtomicU64| -> u64 {
+        pipeline.consumer_stats.iter().map(|stats| counter(stats).load(Ordering::Relaxed)).sum()
+    };
+    let relay_batches = sum(|stats| &stats.batches);
+    let relayed = sum(|stats| &stats.published);
+    let consumer_rounds = consumed(|stats| &stats.rounds);
+    let handled =
+        consumed(|stats| &stats.processed) + consumed(|stats| &stats.duplicates_suppressed);
     let per = |events: u64, batches: u64| events as f64 / batches.max(1) as f64;
     Stages {
         relay_batches,
         events_per_relay_batch: per(relayed, relay_batches),
         consumer_rounds,
         events_per_consumer_round: per(handled, consumer_rounds),
-        consumer_transactions: consumer.transactions.load(Ordering::Relaxed),
+        consumer_transactions: consumed(|stats| &stats.transactions),
     }
+}
+
+/// Every relay's commit→confirm histogram, merged.
+fn commit_to_publish(pipeline: &Pipeline) -> Option<hdrhistogram::Histogram<u64>> {
+    let mut histograms = pipeline.relay_stats.iter().filter_map(|stats| stats.commit_to_confirm());
+    let mut merged = histograms.next()?;
+    for histogram in histograms {
+        let _ = merged.add(&histogram);
+    }
+    Some(merged)
 }
 
 fn summarize(
@@ -450,6 +493,8 @@ fn summarize(
         commit_to_publish_ms: LatencyMs::default(),
         stages: Stages::default(),
         rss_mb: RssMb::default(),
+        relays: 1,
+        consumers: 1,
     }
 }
 
@@ -504,7 +549,11 @@ fn report(pipeline: &Pipeline, options: &BenchOptions, started: Instant, handled
     match options.view {
         View::Quiet => {}
         View::Progress => {
-            let relayed = pipeline.relay_stats.published.load(Ordering::Relaxed);
+            let relayed: u64 = pipeline
+                .relay_stats
+                .iter()
+                .map(|stats| stats.published.load(Ordering::Relaxed))
+                .sum();
             let line = format!(
                 "[{:>6.1}s] produced {produced:>9}  relayed {relayed:>9}  handled {handled:>9}  rate {rate:>8.0}/s  lag {lag:>7}  p99 {p99:>7.2} ms",
                 started.elapsed().as_secs_f64()

@@ -2,7 +2,7 @@
 //! broker) and a consumer.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use herald::Transport;
@@ -74,10 +74,10 @@ pub struct Pipeline {
     pub outbox: Outbox,
     /// What the consumer saw.
     pub tracker: Arc<Tracker>,
-    /// Relay counters.
-    pub relay_stats: Arc<RelayStats>,
-    /// Consumer counters.
-    pub consumer_stats: Arc<ConsumerStats>,
+    /// Each relay's counters.
+    pub relay_stats: Vec<Arc<RelayStats>>,
+    /// Each consumer group member's counters.
+    pub consumer_stats: Vec<Arc<ConsumerStats>>,
     /// Orders committed so far.
     pub produced: Arc<AtomicU64>,
     /// The transport's name.
@@ -102,6 +102,10 @@ pub struct PipelineOptions {
     pub broker: Broker,
     /// Whether the relay records the delivery ledger.
     pub ledger: bool,
+    /// Relays sharing the outbox's partitions through leases.
+    pub relays: usize,
+    /// Members of the consumer group.
+    pub consumers: usize,
 }
 
 impl Pipeline {
@@ -135,21 +139,32 @@ impl Pipeline {
         let transport = options.broker.open(&producer_db, options.partitions)?;
         let shop_pattern: Pattern =
             <OrderPlaced as herald_envelope::Event>::routing_key().parse()?;
+        if options.consumers > 1 && !transport.subscriber.features().members_keep_key_order {
+            anyhow::bail!(
+                "{} consumer group members were asked for, but {}'s members do not keep one \
+                 key's order (a key's events may go to different members): run one consumer",
+                options.consumers,
+                transport.name
+            );
+        }
         transport.declare_group("shipping", &[shop_pattern]).await?;
-        let relay = Relay::new(
-            {
-                let store = OutboxStore::new(producer_db.clone(), Retention::DeleteOnSend);
-                if options.ledger { store } else { store.without_ledger() }
-            },
-            Arc::clone(&transport.publisher),
-            RelayConfig { partitions: options.partitions, ..RelayConfig::default() },
-        );
         let tracker = Arc::new(Tracker::new(&options.run));
         let (shutdown, _) = watch::channel(false);
         let mut tasks = Vec::new();
-        let relay_stats = relay.stats();
-        let stop = stopped(&shutdown);
-        tasks.push(tokio::spawn(async move { Ok(relay.run(stop).await?) }));
+        let mut relay_stats = Vec::new();
+        // Each relay and each consumer gets a transport of its own (its own broker
+        // connection), as separate processes would.
+        for _ in 0..options.relays.max(1) {
+            let store = OutboxStore::new(producer_db.clone(), Retention::DeleteOnSend);
+            let relay = Relay::new(
+                if options.ledger { store } else { store.without_ledger() },
+                Arc::clone(&options.broker.open(&producer_db, options.partitions)?.publisher),
+                RelayConfig { partitions: options.partitions, ..RelayConfig::default() },
+            );
+            relay_stats.push(relay.stats());
+            let stop = stopped(&shutdown);
+            tasks.push(tokio::spawn(async move { Ok(relay.run(stop).await?) }));
+        }
         // One consumer service, `shipping`, across runs: a new group would start at the log's
         // beginning and replay every earlier run first.
         let mut consumer_config = ConsumerConfig::new("shipping");
@@ -158,31 +173,40 @@ impl Pipeline {
             // transaction per round (BENCHMARKS.md: p50 at 5,000/s 4.0 ms against 6.5).
             consumer_config.workers = 1;
         }
-        let record = RecordOrder::new(Arc::clone(&tracker));
-        let consumer_stats = match consumer_db.clone() {
-            Database::Postgres(pool) => {
-                let consumer = Consumer::new(consumer_config, pool, Router::new().on(record));
-                let stats = consumer.stats();
-                let stop = stopped(&shutdown);
-                let subscriber = Arc::clone(&transport.subscriber);
-                tasks.push(tokio::spawn(async move {
-                    Ok(consumer.run(subscriber.as_ref(), stop).await?)
-                }));
-                stats
-            }
-            Database::Sqlite(sqlite) => {
-                let consumer =
-                    Consumer::new(consumer_config, sqlite.writer, Router::new().on(record));
-                let stats = consumer.stats();
-                let stop = stopped(&shutdown);
-                let subscriber = Arc::clone(&transport.subscriber);
-                tasks.push(tokio::spawn(async move {
-                    Ok(consumer.run(subscriber.as_ref(), stop).await?)
-                }));
-                stats
-            }
-        };
-        wait_for_partitions(&relay_stats).await;
+        let mut consumer_stats = Vec::new();
+        for member in 0..options.consumers.max(1) {
+            let config = ConsumerConfig {
+                member: format!("{}-{member}", consumer_config.member),
+                ..consumer_config.clone()
+            };
+            let record = RecordOrder::new(Arc::clone(&tracker));
+            let subscriber =
+                Arc::clone(&options.broker.open(&producer_db, options.partitions)?.subscriber);
+            let stop = stopped(&shutdown);
+            let (stats, task) = match consumer_db.clone() {
+                Database::Postgres(pool) => {
+                    let consumer = Consumer::new(config, pool, Router::new().on(record));
+                    let stats = consumer.stats();
+                    let task: JoinHandle<anyhow::Result<()>> =
+                        tokio::spawn(
+                            async move { Ok(consumer.run(subscriber.as_ref(), stop).await?) },
+                        );
+                    (stats, task)
+                }
+                Database::Sqlite(sqlite) => {
+                    let consumer = Consumer::new(config, sqlite.writer, Router::new().on(record));
+                    let stats = consumer.stats();
+                    let task: JoinHandle<anyhow::Result<()>> =
+                        tokio::spawn(
+                            async move { Ok(consumer.run(subscriber.as_ref(), stop).await?) },
+                        );
+                    (stats, task)
+                }
+            };
+            consumer_stats.push(stats);
+            tasks.push(task);
+        }
+        wait_for_partitions(&relay_stats, options.partitions).await;
         Ok(Pipeline {
             producer_db,
             consumer_db,
@@ -218,14 +242,19 @@ impl Pipeline {
     }
 }
 
-/// Waits (up to 10 s) until the relay holds its partitions, so that a measurement does
-/// not count the start-up as latency.
-async fn wait_for_partitions(relay_stats: &RelayStats) {
+/// Waits (up to 10 s) until every relay holds partitions (each one its share, when there
+/// are no more relays than partitions), so that a measurement does not count the start-up
+/// as latency.
+async fn wait_for_partitions(relay_stats: &[Arc<RelayStats>], partitions: u32) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut ticker = tokio::time::interval(Duration::from_millis(5));
-    while relay_stats.partitions_held.load(std::sync::atomic::Ordering::Relaxed) == 0
-        && tokio::time::Instant::now() < deadline
-    {
+    let held = |stats: &Arc<RelayStats>| stats.partitions_held.load(Ordering::Relaxed);
+    let settled = || {
+        let holding = relay_stats.iter().filter(|stats| held(stats) > 0).count();
+        let total: u64 = relay_stats.iter().map(held).sum();
+        holding == relay_stats.len().min(partitions as usize) && total == u64::from(partitions)
+    };
+    while !settled() && tokio::time::Instant::now() < deadline {
         ticker.tick().await;
     }
 }

@@ -89,6 +89,8 @@ async fn rolled_back_events_are_never_delivered(test_db: &TestDb) {
         producers: 1,
         broker: Default::default(),
         ledger: true,
+        relays: 1,
+        consumers: 1,
     })
     .await
     .expect("pipeline");
@@ -152,6 +154,8 @@ async fn postgres_an_event_committed_after_a_later_one_is_still_delivered() {
         producers: 1,
         broker: Default::default(),
         ledger: true,
+        relays: 1,
+        consumers: 1,
     })
     .await
     .expect("pipeline");

@@ -91,6 +91,53 @@ fn bench_json_reports_the_promised_keys() {
     assert!(max >= first && max >= last, "the largest sample is the largest: {rss}");
 }
 
+/// Several relays and consumer group members share the work: every event is applied once,
+/// in order per key, on the embedded log and over RabbitMQ.
+#[tokio::test]
+async fn bench_with_several_relays_and_consumers_keeps_every_guarantee() {
+    let test_db = TestDb::postgres("bench_scale").await;
+    let namespace = herald_testkit::brokers::unique("scale").replace('_', "-");
+    let amqp = herald_testkit::brokers::amqp_url();
+    let runs: [&[&str]; 2] =
+        [&[], &["--database", &test_db.url, "--broker", &amqp, "--namespace", &namespace]];
+    for extra in runs {
+        let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(["bench", "--events", "3000", "--relays", "3", "--consumers", "2", "--json"])
+            .args(extra)
+            .output()
+            .expect("run herald bench");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let summary: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("JSON summary");
+        assert_eq!(summary["delivered"], 3000, "{summary}");
+        assert_eq!(summary["lost"], 0, "{summary}");
+        assert_eq!(summary["applied_twice"], 0, "{summary}");
+        assert_eq!(summary["order_violations"], 0, "{summary}");
+        assert_eq!((summary["relays"].as_u64(), summary["consumers"].as_u64()), (Some(3), Some(2)));
+        let relayed = summary["stages"]["relay_batches"].as_f64().unwrap_or_default()
+            * summary["stages"]["events_per_relay_batch"].as_f64().unwrap_or_default();
+        assert!((relayed - 3000.0).abs() < 1e-6, "the relays together carried every event");
+    }
+    test_db.cleanup().await;
+}
+
+/// On NATS JetStream, group members do not keep one key's order: the bench refuses
+/// `--consumers` above 1 there instead of reporting order violations it caused.
+#[tokio::test]
+async fn several_consumers_on_a_transport_that_does_not_keep_key_order_are_refused() {
+    let test_db = TestDb::postgres("bench_scale_nats").await;
+    let namespace = herald_testkit::brokers::unique("scale").replace('_', "-");
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["bench", "--events", "10", "--consumers", "2", "--database", &test_db.url])
+        .args(["--broker", &herald_testkit::brokers::nats_url(), "--namespace", &namespace])
+        .output()
+        .expect("run herald bench");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("do not keep one key's order"), "{stderr}");
+    test_db.cleanup().await;
+}
+
 /// `herald bench --broker …` runs the same path over a real broker, with the same summary.
 async fn bench_over_a_broker(url: &str, transport: &str) {
     let test_db = TestDb::postgres("bench_broker").await;

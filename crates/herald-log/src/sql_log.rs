@@ -115,24 +115,7 @@ impl SqlLog {
             .execute(pool)
             .await?
             .rows_affected(),
-            Database::Sqlite(sqlite) => sqlx::query(
-                "WITH safe AS ( \
-                     SELECT o.partition, min(min(o.committed), \
-                            (SELECT max(m.log_offset) - 1 FROM herald_log AS m WHERE m.partition = o.partition), \
-                            (SELECT min(m.log_offset) FROM herald_log AS m WHERE m.partition = o.partition) + ?2 - 1) AS upto \
-                     FROM herald_log_offsets AS o GROUP BY o.partition \
-                     HAVING (SELECT m.published_at FROM herald_log AS m WHERE m.partition = o.partition \
-                             ORDER BY m.log_offset LIMIT 1) \
-                            < CAST(unixepoch('subsec') * 1000000 AS INTEGER) - ?1) \
-                 DELETE FROM herald_log \
-                 WHERE log_offset <= (SELECT upto FROM safe WHERE safe.partition = herald_log.partition) \
-                   AND published_at < CAST(unixepoch('subsec') * 1000000 AS INTEGER) - ?1",
-            )
-            .bind(keep_micros)
-            .bind(max_per_partition)
-            .execute(&sqlite.writer)
-            .await?
-            .rows_affected(),
+            Database::Sqlite(sqlite) => trim_sqlite(sqlite, keep_micros, max_per_partition).await?,
         };
         Ok(deleted)
     }
@@ -187,6 +170,60 @@ async fn append_postgres(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Trims SQLite's log: finds each partition's last deletable offset (one index probe per
+/// partition), then deletes each partition's range through the primary key, on the writer
+/// thread when there is one. (One `DELETE … WHERE log_offset <= (SELECT … per row)`
+/// scanned the whole table: 1–2 s at a few million entries, holding the write lock.)
+async fn trim_sqlite(sqlite: &SqliteDb, keep_micros: i64, max_per_partition: i64) -> Result<u64> {
+    let bounds: Vec<(i32, i64)> = sqlx::query_as(
+        "SELECT o.partition, min(min(o.committed), \
+                (SELECT max(m.log_offset) - 1 FROM herald_log AS m WHERE m.partition = o.partition), \
+                (SELECT min(m.log_offset) FROM herald_log AS m WHERE m.partition = o.partition) + ?2 - 1) \
+         FROM herald_log_offsets AS o GROUP BY o.partition \
+         HAVING (SELECT m.published_at FROM herald_log AS m WHERE m.partition = o.partition \
+                 ORDER BY m.log_offset LIMIT 1) \
+                < CAST(unixepoch('subsec') * 1000000 AS INTEGER) - ?1",
+    )
+    .bind(keep_micros)
+    .bind(max_per_partition)
+    .fetch_all(&sqlite.reader)
+    .await?;
+    if bounds.is_empty() {
+        return Ok(0);
+    }
+    const DELETE: &str = "DELETE FROM herald_log WHERE partition = ?1 AND log_offset <= ?2 \
+         AND published_at < CAST(unixepoch('subsec') * 1000000 AS INTEGER) - ?3";
+    match &sqlite.engine {
+        Some(engine) => {
+            engine
+                .transaction(move |tx| {
+                    let mut delete = tx.prepare_cached(DELETE)?;
+                    let mut deleted = 0;
+                    for (partition, upto) in &bounds {
+                        deleted += delete.execute((partition, upto, keep_micros))? as u64;
+                    }
+                    Ok::<_, LogError>(deleted)
+                })
+                .await
+        }
+        None => {
+            let mut tx = sqlite.begin_write().await?;
+            let mut deleted = 0;
+            for (partition, upto) in &bounds {
+                deleted += sqlx::query(DELETE)
+                    .bind(partition)
+                    .bind(upto)
+                    .bind(keep_micros)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            tx.commit().await?;
+            Ok(deleted)
+        }
+    }
 }
 
 /// Appends on the SQLite writer thread, with cached statements: one job, so one

@@ -52,6 +52,14 @@ pub(crate) struct BenchArgs {
     compare: bool,
     #[command(flatten)]
     broker: BrokerArgs,
+    /// Relays sharing the outbox's partitions through leases, each with a broker
+    /// connection of its own (in this process).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    relays: u64,
+    /// Members of the consumer group, each with a broker connection of its own (in this
+    /// process).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    consumers: u64,
     /// Events per business transaction (each order and its event; all due together).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
     events_per_tx: u64,
@@ -98,6 +106,8 @@ impl BenchArgs {
             broker: self.broker.into(),
             events_per_tx: self.events_per_tx,
             ledger: !self.without_ledger,
+            relays: usize::try_from(self.relays).unwrap_or(1),
+            consumers: usize::try_from(self.consumers).unwrap_or(1),
         }
     }
 }
