@@ -222,7 +222,7 @@ impl Pipeline {
         })
     }
 
-    /// Stops the relay and the consumer (each finishes the batch in hand).
+    /// Stops the relays and the consumers (each finishes the batch in hand).
     pub async fn stop(self) -> anyhow::Result<(Database, Database)> {
         self.shutdown.send_replace(true);
         for task in self.tasks {
