@@ -39,9 +39,6 @@ pub enum DbError {
         /// SQLite's error.
         source: rusqlite::Error,
     },
-    /// A write through the embedded engine failed.
-    #[error("embedded write failed: {0}")]
-    Write(#[from] rusqlite::Error),
     /// Code typed for one engine was given a database of the other.
     #[error("the database is {found:?}, but the code is typed for {expected:?}")]
     WrongBackend {
