@@ -301,7 +301,7 @@ pub async fn baseline(options: &BenchOptions) -> anyhow::Result<Baseline> {
 }
 
 /// Starts `producers` tasks sharing the orders of the run between them.
-fn spawn_producers(
+pub(crate) fn spawn_producers(
     options: &BenchOptions,
     run: &str,
     producers: u64,
@@ -328,7 +328,7 @@ fn spawn_producers(
 }
 
 /// The database URL of a run: the one given, or fresh temporary SQLite files.
-fn database_url(options: &BenchOptions, run: &str) -> (String, Option<TempFiles>) {
+pub(crate) fn database_url(options: &BenchOptions, run: &str) -> (String, Option<TempFiles>) {
     match &options.database {
         Some(url) => (url.clone(), None),
         None => {
@@ -340,7 +340,7 @@ fn database_url(options: &BenchOptions, run: &str) -> (String, Option<TempFiles>
 }
 
 /// A temporary SQLite file set, removed when dropped.
-struct TempFiles(Vec<std::path::PathBuf>);
+pub(crate) struct TempFiles(Vec<std::path::PathBuf>);
 
 impl Drop for TempFiles {
     fn drop(&mut self) {

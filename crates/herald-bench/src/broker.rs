@@ -59,7 +59,7 @@ pub async fn broker_baseline(options: &BenchOptions) -> anyhow::Result<BrokerBas
         &herald_db::DatabaseOptions { migrate: false, ..herald_db::DatabaseOptions::default() },
     )
     .await?;
-    let (broker, subscription) = RunBroker::join(options, url, &db, &run, "b").await?;
+    let (broker, subscription) = RunBroker::join(options, Some(url), &db, &run, "b").await?;
     let result = measure(options, &run, &broker, subscription).await;
     broker.leave().await?;
     db.close().await;
@@ -73,23 +73,27 @@ pub async fn broker_baseline(options: &BenchOptions) -> anyhow::Result<BrokerBas
 /// characters), so that nothing of another run or of a deployment is read or deleted.
 pub(crate) struct RunBroker {
     transport: herald::Transport,
-    /// `RabbitMQ` or `NATS JetStream`.
+    /// The broker URL; `None` for the embedded log in the run's database.
+    url: Option<String>,
+    namespace: String,
+    partitions: u32,
+    /// `embedded log`, `RabbitMQ` or `NATS JetStream`.
     pub(crate) name: &'static str,
 }
 
 impl RunBroker {
-    /// Opens the broker at `url` in a namespace made of `--namespace`, `marker` and the
-    /// run's id, declares the group and joins it.
+    /// Opens the broker at `url` (the embedded log in `db` for `None`) in a namespace made
+    /// of `--namespace`, `marker` and the run's id, declares the group and joins it.
     pub(crate) async fn join(
         options: &BenchOptions,
-        url: &str,
+        url: Option<&str>,
         db: &herald_db::Database,
         run: &str,
         marker: &str,
     ) -> anyhow::Result<(RunBroker, Box<dyn Subscription>)> {
         herald::check_namespace(&options.broker.namespace)?;
         let namespace = crate::run_space::run_namespace(&options.broker.namespace, marker, run);
-        let transport = herald::Transport::open(Some(url), &namespace, db, options.partitions)?;
+        let transport = herald::Transport::open(url, &namespace, db, options.partitions)?;
         let pattern: Pattern = OrderPlaced::routing_key().parse()?;
         transport.declare_group(GROUP, std::slice::from_ref(&pattern)).await?;
         let spec = SubscriptionSpec {
@@ -98,8 +102,20 @@ impl RunBroker {
             patterns: vec![pattern],
         };
         let subscription = transport.subscriber.subscribe(spec).await?;
-        let name = if url.starts_with("nats") { "NATS JetStream" } else { "RabbitMQ" };
-        Ok((RunBroker { transport, name }, subscription))
+        let name = transport.name;
+        let (url, partitions) = (url.map(str::to_owned), options.partitions);
+        Ok((RunBroker { transport, url, namespace, partitions, name }, subscription))
+    }
+
+    /// A publisher of the run's namespace on a connection of its own, as a separate
+    /// process would have.
+    pub(crate) fn connect_publisher(
+        &self,
+        db: &herald_db::Database,
+    ) -> anyhow::Result<Arc<dyn Publisher>> {
+        let transport =
+            herald::Transport::open(self.url.as_deref(), &self.namespace, db, self.partitions)?;
+        Ok(transport.publisher)
     }
 
     /// The publisher of the run's namespace.
@@ -235,8 +251,8 @@ pub(crate) fn message(
 
 /// What the consumer received.
 pub(crate) struct Received {
-    distinct: HashSet<i64>,
-    duplicates: u64,
+    pub(crate) distinct: HashSet<i64>,
+    pub(crate) duplicates: u64,
     latency_us: hdrhistogram::Histogram<u64>,
     last_receipt: Option<Instant>,
 }

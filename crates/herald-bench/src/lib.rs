@@ -18,6 +18,9 @@
 //!   the consumer.
 //! - [`compare`]: Herald and its yardsticks back to back, with the ratios
 //!   (`herald bench --compare`).
+//! - [`drain`]: the relay alone ([`drain::drain`]): an outbox filled beforehand, optionally
+//!   behind a long history of sent rows, drained to the transport and counted
+//!   (`herald bench --drain`).
 //! - [`run_space`]: a schema and a broker namespace of the run's own, removed after.
 //! - [`naive`]: the relay people write by hand ([`naive::naive_baseline`]): writers,
 //!   a `FOR UPDATE SKIP LOCKED` poller that publishes with confirms, a consumer without
@@ -29,6 +32,7 @@
 pub mod bench;
 pub mod broker;
 pub mod compare;
+pub mod drain;
 pub mod naive;
 pub mod pipeline;
 pub mod run_space;

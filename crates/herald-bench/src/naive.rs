@@ -45,7 +45,7 @@ pub async fn naive_baseline(options: &BenchOptions) -> anyhow::Result<BrokerBase
     let herald_db::Database::Postgres(pool) = db.clone() else {
         anyhow::bail!("--baseline naive needs PostgreSQL");
     };
-    let (broker, subscription) = RunBroker::join(options, url, &db, &run, "n").await?;
+    let (broker, subscription) = RunBroker::join(options, Some(url), &db, &run, "n").await?;
     let tables = Tables::create(&pool, &run[run.len() - 8..]).await?;
     let result = measure(options, &run, &pool, &tables, &broker, subscription).await;
     broker.leave().await?;

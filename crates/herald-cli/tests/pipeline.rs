@@ -317,3 +317,75 @@ async fn naive_baseline_over_nats() {
     naive_baseline_counts_every_message(&herald_testkit::brokers::nats_url(), "NATS JetStream")
         .await;
 }
+
+/// `herald bench --drain` fills the outbox behind a history of sent rows, drains it with
+/// the relay alone and counts every event at the other end; the history stays as it was.
+#[test]
+fn drain_relays_a_filled_outbox_behind_its_history_and_counts_every_event() {
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["bench", "--drain", "--events", "2000", "--history", "5000", "--json"])
+        .output()
+        .expect("run herald bench --drain");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_drained(&summary, 2000, 5000);
+    assert_eq!(summary["transport"], "embedded log");
+    assert_eq!(summary["database"], "sqlite");
+}
+
+/// The same on PostgreSQL and RabbitMQ with `--compare`: the broker alone runs next, and
+/// the ratio is the relay's throughput over the broker's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_compare_reports_the_ratio_to_the_broker_alone() {
+    let test_db = TestDb::postgres("bench_drain").await;
+    let namespace = herald_testkit::brokers::unique("drain").replace('_', "-");
+    let url = herald_testkit::brokers::amqp_url();
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["bench", "--drain", "--compare", "--events", "1000", "--history", "3000"])
+        .args(["--json", "--database", &test_db.url, "--broker", &url, "--namespace", &namespace])
+        .output()
+        .expect("run herald bench --drain --compare");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_drained(&summary, 1000, 3000);
+    assert_eq!(summary["transport"], "RabbitMQ");
+    let broker = &summary["baselines"]["broker"];
+    let relay = summary["throughput_eps"].as_f64().expect("the relay's throughput");
+    let alone = broker["throughput_eps"].as_f64().expect("the broker's throughput");
+    assert!(alone > 0.0, "{broker}");
+    let ratio = broker["ratio"].as_f64().expect("a ratio");
+    assert!((ratio - relay / alone).abs() < 1e-6, "{ratio}");
+    assert_eq!(broker["lost"], 0);
+    assert_nothing_left_behind(&test_db).await;
+    test_db.cleanup().await;
+}
+
+/// A drain's `--json`: every one of `rows` relayed and delivered, `history` kept apart.
+fn assert_drained(summary: &serde_json::Value, rows: u64, history: u64) {
+    assert_eq!(summary["rows"], rows);
+    assert_eq!(summary["history"], history);
+    assert_eq!(summary["relayed"], rows);
+    assert_eq!(summary["delivered"], rows);
+    assert_eq!(summary["lost"], 0);
+    assert!(summary["duplicates_delivered"].is_u64());
+    assert!(summary["throughput_eps"].as_f64().is_some_and(|t| t > 0.0));
+    assert!(summary["relay_batches"].as_u64().is_some_and(|b| b > 0));
+}
+
+#[test]
+fn drain_options_are_refused_where_they_cannot_apply() {
+    for (args, expected) in [
+        (vec!["bench", "--history", "10"], "--drain"),
+        (vec!["bench", "--drain", "--compare", "--events", "10"], "give --broker"),
+        (vec!["bench", "--drain", "--baseline", "broker"], "cannot be used with"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(&args)
+            .env_remove("HERALD_BROKER_URL")
+            .output()
+            .expect("run herald bench");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} must fail");
+        assert!(stderr.contains(expected), "{args:?} says `{expected}`: {stderr}");
+    }
+}

@@ -50,6 +50,16 @@ pub(crate) struct BenchArgs {
     /// to back with the same options, and print the ratios.
     #[arg(long, conflicts_with = "baseline")]
     compare: bool,
+    /// Measure the relay alone: the producers commit `--events` orders first, then the
+    /// relays drain the outbox to the transport, timed until the last row is marked sent;
+    /// a consumer then counts every event. With `--compare`, the broker alone runs next
+    /// with the same messages, and the ratio is printed.
+    #[arg(long, conflicts_with = "baseline")]
+    drain: bool,
+    /// With `--drain`: rows already sent written into the outbox first (its history), to
+    /// see whether a long history slows the relay.
+    #[arg(long, default_value_t = 0, requires = "drain")]
+    history: u64,
     #[command(flatten)]
     broker: BrokerArgs,
     /// Relays sharing the outbox's partitions through leases, each with a broker
@@ -121,8 +131,10 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let (json, baseline, compare) = (args.json, args.baseline, args.compare);
+    let (drain, history) = (args.drain, args.history);
     let options = args.options();
     match baseline {
+        None if drain => run_drain(&options, history, compare, json).await,
         None if compare => run_compare(&options, json).await,
         None => run_bench(&options, json).await,
         Some(BaselineKind::Producers) => run_baseline(&options, json).await,
@@ -162,6 +174,50 @@ async fn run_compare(options: &BenchOptions, json: bool) -> anyhow::Result<ExitC
         println!("{}", comparison.render());
     }
     Ok(super::exit_code(comparison.is_clean()))
+}
+
+async fn run_drain(
+    options: &BenchOptions,
+    history: u64,
+    compare: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    if compare && options.broker.url.is_none() {
+        anyhow::bail!("--drain --compare compares the relay with the broker alone: give --broker");
+    }
+    let summary =
+        herald_bench::drain::drain(options, history).await.map_err(transport::name_broker_flag)?;
+    let broker = match compare {
+        true => {
+            if !json {
+                eprintln!("— running the broker alone");
+            }
+            let result = herald_bench::broker::broker_baseline(options).await;
+            Some(result.map_err(transport::name_broker_flag)?)
+        }
+        false => None,
+    };
+    let ratio =
+        broker.as_ref().map(|b| summary.throughput_eps / b.throughput_eps.max(f64::MIN_POSITIVE));
+    if json {
+        let mut value = serde_json::to_value(&summary)?;
+        if let (Some(broker), Some(ratio)) = (&broker, ratio) {
+            value["baselines"] = serde_json::json!({
+                "broker": { "throughput_eps": broker.throughput_eps, "ratio": ratio, "lost": broker.lost }
+            });
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("{}", summary.render());
+        if let (Some(broker), Some(ratio)) = (&broker, ratio) {
+            println!(
+                "  compared in the same run: the broker alone {:.0}/s → ratio {ratio:.2}",
+                broker.throughput_eps
+            );
+        }
+    }
+    let clean = summary.is_clean() && broker.is_none_or(|b| b.lost == 0);
+    Ok(super::exit_code(clean))
 }
 
 async fn run_baseline(options: &BenchOptions, json: bool) -> anyhow::Result<ExitCode> {
