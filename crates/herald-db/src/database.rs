@@ -221,11 +221,7 @@ async fn connect_sqlite(url: &str, options: &DatabaseOptions) -> Result<SqliteDb
         .synchronous(synchronous)
         .busy_timeout(Duration::from_secs(10))
         .pragma("cache_size", "-65536")
-        .pragma("temp_store", "memory")
-        // The writer thread's checkpointer copies the WAL in the background; a sqlx
-        // commit (a consumer's handler transaction) crossing SQLite's default of 1000
-        // pages would otherwise stop to checkpoint and fsync the file itself.
-        .pragma("wal_autocheckpoint", crate::writer::WRITER_CHECKPOINT_PAGES.to_string());
+        .pragma("temp_store", "memory");
     let connect = |max: u32| {
         SqlitePoolOptions::new()
             .max_connections(max)

@@ -26,10 +26,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const STATEMENT_CACHE: usize = 64;
 /// How often the checkpointer copies the WAL's pages into the database file.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(50);
-/// WAL pages past which a committing connection checkpoints by itself, if the
-/// checkpointer falls behind (SQLite's default is 1000, done by whichever commit crosses
-/// it). The sqlx connections of the same file use it too.
-pub(crate) const WRITER_CHECKPOINT_PAGES: i64 = 20_000;
+/// WAL pages past which the writer checkpoints by itself, if the checkpointer falls
+/// behind (SQLite's default is 1000, done by whichever commit crosses it).
+const WRITER_CHECKPOINT_PAGES: i64 = 20_000;
 
 /// Settings of the writer thread's connection.
 #[derive(Debug, Clone, Copy, Default)]
