@@ -213,6 +213,17 @@ fn bench() -> anyhow::Result<()> {
             &pg[..],
         ]
         .concat(),
+        // The relay alone draining a filled outbox, against the broker alone; then behind
+        // 10 million sent rows, against the empty history (issue 14, item 5).
+        [&["--drain", "--compare", "--events", "100000", "--broker", AMQP][..], &pg[..]].concat(),
+        [&["--drain", "--events", "100000", "--broker", AMQP][..], &pg[..]].concat(),
+        [
+            &["--drain", "--events", "100000", "--history", "10000000", "--broker", AMQP][..],
+            &pg[..],
+        ]
+        .concat(),
+        vec!["--drain", "--events", "200000"],
+        vec!["--drain", "--events", "200000", "--history", "10000000"],
     ];
     // Produce-time validation, and the notification service's bar (issue 5).
     cargo(&["run", "--release", "--locked", "-p", "herald-schema", "--example", "validate_rate"])?;
