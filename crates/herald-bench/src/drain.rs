@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use herald_db::{Database, DatabaseOptions};
+use herald_db::{Database, DatabaseOptions, Statement};
 use herald_outbox::{Outbox, OutboxConfig, OutboxStore, Retention};
 use herald_relay::{Relay, RelayConfig, RelayStats};
 use serde::Serialize;
@@ -168,44 +168,31 @@ async fn fill_history(
     let mut written = 0;
     while written < history {
         let (first, last) = (written as i64 + 1, (written + HISTORY_CHUNK).min(history) as i64);
-        match db {
-            Database::Postgres(pool) => {
-                sqlx::query(
-                    "INSERT INTO herald_outbox (event_id, partition, partition_key, event_type, \
-                         kind, routing_key, payload, created_at, sent_at, attempts) \
-                     SELECT gen_random_uuid(), (g % $1)::int, 'customer-' || (g % $2), \
-                         'shop.order_placed', 'integration', $3, $4, $5, $5, 1 \
-                     FROM generate_series($6::bigint, $7::bigint) AS g",
-                )
-                .bind(partitions)
-                .bind(customers)
-                .bind(&sample.routing_key)
-                .bind(&sample.payload)
-                .bind(now)
-                .bind(first)
-                .bind(last)
-                .execute(pool)
-                .await?;
+        let sql = match db {
+            Database::Postgres(_) => {
+                "INSERT INTO herald_outbox (event_id, partition, partition_key, event_type, \
+                     kind, routing_key, payload, created_at, sent_at, attempts) \
+                 SELECT gen_random_uuid(), (g % $1)::int, 'customer-' || (g % $2), \
+                     'shop.order_placed', 'integration', $3, $4, $5, $5, 1 \
+                 FROM generate_series($6::bigint, $7::bigint) AS g"
             }
-            Database::Sqlite(sqlite) => {
-                sqlx::query(
-                    "INSERT INTO herald_outbox (event_id, partition, partition_key, event_type, \
-                         kind, routing_key, payload, created_at, sent_at, attempts) \
-                     WITH RECURSIVE g(n) AS (SELECT ?6 UNION ALL SELECT n + 1 FROM g WHERE n < ?7) \
-                     SELECT randomblob(16), n % ?1, 'customer-' || (n % ?2), \
-                         'shop.order_placed', 'integration', ?3, ?4, ?5, ?5, 1 FROM g",
-                )
-                .bind(partitions)
-                .bind(customers)
-                .bind(&sample.routing_key)
-                .bind(&sample.payload)
-                .bind(now)
-                .bind(first)
-                .bind(last)
-                .execute(&sqlite.writer)
-                .await?;
+            Database::Sqlite(_) => {
+                "INSERT INTO herald_outbox (event_id, partition, partition_key, event_type, \
+                     kind, routing_key, payload, created_at, sent_at, attempts) \
+                 WITH RECURSIVE g(n) AS (SELECT $6 UNION ALL SELECT n + 1 FROM g WHERE n < $7) \
+                 SELECT randomblob(16), n % $1, 'customer-' || (n % $2), \
+                     'shop.order_placed', 'integration', $3, $4, $5, $5, 1 FROM g"
             }
-        }
+        };
+        let statement = Statement::new(sql)
+            .bind(partitions)
+            .bind(customers)
+            .bind(&sample.routing_key)
+            .bind(sample.payload.as_slice())
+            .bind(now)
+            .bind(first)
+            .bind(last);
+        db.writer().execute(statement).await?;
         written = last as u64;
         if options.view == View::Progress {
             eprintln!("history: {written} of {history} sent rows written");
