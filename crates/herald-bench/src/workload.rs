@@ -170,7 +170,7 @@ pub async fn place_orders(
 ) -> anyhow::Result<()> {
     let envelopes = envelopes_of(orders)?;
     let mut tx = herald::Transaction::begin(db, outbox).await?;
-    for (order, envelope) in orders.iter().zip(&envelopes) {
+    for order in orders {
         tx.execute(
             Statement::new(
                 "INSERT INTO shop_orders (run, order_id, customer, amount_cents) VALUES ($1, $2, $3, $4)",
@@ -181,8 +181,8 @@ pub async fn place_orders(
             .bind(order.amount_cents),
         )
         .await?;
-        tx.enqueue(envelope).await?;
     }
+    tx.enqueue_many(&envelopes).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -9,6 +9,16 @@ pub enum OutboxError {
     /// The event was refused before anything was written.
     #[error("event refused: {0}")]
     Envelope(#[from] EnvelopeError),
+    /// One envelope of a batch was refused; nothing of the batch was written.
+    #[error("event {index} of the batch (id {event_id}) refused, nothing written: {source}")]
+    InBatch {
+        /// Its position in the batch, from 0.
+        index: usize,
+        /// Its id.
+        event_id: String,
+        /// Why it was refused.
+        source: Box<OutboxError>,
+    },
     /// The configuration is unusable.
     #[error("invalid outbox configuration: {0}")]
     Config(String),

@@ -71,6 +71,12 @@ impl<'h> Transaction<'h> {
         Ok(on_either!(&mut self.inner, tx, _DB => self.outbox.enqueue(tx, envelope).await?))
     }
 
+    /// Validates, encodes and enqueues several envelopes, in one statement on PostgreSQL;
+    /// if one is refused, none is written. See [`Outbox::enqueue_many`].
+    pub async fn enqueue_many(&mut self, envelopes: &[Envelope]) -> Result<Vec<OutboxId>> {
+        Ok(on_either!(&mut self.inner, tx, _DB => self.outbox.enqueue_many(tx, envelopes).await?))
+    }
+
     /// Builds a typed event's envelope (from `source`, the producing service) and
     /// enqueues it; returns the envelope.
     pub async fn enqueue_event<E: Event>(&mut self, source: &str, event: &E) -> Result<Envelope> {

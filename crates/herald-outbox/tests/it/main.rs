@@ -41,6 +41,8 @@ both_databases!(
     status_counts_unsent_rows_per_partition,
     invalid_envelope_is_refused_and_nothing_is_written,
     oversize_event_is_refused_and_nothing_is_written,
+    a_batch_is_enqueued_in_order_and_each_id_is_its_rows,
+    a_batch_with_one_invalid_envelope_writes_nothing,
 );
 
 #[path = "out_of_order.rs"]

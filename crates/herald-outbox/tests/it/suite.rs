@@ -286,3 +286,57 @@ pub(crate) async fn oversize_event_is_refused_and_nothing_is_written(db: &Databa
     assert!(error.to_string().contains("limit of 4096 bytes"), "{error}");
     assert_eq!(count_rows(db).await, 0);
 }
+
+/// Enqueues a batch in a transaction of its own, which commits whether the batch was
+/// refused or not (so a refused batch shows it wrote nothing).
+async fn enqueue_many_then_commit(
+    db: &Database,
+    outbox: &Outbox,
+    envelopes: &[Envelope],
+) -> Result<Vec<i64>, OutboxError> {
+    match db {
+        Database::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            let ids = outbox.enqueue_many(&mut tx, envelopes).await;
+            tx.commit().await?;
+            ids
+        }
+        Database::Sqlite(sqlite) => {
+            let mut tx = sqlite.writer.begin().await?;
+            let ids = outbox.enqueue_many(&mut tx, envelopes).await;
+            tx.commit().await?;
+            ids
+        }
+    }
+}
+
+pub(crate) async fn a_batch_is_enqueued_in_order_and_each_id_is_its_rows(db: &Database) {
+    let outbox = outbox();
+    let envelopes: Vec<Envelope> = (0..6).map(|n| pinged(&format!("key-{n}"), n)).collect();
+    let ids = enqueue_many_then_commit(db, &outbox, &envelopes).await.expect("enqueue batch");
+    assert_eq!(ids.len(), envelopes.len());
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "ids ascend in the batch's order");
+    let store = OutboxStore::new(db.clone(), Retention::default());
+    let rows = store.fetch_unsent(&all_partitions(), 100).await.expect("fetch");
+    assert_eq!(rows.len(), envelopes.len());
+    for (id, envelope) in ids.iter().zip(&envelopes) {
+        let row = rows.iter().find(|row| row.id == *id).expect("the id's row");
+        assert_eq!(row.event_id, *envelope.id.as_uuid(), "row {id}");
+        assert_eq!(row.partition_key, envelope.partition_key);
+    }
+    let none = enqueue_many_then_commit(db, &outbox, &[]).await.expect("empty batch");
+    assert!(none.is_empty());
+}
+
+pub(crate) async fn a_batch_with_one_invalid_envelope_writes_nothing(db: &Database) {
+    let outbox = outbox();
+    let mut envelopes: Vec<Envelope> = (0..4).map(|n| pinged("key", n)).collect();
+    envelopes[2].partition_key = String::new();
+    let error =
+        enqueue_many_then_commit(db, &outbox, &envelopes).await.expect_err("one is invalid");
+    let message = error.to_string();
+    assert!(message.contains("event 2 of the batch"), "{message}");
+    assert!(message.contains(&envelopes[2].id.to_string()), "{message}");
+    assert!(message.contains("partitionkey"), "{message}");
+    assert_eq!(count_rows(db).await, 0);
+}
