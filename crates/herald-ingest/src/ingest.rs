@@ -187,16 +187,17 @@ impl Ingest {
         envelopes: &[Envelope],
         indexing: Indexing,
     ) -> Result<()> {
-        for (index, envelope) in envelopes.iter().enumerate() {
-            self.outbox.enqueue(&mut tx, envelope).await.map_err(|error| match error {
+        self.outbox.enqueue_many(&mut tx, envelopes).await.map_err(|error| match error {
+            OutboxError::InBatch { index, event_id, source } => match *source {
                 OutboxError::Envelope(source) => IngestError::InvalidEvent {
                     index: (indexing == Indexing::ByIndex).then_some(index),
-                    id: Some(envelope.id.to_string()),
+                    id: Some(event_id),
                     source,
                 },
                 other => storage(other),
-            })?;
-        }
+            },
+            other => storage(other),
+        })?;
         self.outbox.commit(tx).await.map_err(storage)
     }
 }

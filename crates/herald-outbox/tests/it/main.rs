@@ -43,6 +43,7 @@ both_databases!(
     oversize_event_is_refused_and_nothing_is_written,
     a_batch_is_enqueued_in_order_and_each_id_is_its_rows,
     a_batch_with_one_invalid_envelope_writes_nothing,
+    a_batch_larger_than_one_statement_is_written_whole,
 );
 
 #[path = "out_of_order.rs"]

@@ -340,3 +340,17 @@ pub(crate) async fn a_batch_with_one_invalid_envelope_writes_nothing(db: &Databa
     assert!(message.contains("partitionkey"), "{message}");
     assert_eq!(count_rows(db).await, 0);
 }
+
+/// More rows than one SQLite statement takes: every row written once, ids in order.
+pub(crate) async fn a_batch_larger_than_one_statement_is_written_whole(db: &Database) {
+    let outbox = outbox();
+    let envelopes: Vec<Envelope> = (0..1201).map(|n| pinged(&format!("key-{n}"), n)).collect();
+    let ids = enqueue_many_then_commit(db, &outbox, &envelopes).await.expect("enqueue batch");
+    assert_eq!(ids.len(), 1201);
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "ids ascend in the batch's order");
+    assert_eq!(count_rows(db).await, 1201);
+    let store = OutboxStore::new(db.clone(), Retention::default());
+    let rows = store.fetch_unsent(&all_partitions(), 2000).await.expect("fetch");
+    let last = rows.iter().find(|row| row.id == ids[1200]).expect("the last id's row");
+    assert_eq!(last.event_id, *envelopes[1200].id.as_uuid());
+}
