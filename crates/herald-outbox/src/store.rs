@@ -499,21 +499,8 @@ mod tests {
         .await
         .expect("history");
         let store = OutboxStore::new(test_db.db.clone(), Retention::default());
-        let explain = format!("EXPLAIN (ANALYZE, BUFFERS) {}", store.purge_due_sql());
         let hour = 3_600_000_000_i64;
-        let mut tx = pool.begin().await.expect("begin");
-        let plan: Vec<String> =
-            sqlx::query_scalar(&explain).bind(hour).fetch_all(&mut *tx).await.expect("explain");
-        tx.rollback().await.expect("rollback");
-        // The root's line comes first; it counts its children's pages too.
-        let touched = plan.iter().find(|line| line.contains("Buffers:")).map_or(0, |line| {
-            ["hit=", "read="]
-                .iter()
-                .filter_map(|key| line.split(key).nth(1))
-                .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-                .filter_map(|digits| digits.parse::<i64>().ok())
-                .sum()
-        });
+        let (touched, plan) = pages_touched(pool, &store.purge_due_sql(), &[hour]).await;
         assert!(touched < 20, "the purge touched {touched} pages: {plan:#?}");
         assert_eq!(store.purge_sent(10_000).await.expect("purge"), 0, "nothing is due");
         sqlx::query("UPDATE herald_outbox SET sent_at = sent_at - 2 * $1 WHERE id <= 3")
