@@ -58,7 +58,7 @@ pub struct DrainSummary {
 }
 
 impl DrainSummary {
-    /// Whether every row was relayed and delivered, none twice applied (nothing lost).
+    /// Whether every row was relayed, and delivered at least once (nothing lost).
     pub fn is_clean(&self) -> bool {
         self.lost == 0 && self.relayed == self.rows
     }
@@ -116,6 +116,10 @@ async fn drain_in(
         DatabaseOptions { max_connections: producers as u32 + 8, ..DatabaseOptions::default() };
     let db = Database::connect(url, &db_options).await?;
     workload::create_tables(&db, &db).await?;
+    if !options.ledger {
+        // SQLite records the ledger through triggers; the relay's flag covers PostgreSQL.
+        herald_outbox::drop_ledger_triggers(&db).await?;
+    }
     let (broker, subscription) =
         RunBroker::join(options, options.broker.url.as_deref(), &db, run, "d").await?;
     let filled = Instant::now();
@@ -241,14 +245,8 @@ async fn relay_everything(
             RelayConfig { partitions: options.partitions, ..RelayConfig::default() },
         );
         stats.push(relay.stats());
-        let mut stop = shutdown.subscribe();
-        tasks.push(tokio::spawn(async move {
-            relay
-                .run(async move {
-                    let _ = stop.wait_for(|stop| *stop).await;
-                })
-                .await
-        }));
+        let stop = crate::pipeline::stopped(&shutdown);
+        tasks.push(tokio::spawn(async move { relay.run(stop).await }));
     }
     let finished = wait_until_drained(db, options, &stats, started).await;
     shutdown.send_replace(true);

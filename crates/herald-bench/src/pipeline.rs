@@ -259,7 +259,8 @@ async fn wait_for_partitions(relay_stats: &[Arc<RelayStats>], partitions: u32) {
     }
 }
 
-fn stopped(
+/// A future that ends when `shutdown` turns true.
+pub(crate) fn stopped(
     shutdown: &watch::Sender<bool>,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
     let mut receiver = shutdown.subscribe();
