@@ -399,14 +399,17 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
     }
     let tracker = Arc::clone(&pipeline.tracker);
     let pipeline_transport = pipeline.transport;
-    let duplicates = pipeline
-        .consumer_stats
+    // Counted once the relays and consumers stopped: the tracker sees an event when its
+    // handler runs, the consumer's counters only when its round settled.
+    let (relay_stats, consumer_stats) =
+        (pipeline.relay_stats.clone(), pipeline.consumer_stats.clone());
+    let (producer_db, consumer_db) = pipeline.stop_and_delete_topology().await?;
+    let duplicates = consumer_stats
         .iter()
         .map(|stats| stats.duplicates_suppressed.load(Ordering::Relaxed))
         .sum();
-    let stages = stages(&pipeline);
-    let commit_to_publish = commit_to_publish(&pipeline);
-    let (producer_db, consumer_db) = pipeline.stop_and_delete_topology().await?;
+    let stages = stages(&relay_stats, &consumer_stats);
+    let commit_to_publish = commit_to_publish(&relay_stats);
     let verification = workload::verify(&producer_db, &consumer_db, &run).await?;
     producer_db.close().await;
     consumer_db.close().await;
@@ -433,12 +436,12 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Summary> {
 }
 
 /// The relays' and the consumers' batching, from their counters.
-fn stages(pipeline: &Pipeline) -> Stages {
+fn stages(relay_stats: &[Arc<RelayStats>], consumer_stats: &[Arc<ConsumerStats>]) -> Stages {
     let sum = |counter: fn(&RelayStats) -> &AtomicU64| -> u64 {
-        pipeline.relay_stats.iter().map(|stats| counter(stats).load(Ordering::Relaxed)).sum()
+        relay_stats.iter().map(|stats| counter(stats).load(Ordering::Relaxed)).sum()
     };
     let consumed = |counter: fn(&ConsumerStats) -> &AtomicU64| -> u64 {
-        pipeline.consumer_stats.iter().map(|stats| counter(stats).load(Ordering::Relaxed)).sum()
+        consumer_stats.iter().map(|stats| counter(stats).load(Ordering::Relaxed)).sum()
     };
     let relay_batches = sum(|stats| &stats.batches);
     let relayed = sum(|stats| &stats.published);
@@ -456,8 +459,8 @@ fn stages(pipeline: &Pipeline) -> Stages {
 }
 
 /// Every relay's commit→confirm histogram, merged.
-fn commit_to_publish(pipeline: &Pipeline) -> Option<hdrhistogram::Histogram<u64>> {
-    let mut histograms = pipeline.relay_stats.iter().filter_map(|stats| stats.commit_to_confirm());
+fn commit_to_publish(relay_stats: &[Arc<RelayStats>]) -> Option<hdrhistogram::Histogram<u64>> {
+    let mut histograms = relay_stats.iter().filter_map(|stats| stats.commit_to_confirm());
     let mut merged = histograms.next()?;
     for histogram in histograms {
         let _ = merged.add(&histogram);
