@@ -61,7 +61,10 @@ fn fail(status: u16, error_code: u32, message: &str) -> Response {
 impl IntoResponse for RegistryError {
     fn into_response(self) -> Response {
         if let RegistryError::Database(error) = &self {
+            // The database's own text stays in the log: it can name tables, columns and
+            // values, and tells a client nothing it can act on.
             tracing::warn!(%error, "Registry database error.");
+            return fail(self.http_status(), self.error_code(), "Error in the backend datastore");
         }
         fail(self.http_status(), self.error_code(), &self.to_string())
     }

@@ -205,7 +205,8 @@ impl SchemaStore {
         let parse =
             |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or_default();
         let values: Vec<serde_json::Value> = previous.iter().map(|s| parse(&s.schema)).collect();
-        let found = herald_schema_compat::check(&parse(&canonical), &values, level);
+        let found = herald_schema_compat::check(&parse(&canonical), &values, level)
+            .map_err(|error| RegistryError::InvalidSchema { reason: error.to_string() })?;
         Ok(found
             .iter()
             .map(|issue| {

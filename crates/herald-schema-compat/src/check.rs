@@ -144,13 +144,17 @@ pub struct Incompatibility {
 /// `FORWARD` swaps the roles; `FULL` does both. The `*_TRANSITIVE` levels compare with every
 /// previous version. `NONE`, or an empty `previous`, is always compatible. Returns the
 /// incompatible differences, ordered by `against` then direction; empty means compatible.
+///
+/// # Errors
+///
+/// [`SchemaCompatError::TooComplex`] when a comparison reaches the bounds of [`differences`].
 pub fn check(
     candidate: &Value,
     previous: &[Value],
     level: CompatibilityLevel,
-) -> Vec<Incompatibility> {
+) -> crate::Result<Vec<Incompatibility>> {
     let Some(latest) = previous.len().checked_sub(1) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let first = if level.is_transitive() { 0 } else { latest };
     let mut found = Vec::new();
@@ -160,7 +164,7 @@ pub fn check(
                 Direction::Backward => (old, candidate),
                 Direction::Forward => (candidate, old),
             };
-            for difference in differences(writer, reader) {
+            for difference in differences(writer, reader)? {
                 if difference.kind.is_compatible() {
                     continue;
                 }
@@ -188,7 +192,7 @@ pub fn check(
             }
         }
     }
-    found
+    Ok(found)
 }
 
 fn lowercase_first(text: &str) -> String {

@@ -1,6 +1,6 @@
 //! The structural comparison of two JSON Schemas, after Confluent's `SchemaDiff`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use serde::Serialize;
@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::DifferenceKind as K;
 use crate::kind::DifferenceKind;
+use crate::{Result, SchemaCompatError};
 
 /// One change between a writer schema (the original) and a reader schema (the update).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -26,13 +27,29 @@ pub struct Difference {
 /// ([`DifferenceKind::is_compatible`]). Local `$ref`s (`#/definitions/…`, `#/$defs/…`, any `#…`
 /// pointer) are resolved in their own document; a `$ref` that cannot be resolved is compared by
 /// its text.
-pub fn differences(original: &Value, update: &Value) -> Vec<Difference> {
-    let mut cx = Cx { roots: [original, update], in_progress: HashSet::new() };
+///
+/// The walk is bounded, so a hostile schema cannot exhaust the stack or the CPU: each pair of
+/// subschemas is compared once (however many `$ref`s lead to it), nesting deeper than
+/// [`MAX_DEPTH`] levels and more than [`MAX_STEPS`] comparisons give
+/// [`SchemaCompatError::TooComplex`] instead of an answer.
+pub fn differences(original: &Value, update: &Value) -> Result<Vec<Difference>> {
+    let mut cx = Cx::new([original, update]);
     let mut out = Vec::new();
     let mut path = Vec::new();
     cx.compare(&mut out, &mut path, Sub::new(original), Sub::new(update));
-    out
+    match cx.exhausted {
+        Some(limit) => Err(SchemaCompatError::TooComplex { limit }),
+        None => Ok(out),
+    }
 }
+
+/// How deeply nested the subschemas compared may be (through properties, items, combinators
+/// and `$ref`s alike).
+pub const MAX_DEPTH: usize = 64;
+
+/// How many pairs of subschemas one comparison may compare (a pair compared before costs
+/// one step, plus one per difference it had).
+pub const MAX_STEPS: usize = 100_000;
 
 fn all_compatible(diffs: &[Difference]) -> bool {
     diffs.iter().all(|d| d.kind.is_compatible())
@@ -273,15 +290,37 @@ impl<'a> Additional<'a> {
 
 static NO_PROPERTIES: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
 
+type PairKey = [(*const Value, Option<Ty>); 2];
+
 struct Cx<'a> {
     roots: [&'a Value; 2],
-    in_progress: HashSet<[(*const Value, Option<Ty>); 2]>,
+    in_progress: HashSet<PairKey>,
+    /// The differences of each pair already compared, with pointers relative to the pair
+    /// (`#/` is the pair itself), for pairs whose comparison met no cycle.
+    memo: HashMap<PairKey, Vec<Difference>>,
+    /// How many times a cycle was cut short: a comparison that cut one is not memoised, as
+    /// its result depends on the pairs in progress around it.
+    cycles_cut: usize,
+    steps: usize,
+    depth: usize,
+    exhausted: Option<&'static str>,
 }
 
 fn pointer(path: &[String]) -> String {
     let segments: Vec<String> =
         path.iter().map(|s| s.replace('~', "~0").replace('/', "~1")).collect();
     format!("#/{}", segments.join("/"))
+}
+
+/// `difference`, found relative to a pair of subschemas (`#/…`), placed at `path`.
+fn rebase(path: &[String], difference: &Difference) -> Difference {
+    let below = difference.pointer.strip_prefix("#/").unwrap_or_default();
+    let pointer = match (path.is_empty(), below.is_empty()) {
+        (true, _) => difference.pointer.clone(),
+        (false, true) => pointer(path),
+        (false, false) => format!("{}/{below}", pointer(path)),
+    };
+    Difference { kind: difference.kind, pointer }
 }
 
 fn push(out: &mut Vec<Difference>, path: &[String], kind: DifferenceKind) {
@@ -295,6 +334,32 @@ fn push_at(out: &mut Vec<Difference>, path: &mut Vec<String>, keyword: &str, kin
 }
 
 impl<'a> Cx<'a> {
+    fn new(roots: [&'a Value; 2]) -> Self {
+        Cx {
+            roots,
+            in_progress: HashSet::new(),
+            memo: HashMap::new(),
+            cycles_cut: 0,
+            steps: 0,
+            depth: 0,
+            exhausted: None,
+        }
+    }
+
+    /// Runs `compare` with the writer and the reader swapped (for `not`), within this
+    /// comparison's bounds.
+    fn with_roles_swapped<T>(&mut self, compare: impl FnOnce(&mut Cx<'a>) -> T) -> T {
+        let mut swapped = Cx::new([self.roots[1], self.roots[0]]);
+        swapped.steps = self.steps;
+        swapped.depth = self.depth;
+        let result = compare(&mut swapped);
+        self.steps = swapped.steps;
+        self.exhausted = self.exhausted.or(swapped.exhausted);
+        // What the swapped walk saw depends on its own pairs in progress: don't memoise
+        // around it.
+        self.cycles_cut += 1;
+        result
+    }
     fn sub(
         &mut self,
         path: &mut Vec<String>,
@@ -313,15 +378,55 @@ impl<'a> Cx<'a> {
         original: Sub<'a>,
         update: Sub<'a>,
     ) {
+        if self.exhausted.is_some() {
+            return;
+        }
         let (original, original_shape) = self.load(0, original);
         let (update, update_shape) = self.load(1, update);
         let key = [original.key(), update.key()];
-        if !self.in_progress.insert(key) {
-            // A recursive schema met the same pair again: treat the cycle as compatible.
+        if let Some(known) = self.memo.get(&key) {
+            // Copying a known result costs a step per difference: results can double at
+            // each level of shared alternatives.
+            self.steps += 1 + known.len();
+            if self.steps > MAX_STEPS {
+                self.exhausted = Some("more than 100000 subschema comparisons");
+                return;
+            }
+            out.extend(known.iter().map(|d| rebase(path, d)));
             return;
         }
-        self.compare_loaded(out, path, original, &original_shape, update, &update_shape);
+        if self.in_progress.contains(&key) {
+            // A recursive schema met the same pair again: treat the cycle as compatible.
+            self.cycles_cut += 1;
+            return;
+        }
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            self.exhausted = Some("more than 100000 subschema comparisons");
+            return;
+        }
+        if self.depth >= MAX_DEPTH {
+            self.exhausted = Some("subschemas nested more than 64 levels deep");
+            return;
+        }
+        self.in_progress.insert(key);
+        self.depth += 1;
+        let cycles_before = self.cycles_cut;
+        let mut relative = Vec::new();
+        self.compare_loaded(
+            &mut relative,
+            &mut Vec::new(),
+            original,
+            &original_shape,
+            update,
+            &update_shape,
+        );
+        self.depth -= 1;
         self.in_progress.remove(&key);
+        out.extend(relative.iter().map(|d| rebase(path, d)));
+        if self.cycles_cut == cycles_before && self.exhausted.is_none() {
+            self.memo.insert(key, relative);
+        }
     }
 
     fn load(&self, side: usize, sub: Sub<'a>) -> (Sub<'a>, Shape<'a>) {
@@ -427,12 +532,7 @@ impl<'a> Cx<'a> {
             (Shape::Not(o), Shape::Not(u)) => {
                 path.push("not".to_owned());
                 // The reader's `not` must exclude no more than the writer's: swap the roles.
-                let swapped =
-                    Cx { roots: [self.roots[1], self.roots[0]], in_progress: HashSet::new() }.sub(
-                        path,
-                        Sub::new(u),
-                        Sub::new(o),
-                    );
+                let swapped = self.with_roles_swapped(|cx| cx.sub(path, Sub::new(u), Sub::new(o)));
                 if !swapped.is_empty() {
                     let kind = if all_compatible(&swapped) {
                         K::NotTypeNarrowed

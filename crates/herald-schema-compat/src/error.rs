@@ -1,6 +1,6 @@
 //! The error type of this crate.
 
-/// Why a name could not be parsed.
+/// Why a name could not be parsed, or two schemas could not be compared.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SchemaCompatError {
@@ -19,6 +19,13 @@ pub enum SchemaCompatError {
     UnknownDifferenceKind {
         /// The rejected name.
         value: String,
+    },
+    /// The schemas are too deeply nested or too intricate to compare within the bounds
+    /// ([`crate::MAX_DEPTH`], [`crate::MAX_STEPS`]).
+    #[error("the schemas are too complex to compare: {limit}")]
+    TooComplex {
+        /// Which bound was reached.
+        limit: &'static str,
     },
 }
 

@@ -11,13 +11,17 @@
 //! Which kinds are compatible follows Confluent's `SchemaDiff.COMPATIBLE_CHANGES`
 //! ([`DifferenceKind::is_compatible`]).
 //!
+//! Schemas come from clients, so the comparison is bounded: every pair of subschemas is
+//! compared once, and nesting beyond [`MAX_DEPTH`] or more than [`MAX_STEPS`] comparisons
+//! give [`SchemaCompatError::TooComplex`] rather than a stack overflow or minutes of CPU.
+//!
 //! ```
 //! use herald_schema_compat::{check, CompatibilityLevel, DifferenceKind};
 //! use serde_json::json;
 //!
 //! let v1 = json!({"type": "object", "properties": {"age": {"type": "integer"}}});
 //! let v2 = json!({"type": "object", "properties": {"age": {"type": "string"}}});
-//! let problems = check(&v2, &[v1], CompatibilityLevel::Backward);
+//! let problems = check(&v2, &[v1], CompatibilityLevel::Backward).unwrap();
 //! assert_eq!(problems[0].kind, DifferenceKind::TypeChanged);
 //! assert_eq!(problems[0].pointer, "#/properties/age");
 //! ```
@@ -28,6 +32,6 @@ mod error;
 mod kind;
 
 pub use check::{CompatibilityLevel, Direction, Incompatibility, check};
-pub use diff::{Difference, differences};
+pub use diff::{Difference, MAX_DEPTH, MAX_STEPS, differences};
 pub use error::{Result, SchemaCompatError};
 pub use kind::DifferenceKind;

@@ -2,7 +2,8 @@
 //! failure pinned to its Confluent difference kind and JSON pointer.
 
 use herald_schema_compat::{
-    CompatibilityLevel, CompatibilityLevel as L, DifferenceKind as K, Direction, check, differences,
+    CompatibilityLevel, CompatibilityLevel as L, DifferenceKind as K, Direction, SchemaCompatError,
+    check, differences,
 };
 use serde_json::{Value, json};
 
@@ -20,7 +21,7 @@ fn closed(properties: Value) -> Value {
 
 #[track_caller]
 fn passes(candidate: &Value, previous: &[Value], level: CompatibilityLevel) {
-    let found = check(candidate, previous, level);
+    let found = check(candidate, previous, level).unwrap();
     assert!(found.is_empty(), "{level} should pass, found {found:#?}");
 }
 
@@ -33,7 +34,7 @@ fn fails(
     pointer: &str,
     against: usize,
 ) {
-    let found = check(candidate, previous, level);
+    let found = check(candidate, previous, level).unwrap();
     assert!(
         found.iter().any(|i| i.kind == kind && i.pointer == pointer && i.against == against),
         "{level} should report {kind} at {pointer} against {against}, found {found:#?}"
@@ -437,7 +438,7 @@ fn backward_incompatible_changes() -> Vec<(&'static str, Value, Value, K, &'stat
 #[test]
 fn backward_accepts_changes_the_new_schema_can_read() {
     for (name, old, new, ..) in backward_compatible_changes() {
-        let found = check(&new, &[old], L::Backward);
+        let found = check(&new, &[old], L::Backward).unwrap();
         assert!(found.is_empty(), "{name}: {found:#?}");
     }
 }
@@ -445,7 +446,7 @@ fn backward_accepts_changes_the_new_schema_can_read() {
 #[test]
 fn backward_rejects_each_incompatible_change_with_its_kind_and_pointer() {
     for (name, old, new, kind, pointer) in backward_incompatible_changes() {
-        let found = check(&new, &[old], L::Backward);
+        let found = check(&new, &[old], L::Backward).unwrap();
         assert!(
             found.iter().any(|i| i.kind == kind && i.pointer == pointer),
             "{name}: expected {kind} at {pointer}, found {found:#?}"
@@ -486,7 +487,7 @@ fn forward_is_backward_with_the_roles_swapped() {
         L::Forward,
     );
     for (name, old, new, kind, pointer) in backward_incompatible_changes() {
-        let found = check(&old, &[new], L::Forward);
+        let found = check(&old, &[new], L::Forward).unwrap();
         assert!(
             found.iter().any(|i| i.kind == kind
                 && i.pointer == pointer
@@ -513,7 +514,7 @@ fn full_needs_both_directions() {
     let v2 = object(json!({"age": {"type": "number"}}));
     passes(&v2, std::slice::from_ref(&v1), L::Backward);
     fails(&v2, std::slice::from_ref(&v1), L::Full, K::TypeNarrowed, "#/properties/age", 0);
-    let found = check(&v2, &[v1], L::Full);
+    let found = check(&v2, &[v1], L::Full).unwrap();
     assert!(found.iter().all(|i| i.direction == Direction::Forward));
     // Narrowing fails the backward half.
     fails(
@@ -576,7 +577,7 @@ fn backward_transitive_catches_a_required_property_added_to_a_closed_model() {
                     "properties": {"a": {"type": "string"}, "b": {"type": "string"}}});
     passes(&v2, std::slice::from_ref(&v1), L::BackwardTransitive);
     passes(&v3, &[v1.clone(), v2.clone()], L::Backward);
-    let found = check(&v3, &[v1, v2], L::BackwardTransitive);
+    let found = check(&v3, &[v1, v2], L::BackwardTransitive).unwrap();
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].kind, K::RequiredPropertyAddedToUnopenContentModel);
     assert_eq!(found[0].pointer, "#/properties/b");
@@ -611,7 +612,7 @@ fn transitive_levels_report_every_broken_version() {
     let v1 = object(json!({"n": {"type": "integer"}}));
     let v2 = object(json!({"n": {"type": "integer", "maximum": 10}}));
     let v3 = object(json!({"n": {"type": "string"}}));
-    let found = check(&v3, &[v1, v2], L::BackwardTransitive);
+    let found = check(&v3, &[v1, v2], L::BackwardTransitive).unwrap();
     let against: Vec<usize> = found.iter().map(|i| i.against).collect();
     assert_eq!(against, [0, 1]);
     assert!(found.iter().all(|i| i.kind == K::TypeChanged && i.pointer == "#/properties/n"));
@@ -622,7 +623,7 @@ fn differences_lists_compatible_changes_too() {
     let old = object(json!({"a": {"type": "integer"}, "b": {"type": "string"}}));
     let new = object(json!({"a": {"type": "number"}, "c": {"type": "string"}}));
     let found: Vec<(K, String)> =
-        differences(&old, &new).into_iter().map(|d| (d.kind, d.pointer)).collect();
+        differences(&old, &new).unwrap().into_iter().map(|d| (d.kind, d.pointer)).collect();
     assert!(found.contains(&(K::TypeExtended, "#/properties/a".to_owned())));
     assert!(found.contains(&(K::PropertyRemovedFromOpenContentModel, "#/properties/b".to_owned())));
     assert!(found.contains(&(K::PropertyAddedToOpenContentModel, "#/properties/c".to_owned())));
@@ -640,7 +641,7 @@ fn a_schema_has_no_differences_with_itself() {
         schemas.push(new);
     }
     for schema in &schemas {
-        assert_eq!(differences(schema, schema), [], "{schema}");
+        assert_eq!(differences(schema, schema).unwrap(), [], "{schema}");
     }
 }
 
@@ -676,7 +677,8 @@ fn incompatibility_messages_name_the_versions_and_the_location() {
         &object(json!({"age": {"type": "string"}})),
         &[object(json!({"age": {"type": "integer"}}))],
         L::Full,
-    );
+    )
+    .unwrap();
     assert_eq!(found.len(), 2);
     assert_eq!(
         found[0].message,
@@ -747,4 +749,58 @@ fn difference_kinds_use_confluent_names_and_compatible_set() {
     ] {
         assert!(!kind.is_compatible(), "{kind}");
     }
+}
+
+/// `d0 … d{n-1}`, each defined by `link(next)` from the `$ref` to the next, the last `{}`.
+fn chain(n: usize, link: impl Fn(Value) -> Value) -> Value {
+    let mut definitions = serde_json::Map::new();
+    for i in 0..n {
+        let next = if i + 1 < n {
+            link(json!({"$ref": format!("#/definitions/d{}", i + 1)}))
+        } else {
+            json!({"type": "string"})
+        };
+        definitions.insert(format!("d{i}"), next);
+    }
+    json!({"definitions": definitions, "$ref": "#/definitions/d0"})
+}
+
+#[test]
+fn alternatives_that_share_their_definitions_are_compared_once_each() {
+    // Each anyOf has two alternatives leading to the same next definition: walked naively,
+    // 4^40 comparisons.
+    let schema = |description: &str| {
+        chain(40, |next| json!({"anyOf": [next, {"allOf": [next], "description": description}]}))
+    };
+    let (old, new) = (schema("same"), schema("same"));
+    let started = std::time::Instant::now();
+    let found = check(&new, &[old], L::Full).unwrap();
+    assert_eq!(found, []);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+}
+
+#[test]
+fn a_chain_nested_beyond_the_depth_bound_is_refused_not_a_stack_overflow() {
+    let schema = chain(5_000, |next| json!({"allOf": [next]}));
+    let error = check(&schema, std::slice::from_ref(&schema), L::Backward).unwrap_err();
+    assert!(matches!(error, SchemaCompatError::TooComplex { .. }), "{error}");
+    assert!(error.to_string().contains("64 levels"), "{error}");
+    // Within the bound, the same shape is compared as usual.
+    let shallow = chain(20, |next| json!({"allOf": [next]}));
+    let deeper = chain(20, |next| json!({"allOf": [next], "description": "more"}));
+    assert_eq!(check(&deeper, &[shallow], L::Full).unwrap(), []);
+}
+
+#[test]
+fn the_step_bound_stops_a_wide_comparison() {
+    // 400 alternatives on each side, each a distinct object: 160,000 pairs.
+    let alternatives = |tag: &str| -> Vec<Value> {
+        (0..400)
+            .map(|i| json!({"type": "object", "properties": {format!("{tag}{i}"): {"type": "integer"}}}))
+            .collect()
+    };
+    let old = json!({"anyOf": alternatives("a")});
+    let new = json!({"anyOf": alternatives("b")});
+    let error = check(&new, &[old], L::Backward).unwrap_err();
+    assert!(error.to_string().contains("100000"), "{error}");
 }
