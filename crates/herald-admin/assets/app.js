@@ -254,6 +254,7 @@
   // --- error banner -----------------------------------------------------------
 
   function showError(err) {
+    if (err && err.status === 401) flagTokenInvalid();
     const slot = $('#banner-slot');
     let banner = slot.querySelector('[data-testid="error-banner"]');
     if (!banner) {

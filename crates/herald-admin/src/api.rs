@@ -5,14 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, post};
 use herald_consumer::{DeadLetterEntry, DeadLetterFilter, DeadLetterStore, ReplayReport};
 use herald_db::Database;
-use herald_http::Credentials;
+use herald_http::{Api, Credentials};
 use herald_log::SqlLog;
 use herald_notify::NotificationStore;
 use herald_outbox::{OutboxStore, PartitionStatus, Retention};
@@ -68,8 +67,9 @@ pub(crate) struct AppState {
     max_replays: u32,
 }
 
-/// The admin API, the health probes, `/metrics` and the dashboard.
-pub fn router(config: AdminConfig) -> Router {
+/// The admin API, the health probes, `/metrics` and the dashboard. Aggregates are open;
+/// dead letters and events (their payloads) need a read token; replays a full one.
+pub fn router(config: AdminConfig) -> Api {
     let state = AppState {
         db: config.db,
         relay: config.relay,
@@ -80,24 +80,21 @@ pub fn router(config: AdminConfig) -> Router {
         transport: config.transport.into(),
         max_replays: config.max_replays,
     };
-    let changes = Router::new()
-        .route("/api/dlq/replay", post(dlq_replay))
-        .route_layer(config.credentials.require(unauthorized));
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(crate::metrics::scrape))
-        .route("/api/overview", get(overview))
-        .route("/api/outbox", get(outbox))
-        .route("/api/consumers", get(consumers))
-        .route("/api/dlq", get(dlq_list))
-        .route("/api/dlq/{id}", get(dlq_show))
-        .route("/api/schemas", get(schemas))
-        .route("/api/events", get(events))
-        .route("/api/events/{id}", get(event_journey))
-        .merge(changes)
+    Api::new(&config.credentials, unauthorized)
+        .open("/healthz", get(health::healthz))
+        .open("/readyz", get(health::readyz))
+        .open("/metrics", get(crate::metrics::scrape))
+        .open("/api/overview", get(overview))
+        .open("/api/outbox", get(outbox))
+        .open("/api/consumers", get(consumers))
+        .read("/api/dlq", get(dlq_list))
+        .read("/api/dlq/{id}", get(dlq_show))
+        .write("/api/dlq/replay", post(dlq_replay))
+        .open("/api/schemas", get(schemas))
+        .read("/api/events", get(events))
+        .read("/api/events/{id}", get(event_journey))
         .with_state(state)
-        .merge(dashboard::routes())
+        .merge(dashboard::routes(&config.credentials))
 }
 
 type Answer = Result<axum::Json<Value>, AdminError>;

@@ -53,6 +53,12 @@ async fn a_dead_letter_is_listed_shown_and_replayed_with_the_token(test: TestDb)
     let none = get_json(&format!("{base}/api/dlq?service=shipping")).await;
     assert_eq!(none["entries"], serde_json::json!([]), "the filter narrows");
     let id = entry["id"].as_str().expect("id").to_owned();
+    for private in [format!("{base}/api/dlq"), format!("{base}/api/dlq/{id}")] {
+        let anonymous = reqwest::get(&private).await.expect("GET without a token");
+        assert_eq!(anonymous.status().as_u16(), 401, "{private} shows payloads: it needs a token");
+        let wrong = reqwest::Client::new().get(&private).bearer_auth("not-the-token-0123");
+        assert_eq!(wrong.send().await.expect("GET").status().as_u16(), 401, "{private}");
+    }
     let shown = get_json(&format!("{base}/api/dlq/{id}")).await;
     assert_eq!(shown["event"]["data"]["number"], 7, "{shown:#}");
     assert_eq!(shown["event"]["type"], "test.invoiced");

@@ -155,9 +155,9 @@ async fn an_events_journey_is_reported_in_order(test: TestDb) {
     assert!(found("service=shipping").await.is_empty());
     assert!(found("until=2000-01-01T00:00:00Z").await.is_empty());
     let unknown =
-        reqwest::get(format!("{base}/api/events/{}", uuid::Uuid::now_v7())).await.expect("get");
+        common::get_with_token(&format!("{base}/api/events/{}", uuid::Uuid::now_v7())).await;
     assert_eq!(unknown.status().as_u16(), 404);
-    let bad = reqwest::get(format!("{base}/api/events?since=yesterday")).await.expect("get");
+    let bad = common::get_with_token(&format!("{base}/api/events?since=yesterday")).await;
     assert_eq!(bad.status().as_u16(), 400);
 
     stop_relay.send_replace(true);

@@ -20,7 +20,8 @@ pub const DEFAULT_DATABASE: &str = "sqlite://herald.db";
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpArgs {
     /// A TOML configuration file (keys: listen, database, broker, namespace, partitions,
-    /// token, otlp_endpoint, ledger_retention_days, and a [notify] table: smtp, smtp_from, webhook_secrets, sms, push).
+    /// token, read_token, otlp_endpoint, ledger_retention_days, allowed_hosts, and a
+    /// [notify] table: smtp, smtp_from, webhook_secrets, sms, push).
     #[arg(long, env = "HERALD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Address of the dashboard, the admin API, the registry and the probes
@@ -40,9 +41,19 @@ pub struct UpArgs {
     #[arg(long, env = "HERALD_PARTITIONS")]
     pub partitions: Option<u32>,
     /// The API token every change needs (at least 16 characters) [default: a random one,
-    /// printed at start].
-    #[arg(long, env = "HERALD_API_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    /// printed at start]. Repeat it, or separate tokens by commas, to accept an old and a
+    /// new token during a rotation.
+    #[arg(long = "token", env = "HERALD_API_TOKEN", hide_env_values = true, value_delimiter = ',')]
+    pub tokens: Vec<String>,
+    /// A token that may only read: dead letters, event journeys, notifications,
+    /// subscriptions (at least 16 characters; repeatable, or comma-separated).
+    #[arg(
+        long = "read-token",
+        env = "HERALD_READ_TOKEN",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub read_tokens: Vec<String>,
     /// Export traces to this OpenTelemetry collector over OTLP/HTTP, e.g.
     /// http://127.0.0.1:4318 [default: no export]. Which spans: HERALD_TRACE (default
     /// info); logs: HERALD_LOG (default warn).
@@ -54,6 +65,9 @@ pub struct UpArgs {
     /// The notification service's providers (none: the service does not run).
     #[command(flatten)]
     pub providers: ProviderArgs,
+    /// The hosts the HTTP API answers to and its limits.
+    #[command(flatten)]
+    pub http: crate::http::HttpArgs,
 }
 
 /// The configuration file.
@@ -65,11 +79,36 @@ struct FileConfig {
     broker: Option<String>,
     namespace: Option<String>,
     partitions: Option<u32>,
-    token: Option<String>,
+    #[serde(default)]
+    token: Tokens,
+    #[serde(default)]
+    read_token: Tokens,
     otlp_endpoint: Option<String>,
     ledger_retention_days: Option<u32>,
     #[serde(default)]
+    allowed_hosts: Vec<String>,
+    #[serde(default)]
     notify: NotifyFile,
+}
+
+/// `token = "…"` or `token = ["old…", "new…"]` in the file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(untagged)]
+enum Tokens {
+    #[default]
+    None,
+    One(String),
+    Several(Vec<String>),
+}
+
+impl Tokens {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            Tokens::None => Vec::new(),
+            Tokens::One(token) => vec![token],
+            Tokens::Several(tokens) => tokens,
+        }
+    }
 }
 
 /// The `[notify]` table: the notification service's providers.
@@ -97,14 +136,19 @@ pub struct UpConfig {
     pub broker: BrokerArgs,
     /// Outbox partitions.
     pub partitions: u32,
-    /// The API token; `None` = generate one at start.
-    pub token: Option<String>,
+    /// The full-access API tokens (several during a rotation); empty = generate one at
+    /// start.
+    pub tokens: Vec<String>,
+    /// The read-only tokens.
+    pub read_tokens: Vec<String>,
     /// The notification service's providers (none = the service does not run).
     pub providers: ProviderArgs,
     /// Where traces are exported over OTLP/HTTP; `None` = not exported.
     pub otlp_endpoint: Option<String>,
     /// How long the delivery ledger keeps an event's record.
     pub ledger_retention: std::time::Duration,
+    /// The hosts the HTTP API answers to and its limits.
+    pub http: crate::http::HttpArgs,
 }
 
 impl UpArgs {
@@ -149,12 +193,13 @@ impl UpArgs {
         if !(1..=4096).contains(&partitions) {
             problems.push(format!("partitions: {partitions} is not between 1 and 4096"));
         }
-        let token = self.token.clone().or(file.token);
-        if let Some(length) = token.as_ref().map(|t| t.chars().count()).filter(|n| *n < 16) {
-            problems.push(format!(
-                "token: {length} characters is too short to guess-proof the API; use at least 16"
-            ));
-        }
+        let or_file = |given: &Vec<String>, from_file: Tokens| {
+            if given.is_empty() { from_file.into_vec() } else { given.clone() }
+        };
+        let tokens = or_file(&self.tokens, file.token);
+        let read_tokens = or_file(&self.read_tokens, file.read_token);
+        problems.extend(crate::credentials::token_problem("token", &tokens));
+        problems.extend(crate::credentials::token_problem("read_token", &read_tokens));
         let otlp_endpoint =
             self.otlp_endpoint.clone().or(file.otlp_endpoint).filter(|url| !url.is_empty());
         if let Some(endpoint) = &otlp_endpoint
@@ -173,16 +218,22 @@ impl UpArgs {
         if let Err(error) = providers.channels() {
             problems.push(format!("notify: {error:#}"));
         }
+        let mut http = self.http.clone();
+        if http.allowed_hosts.is_empty() {
+            http.allowed_hosts = file.allowed_hosts;
+        }
         match listen {
             Ok(listen) if problems.is_empty() => Ok(UpConfig {
                 listen,
                 database,
                 broker,
                 partitions,
-                token,
+                tokens,
+                read_tokens,
                 providers,
                 otlp_endpoint,
                 ledger_retention,
+                http,
             }),
             _ => Err(problems),
         }

@@ -11,13 +11,17 @@
 //! - [`notify`]: `herald notify`: channel providers from flags, status, recipients, templates.
 //! - [`up`]: `herald up`, every server part in one process; [`config`]: its settings
 //!   (file, variables, flags) and their check.
+//! - [`credentials`]: the tokens (full, read-only, several during a rotation) every server
+//!   command takes, checked alike; [`http`]: the hosts and limits of every HTTP listener.
 //! - [`events`]: `herald events show | list`, the delivery ledger.
 //! - [`schema`]: `herald schema register | check | list | show` over the registry's API.
 
 pub mod config;
+pub mod credentials;
 pub mod demo;
 pub mod dlq;
 pub mod events;
+pub mod http;
 pub mod notify;
 pub mod push;
 pub mod schema;

@@ -227,7 +227,7 @@ impl Pusher {
                 Ok(consumer) => {
                     running.insert(subscription.id, consumer);
                     *served += 1;
-                    tracing::info!(subscription = %subscription.id, endpoint = %subscription.endpoint, "Pushing.");
+                    tracing::info!(subscription = %subscription.id, endpoint = %herald_push::shown_endpoint(&subscription.endpoint), "Pushing.");
                 }
                 Err(error) => {
                     tracing::warn!(%error, subscription = %subscription.id, "Cannot start pushing; trying again.");

@@ -10,7 +10,7 @@ use anyhow::Context;
 use axum::Router;
 use herald_admin::AdminConfig;
 use herald_db::{Database, DatabaseOptions};
-use herald_http::Credentials;
+use herald_http::{Api, Credentials};
 use herald_outbox::{OutboxStore, Retention};
 use herald_push::{SubscriptionStore, SubscriptionStoreConfig};
 use herald_registry::SchemaStore;
@@ -62,18 +62,23 @@ pub async fn run(
         Some(service.channels)
     };
 
-    let (token, generated) = match config.token.clone() {
-        Some(token) => (token, false),
-        None => (random_token(), true),
+    let (tokens, generated) = if config.tokens.is_empty() {
+        (vec![random_token()], true)
+    } else {
+        (config.tokens.clone(), false)
     };
-    let credentials = Credentials { token: Some(token.clone()), basic: None };
+    let credentials = Credentials {
+        tokens: tokens.clone(),
+        read_tokens: config.read_tokens.clone(),
+        basic: None,
+    };
     let embedded_log = (transport.name == "embedded log").then(|| {
         SqlLog::new(
             db.clone(),
             SqlLogConfig { partitions: config.partitions, ..SqlLogConfig::default() },
         )
     });
-    let admin = herald_admin::router(AdminConfig {
+    let admin = AdminConfig {
         db: db.clone(),
         credentials: credentials.clone(),
         publisher: Some(Arc::clone(&transport.publisher)),
@@ -82,23 +87,15 @@ pub async fn run(
         transport: transport.name.to_owned(),
         prometheus,
         max_replays: MAX_REPLAYS,
-    });
-    let subscriptions = SubscriptionStore::new(db.clone(), SubscriptionStoreConfig::default())?;
-    let registry = herald_registry::api::router(SchemaStore::new(db.clone()), &credentials).layer(
-        axum::middleware::from_fn(|request, next| {
-            herald_admin::metrics::count_requests("registry", request, next)
-        }),
-    );
-    let app: Router = admin
-        .merge(herald_push::router(subscriptions, &token)?)
-        .nest("/api", herald_notify::api::router(db.clone(), &credentials))
-        .nest("/registry", registry);
+    };
+    let app: Router =
+        config.http.harden(api(&db, &credentials, admin)?.into_router(), config.listen);
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr()?;
-    announce(&address, transport.name, notify.as_deref(), generated.then_some(token.as_str()));
+    announce(&address, transport.name, notify.as_deref(), generated.then_some(tokens[0].as_str()));
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     eprintln!("Stopping: the relay finishes its batch, the notification service its round.");
     stop.send_replace(true);
@@ -110,6 +107,23 @@ pub async fn run(
     db.close().await;
     eprintln!("Stopped.");
     Ok(())
+}
+
+/// Every HTTP route `herald up` serves: the admin API and dashboard (`admin`), push
+/// subscriptions, the notification API under `/api` and the registry under `/registry`,
+/// each declared with the access it needs.
+pub fn api(db: &Database, credentials: &Credentials, admin: AdminConfig) -> anyhow::Result<Api> {
+    let subscriptions = SubscriptionStore::new(db.clone(), SubscriptionStoreConfig::default())?;
+    let registry = herald_registry::api::router(SchemaStore::new(db.clone()), credentials)
+        .map_router(|router| {
+            router.layer(axum::middleware::from_fn(|request, next| {
+                herald_admin::metrics::count_requests("registry", request, next)
+            }))
+        });
+    Ok(herald_admin::router(admin)
+        .merge(herald_push::router(subscriptions, credentials)?)
+        .nest("/api", herald_notify::api::router(db.clone(), credentials))
+        .nest("/registry", registry))
 }
 
 async fn until(mut stopped: watch::Receiver<bool>) {

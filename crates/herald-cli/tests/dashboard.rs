@@ -4,9 +4,10 @@
 //!
 //! - The overview loads with live figures: the relay running, the DLQ depth, and the
 //!   published total moving while events flow, without a reload.
-//! - The DLQ page lists the dead-lettered event; its replay button asks for confirmation,
-//!   is refused without the API token (the message says so), and with the token gets the
-//!   event replayed and processed.
+//! - The DLQ page, which shows payloads, is refused without a token (the page says which
+//!   field to fill); with a read-only token it lists the dead-lettered event; its replay
+//!   button asks for confirmation, is refused with the read-only token (the message says
+//!   so), and with the full token gets the event replayed and processed.
 //! - The event's journey page shows its states, in order.
 //!
 //! Screenshots of each step are kept in `target/tmp/dashboard/`. The test needs
@@ -34,6 +35,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 const TOKEN: &str = "dashboard-test-token-0123456789ab";
+const READ_TOKEN: &str = "dashboard-read-token-0123456789ab";
 const SERVICE: &str = "billing";
 /// The invoice the service cannot bill until it is fixed.
 const BROKEN_INVOICE: u32 = 7;
@@ -112,8 +114,10 @@ async fn invoice(db: &Database, numbers: std::ops::Range<u32>) -> Vec<uuid::Uuid
     ids
 }
 
+/// GETs `url` with the full token (the dead letters show payloads: reading needs one).
 async fn get_json(url: &str) -> Value {
-    let response = reqwest::get(url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let request = reqwest::Client::new().get(url).bearer_auth(TOKEN);
+    let response = request.send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let body = response.text().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: {e}: {body}"))
 }
@@ -273,7 +277,7 @@ async fn the_dashboard_shows_live_figures_replays_a_dead_letter_and_its_journey(
     let test = TestDb::postgres("dashboard").await;
     let fixed = Arc::new(AtomicBool::new(false));
     let (stop_billing, billing) = start_billing(&test.db, Arc::clone(&fixed));
-    let up = common::start_up(&test.url, &["--token", TOKEN]);
+    let up = common::start_up(&test.url, &["--token", TOKEN, "--read-token", READ_TOKEN]);
     let base = up.base.clone();
 
     let ids = invoice(&test.db, 0..30).await;
@@ -305,8 +309,17 @@ async fn the_dashboard_shows_live_figures_replays_a_dead_letter_and_its_journey(
     browser.element(&format!("[data-testid=consumer-row][data-service={SERVICE}]")).await;
     browser.screenshot("1-overview").await;
 
-    // The DLQ: the dead letter listed; a replay without the token is refused, by name.
+    // The DLQ shows payloads: without a token it is refused, and the page says which
+    // field to fill. With a read-only token it is listed, but a replay is refused, by name.
     client.goto(&format!("{base}/#/dlq")).await.expect("open the DLQ");
+    browser
+        .text_until("[data-testid=error-banner]", "a refusal asking for the token", |t| {
+            t.contains("401") && t.contains("API token")
+        })
+        .await;
+    browser.element("[data-testid=token-input][aria-invalid=true]").await;
+    let token_input = browser.element("[data-testid=token-input]").await;
+    token_input.send_keys(READ_TOKEN).await.expect("type the read token");
     let row = format!("[data-testid=dlq-row][data-event-id=\"{broken}\"]");
     browser.element(&row).await;
     let listed = browser.text(&row).await.unwrap_or_default();
@@ -329,7 +342,9 @@ async fn the_dashboard_shows_live_figures_replays_a_dead_letter_and_its_journey(
 
     // With the token, after the fix, the replay gets it processed.
     fixed.store(true, Ordering::SeqCst);
-    browser.element("[data-testid=token-input]").await.send_keys(TOKEN).await.expect("type");
+    let token_input = browser.element("[data-testid=token-input]").await;
+    token_input.clear().await.expect("clear the read token");
+    token_input.send_keys(TOKEN).await.expect("type");
     browser.click(&replay).await;
     browser.click("[data-testid=confirm-replay]").await;
     browser

@@ -1,6 +1,7 @@
 //! `herald notify` as a process: its API manages recipients and templates (changes need
 //! the token), a notification event on the embedded log reaches a webhook receiver that
 //! verifies the signature, and `herald notify status` reports it sent.
+#![allow(clippy::disallowed_methods)] // the webhook receiver here are not Herald APIs
 
 mod common;
 
@@ -59,7 +60,7 @@ async fn herald_notify_sends_a_signed_webhook_and_reports_it() {
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
         .args(["notify", "--database", &test_db.url, "--webhook-secret", secret.expose()])
-        .args(["--listen", "127.0.0.1:0", "--token", "t0ken"])
+        .args(["--listen", "127.0.0.1:0", "--token", "t0ken-0123456789abcdef"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -85,7 +86,7 @@ async fn herald_notify_sends_a_signed_webhook_and_reports_it() {
     assert_eq!(refused.status().as_u16(), 401, "changes need the token");
     let saved = http
         .put(format!("{api}/recipients/ada"))
-        .bearer_auth("t0ken")
+        .bearer_auth("t0ken-0123456789abcdef")
         .header("content-type", "application/json")
         .body(recipient.to_string())
         .send()
@@ -95,7 +96,7 @@ async fn herald_notify_sends_a_signed_webhook_and_reports_it() {
     let template = json!({ "subject": "Welcome {{ name }}", "body": "Hello {{ name }}!" });
     let created = http
         .put(format!("{api}/templates/welcome/webhook/en"))
-        .bearer_auth("t0ken")
+        .bearer_auth("t0ken-0123456789abcdef")
         .header("content-type", "application/json")
         .body(template.to_string())
         .send()
@@ -105,7 +106,7 @@ async fn herald_notify_sends_a_signed_webhook_and_reports_it() {
     let bad = json!({ "body": "Hello {{ name" });
     let refused = http
         .put(format!("{api}/templates/welcome/webhook/en"))
-        .bearer_auth("t0ken")
+        .bearer_auth("t0ken-0123456789abcdef")
         .header("content-type", "application/json")
         .body(bad.to_string())
         .send()

@@ -20,7 +20,7 @@ async fn herald_registry_serves_the_confluent_api() {
             "--database",
             &test_db.url,
             "--token",
-            "t0ken",
+            "t0ken-0123456789abcdef",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -40,7 +40,13 @@ async fn herald_registry_serves_the_confluent_api() {
     let url = format!("{base}/subjects/orders-value/versions");
     let refused = http.post(&url).body(body).send().await.expect("post");
     assert_eq!(refused.status().as_u16(), 401);
-    let registered = http.post(&url).bearer_auth("t0ken").body(body).send().await.expect("post");
+    let registered = http
+        .post(&url)
+        .bearer_auth("t0ken-0123456789abcdef")
+        .body(body)
+        .send()
+        .await
+        .expect("post");
     assert_eq!(registered.status().as_u16(), 200);
     let id: serde_json::Value =
         serde_json::from_str(&registered.text().await.expect("body")).expect("json");
@@ -76,7 +82,7 @@ fn serve(
 /// Runs `herald schema <args>` against `base`; returns the exit code and stdout.
 fn schema(base: &str, args: &[&str]) -> (i32, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["schema", "--registry", base, "--token", "t0ken"])
+        .args(["schema", "--registry", base, "--token", "t0ken-0123456789abcdef"])
         .args(args)
         .output()
         .expect("run herald schema");
@@ -94,8 +100,15 @@ const BREAKING: &str = r#"{"type":"object","properties":{"order_id":{"type":"str
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn herald_schema_registers_checks_lists_and_shows() {
     let test_db = TestDb::sqlite("schema_cli").await;
-    let args =
-        ["registry", "--listen", "127.0.0.1:0", "--database", &test_db.url, "--token", "t0ken"];
+    let args = [
+        "registry",
+        "--listen",
+        "127.0.0.1:0",
+        "--database",
+        &test_db.url,
+        "--token",
+        "t0ken-0123456789abcdef",
+    ];
     let (registry, base, _lines) = serve(&args, "Schema registry on ");
     let dir = tempfile::tempdir().expect("temporary directory");
     let file = |name: &str, text: &str| {
@@ -156,8 +169,15 @@ async fn herald_ingest_needs_credentials_and_enqueues_validated_events() {
 
     let store = herald_registry::SchemaStore::new(test_db.db.clone());
     store.register("shop.order_placed.v1", "JSON", V1).await.expect("register");
-    let args =
-        ["ingest", "--listen", "127.0.0.1:0", "--database", &test_db.url, "--token", "t0ken"];
+    let args = [
+        "ingest",
+        "--listen",
+        "127.0.0.1:0",
+        "--database",
+        &test_db.url,
+        "--token",
+        "t0ken-0123456789abcdef",
+    ];
     let (ingest, url, _lines) = serve(&args, "CloudEvents ingest on ");
     let event = |quantity: i64| {
         serde_json::json!({
@@ -172,7 +192,7 @@ async fn herald_ingest_needs_credentials_and_enqueues_validated_events() {
     let http = reqwest::Client::new();
     let post = |body: String| {
         http.post(&url)
-            .bearer_auth("t0ken")
+            .bearer_auth("t0ken-0123456789abcdef")
             .header("content-type", "application/cloudevents+json")
             .body(body)
             .send()

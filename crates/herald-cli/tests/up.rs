@@ -42,8 +42,10 @@ async fn enqueue(url: &str, count: u32) {
     db.close().await;
 }
 
+/// GETs `url` with the token (reading recipients needs one; open routes ignore it).
 async fn get(url: &str) -> (u16, String) {
-    let response = reqwest::get(url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let request = reqwest::Client::new().get(url).bearer_auth(TOKEN);
+    let response = request.send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
     (response.status().as_u16(), response.text().await.expect("body"))
 }
 
@@ -99,6 +101,18 @@ async fn up_serves_probes_metrics_the_api_and_the_dashboard_and_stops_on_sigterm
     assert_eq!(get(&format!("{base}/assets/app.js")).await.0, 200);
     assert_eq!(get(&format!("{base}/assets/style.css")).await.0, 200);
     assert_eq!(get(&format!("{base}/registry/subjects")).await, (200, "[]".to_owned()));
+    let page = reqwest::get(format!("{base}/")).await.expect("the dashboard");
+    let policy = page.headers().get("content-security-policy").expect("a CSP");
+    let policy = policy.to_str().expect("text");
+    assert!(policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"));
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    let rebound = reqwest::Client::new()
+        .get(format!("{base}/api/overview"))
+        .header("host", "attacker.example")
+        .send()
+        .await
+        .expect("a request by another host name");
+    assert_eq!(rebound.status().as_u16(), 403, "DNS rebinding: only loopback names are answered");
 
     // The ledger from a terminal: the relay recorded each event's commit and publish.
     let listed = Command::new(env!("CARGO_BIN_EXE_herald"))

@@ -36,7 +36,7 @@ async fn ingest(url: &str) -> Result<Ingest, Error> {
         LocalRegistry::new(SchemaStore::new(db.clone()), "http://127.0.0.1:8081"),
         Registration::LookUp,
     );
-    let credentials = Credentials { token: Some("t0ken".into()), basic: None };
+    let credentials = Credentials::bearer("t0ken");
     Ok(Ingest::new(db, Arc::new(schemas), Outbox::new(OutboxConfig::default())?, credentials))
 }
 
@@ -69,7 +69,7 @@ async fn main() -> Result<(), Error> {
     let served = ingest(&format!("sqlite://{}", dir.path().join("http.db").display())).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/events", listener.local_addr()?);
-    tokio::spawn(async move { axum::serve(listener, router(served)).await });
+    tokio::spawn(async move { axum::serve(listener, router(served).into_router()).await });
     let http = reqwest::Client::new();
     let bodies: Vec<String> =
         batches.iter().map(|batch| format!("[{}]", batch.join(","))).collect();

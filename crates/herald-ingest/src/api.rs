@@ -21,13 +21,13 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use herald_envelope::EventId;
+use herald_http::Api;
 use herald_schema::SchemaError;
 use serde_json::{Value, json};
 
@@ -43,14 +43,13 @@ const RETRY_AFTER_SECONDS: &str = "5";
 /// The router of `POST /events` over `ingest`.
 ///
 /// Bodies larger than [`Ingest::max_body_bytes`] are refused with 413 as they are read.
-pub fn router(ingest: Ingest) -> Router {
+pub fn router(ingest: Ingest) -> Api {
     let body_limit = ingest.max_body_bytes();
     let accepts_basic = ingest.accepts_basic();
     let unauthorized = move || problem(&IngestError::Unauthorized, accepts_basic);
-    Router::new()
-        .route("/events", post(post_events))
-        .route_layer(ingest.credentials().require(unauthorized))
-        .layer(DefaultBodyLimit::max(body_limit))
+    Api::new(ingest.credentials(), unauthorized)
+        .write("/events", post(post_events))
+        .map_router(|router| router.layer(DefaultBodyLimit::max(body_limit)))
         .with_state(Arc::new(ingest))
 }
 

@@ -105,7 +105,7 @@ impl Server {
             .expect("register the test schema");
         let outbox = Outbox::new(OutboxConfig::default()).expect("the default outbox config");
         let ingest = configure(Ingest::new(db.db.clone(), Arc::new(schemas), outbox, credentials));
-        let app = router(ingest);
+        let app = router(ingest).into_router();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
@@ -181,7 +181,7 @@ impl Server {
 }
 
 fn credentials() -> Credentials {
-    Credentials { token: Some(TOKEN.into()), basic: Some(("producer".into(), "s3cret".into())) }
+    Credentials::token_or_basic(Some(TOKEN.into()), Some(("producer".into(), "s3cret".into())))
 }
 
 /// Schemas looked up in the registry tables of the test database.

@@ -1,13 +1,12 @@
 //! The notification API: delivery status, recipients and templates. Changes need the
 //! token (or Basic credentials).
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use herald_db::Database;
-use herald_http::Credentials;
+use herald_http::{Api, Credentials};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -26,23 +25,24 @@ struct AppState {
 
 /// The API over `db`: `GET /notifications[/{id}]`, `GET /notifications/summary`,
 /// `GET|PUT /recipients/{id}`, `GET /templates`, `PUT /templates/{name}/{channel}/{locale}`.
-pub fn router(db: Database, credentials: &Credentials) -> Router {
+///
+/// The summary (counts only) is open; every other read returns addresses, phone numbers or
+/// rendered bodies and needs a read token; changes need a full one.
+pub fn router(db: Database, credentials: &Credentials) -> Api {
     let state = AppState {
         deliveries: NotificationStore::new(db.clone()),
         recipients: RecipientStore::new(db.clone()),
         templates: TemplateStore::new(db),
     };
-    let reads = Router::new()
-        .route("/notifications", get(list))
-        .route("/notifications/summary", get(summary))
-        .route("/notifications/{id}", get(show))
-        .route("/recipients/{id}", get(get_recipient))
-        .route("/templates", get(list_templates));
-    let changes = Router::new()
-        .route("/recipients/{id}", put(put_recipient))
-        .route("/templates/{name}/{channel}/{locale}", put(put_template))
-        .route_layer(credentials.require(unauthorized));
-    reads.merge(changes).with_state(state)
+    Api::new(credentials, unauthorized)
+        .read("/notifications", get(list))
+        .open("/notifications/summary", get(summary))
+        .read("/notifications/{id}", get(show))
+        .read("/recipients/{id}", get(get_recipient))
+        .write("/recipients/{id}", put(put_recipient))
+        .read("/templates", get(list_templates))
+        .write("/templates/{name}/{channel}/{locale}", put(put_template))
+        .with_state(state)
 }
 
 fn failure(error: &NotifyError) -> Response {

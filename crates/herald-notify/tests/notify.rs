@@ -2,6 +2,7 @@
 //! planned (idempotently), rendered from templates, filtered by preferences and quiet
 //! hours, and sent as signed webhooks to a local receiver that verifies every signature;
 //! bad input ends as `failed` with the reason, never a crash.
+#![allow(clippy::disallowed_methods)] // the webhook receivers here are not Herald APIs
 
 mod common;
 

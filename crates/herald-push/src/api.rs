@@ -19,13 +19,13 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
-use herald_http::Credentials;
+use herald_http::{Api, Credentials};
 use uuid::Uuid;
 
 use crate::store::{NewSubscription, Subscription, SubscriptionStore};
@@ -36,27 +36,27 @@ struct ApiState {
     store: SubscriptionStore,
 }
 
-/// Builds the router of `/api/subscriptions` over `store`. State-changing requests must
-/// present `bearer_token`, which must be non-empty visible ASCII without spaces.
-pub fn router(store: SubscriptionStore, bearer_token: &str) -> Result<Router> {
+/// Builds the router of `/api/subscriptions` over `store`. Reading subscriptions (their
+/// endpoints and the receivers' last errors) needs a read token, changing them a full one;
+/// every token must be non-empty visible ASCII without spaces.
+pub fn router(store: SubscriptionStore, credentials: &Credentials) -> Result<Api> {
     let visible = |byte: u8| byte.is_ascii_graphic();
-    if bearer_token.is_empty() || !bearer_token.bytes().all(visible) {
+    let tokens = credentials.tokens.iter().chain(&credentials.read_tokens);
+    if let Some(bad) = tokens.into_iter().find(|t| t.is_empty() || !t.bytes().all(visible)) {
         return Err(PushError::Invalid {
             field: "token",
-            value: format!("<{} characters, not shown>", bearer_token.chars().count()),
+            value: format!("<{} characters, not shown>", bad.chars().count()),
             expected: "a non-empty bearer token of visible ASCII without spaces".to_owned(),
         });
     }
-    let reads = Router::new()
-        .route("/api/subscriptions", get(list))
-        .route("/api/subscriptions/{id}", get(show));
-    let changes = Router::new()
-        .route("/api/subscriptions", post(create))
-        .route("/api/subscriptions/{id}", delete(remove))
-        .route("/api/subscriptions/{id}/enable", post(enable))
-        .route("/api/subscriptions/{id}/rotate-secret", post(rotate_secret))
-        .route_layer(Credentials::bearer(bearer_token).require(unauthorized));
-    Ok(reads.merge(changes).with_state(Arc::new(ApiState { store })))
+    Ok(Api::new(credentials, unauthorized)
+        .read("/api/subscriptions", get(list))
+        .write("/api/subscriptions", post(create))
+        .read("/api/subscriptions/{id}", get(show))
+        .write("/api/subscriptions/{id}", delete(remove))
+        .write("/api/subscriptions/{id}/enable", post(enable))
+        .write("/api/subscriptions/{id}/rotate-secret", post(rotate_secret))
+        .with_state(Arc::new(ApiState { store })))
 }
 
 /// The answer to a change without the token.

@@ -4,13 +4,12 @@
 //! `{"error_code": …, "message": …}`. Requests that change state need credentials, in
 //! either form Confluent clients send: HTTP Basic user info or a Bearer token.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use herald_http::Credentials;
+use herald_http::{Api, Credentials};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -24,25 +23,25 @@ struct AppState {
     store: SchemaStore,
 }
 
-/// The API over `store`; changes need `credentials`.
-pub fn router(store: SchemaStore, credentials: &Credentials) -> Router {
-    let reads = Router::new()
-        .route("/subjects", get(list_subjects))
-        .route("/subjects/{subject}", post(lookup))
-        .route("/subjects/{subject}/versions", get(list_versions))
-        .route("/subjects/{subject}/versions/{version}", get(get_version))
-        .route("/subjects/{subject}/versions/{version}/schema", get(get_raw_schema))
-        .route("/schemas/ids/{id}", get(get_schema))
-        .route("/compatibility/subjects/{subject}/versions/{version}", post(check_compatibility))
-        .route("/config", get(get_global_config))
-        .route("/config/{subject}", get(get_subject_config));
-    let changes = Router::new()
-        .route("/subjects/{subject}", delete(delete_subject))
-        .route("/subjects/{subject}/versions", post(register))
-        .route("/config", put(put_global_config))
-        .route("/config/{subject}", put(put_subject_config))
-        .route_layer(credentials.require(unauthorized));
-    reads.merge(changes).with_state(AppState { store })
+/// The API over `store`. Schemas and configuration are open to read, as Confluent's are
+/// without an authentication extension; a lookup or a compatibility check (a `POST`, which
+/// costs a comparison) needs a read token; changes need full `credentials`.
+pub fn router(store: SchemaStore, credentials: &Credentials) -> Api {
+    Api::new(credentials, unauthorized)
+        .open("/subjects", get(list_subjects))
+        .read("/subjects/{subject}", post(lookup))
+        .write("/subjects/{subject}", delete(delete_subject))
+        .open("/subjects/{subject}/versions", get(list_versions))
+        .write("/subjects/{subject}/versions", post(register))
+        .open("/subjects/{subject}/versions/{version}", get(get_version))
+        .open("/subjects/{subject}/versions/{version}/schema", get(get_raw_schema))
+        .open("/schemas/ids/{id}", get(get_schema))
+        .read("/compatibility/subjects/{subject}/versions/{version}", post(check_compatibility))
+        .open("/config", get(get_global_config))
+        .write("/config", put(put_global_config))
+        .open("/config/{subject}", get(get_subject_config))
+        .write("/config/{subject}", put(put_subject_config))
+        .with_state(AppState { store })
 }
 
 /// A response in the registry's media type.

@@ -17,10 +17,13 @@ struct Registry {
 impl Registry {
     async fn start(db: &TestDb) -> Registry {
         let credentials = Credentials {
-            token: Some("t0ken".into()),
-            basic: Some(("ci".into(), "s3cret".into())),
+            read_tokens: vec!["r3ad-only".into()],
+            ..Credentials::token_or_basic(
+                Some("t0ken".into()),
+                Some(("ci".into(), "s3cret".into())),
+            )
         };
-        let app = router(SchemaStore::new(db.db.clone()), &credentials);
+        let app = router(SchemaStore::new(db.db.clone()), &credentials).into_router();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
@@ -58,6 +61,8 @@ impl Registry {
 const BEARER: Option<&str> = Some("Bearer t0ken");
 /// `ci:s3cret` in base64.
 const BASIC: Option<&str> = Some("Basic Y2k6czNjcmV0");
+/// A read-only token: lookups and compatibility checks, never a change.
+const READER: Option<&str> = Some("Bearer r3ad-only");
 
 async fn the_api_serves_subjects_versions_ids_and_config(db: &TestDb) {
     let registry = Registry::start(db).await;
@@ -95,7 +100,7 @@ async fn the_api_serves_subjects_versions_ids_and_config(db: &TestDb) {
         serde_json::from_str::<Value>(by_id["schema"].as_str().expect("text")).expect("json"),
         raw
     );
-    let (status, found) = registry.call("POST", "/subjects/orders-value", Some(body), None).await;
+    let (status, found) = registry.call("POST", "/subjects/orders-value", Some(body), READER).await;
     assert_eq!((status, found["version"].clone()), (200, json!(1)));
     assert_eq!(
         registry.call("GET", "/config", None, None).await,
@@ -134,6 +139,18 @@ async fn every_error_path_answers_with_confluents_codes(db: &TestDb) {
         code(registry.call("POST", "/subjects/s/versions", Some(body.clone()), None).await),
         (401, 40101)
     );
+    assert_eq!(
+        code(registry.call("POST", "/subjects/s/versions", Some(body.clone()), READER).await),
+        (401, 40101),
+        "a read token cannot register"
+    );
+    for read in ["/subjects/s", "/compatibility/subjects/s/versions/latest"] {
+        assert_eq!(
+            code(registry.call("POST", read, Some(body.clone()), None).await),
+            (401, 40101),
+            "{read} runs the schema parser and the comparison: it needs a token"
+        );
+    }
     assert_eq!(
         code(
             registry
@@ -179,11 +196,11 @@ async fn every_error_path_answers_with_confluents_codes(db: &TestDb) {
     );
     assert_eq!(code(registry.call("GET", "/schemas/ids/424242", None, None).await), (404, 40403));
     assert_eq!(
-        code(registry.call("POST", "/subjects/nope", Some(body.clone()), None).await),
+        code(registry.call("POST", "/subjects/nope", Some(body.clone()), READER).await),
         (404, 40401)
     );
     let other = json!({ "schemaType": "JSON", "schema": r#"{"type":"string"}"# });
-    assert_eq!(code(registry.call("POST", "/subjects/s", Some(other), None).await), (404, 40403));
+    assert_eq!(code(registry.call("POST", "/subjects/s", Some(other), READER).await), (404, 40403));
     let (status, invalid) = registry
         .call(
             "POST",
@@ -227,7 +244,7 @@ async fn incompatible_schemas_are_refused_with_the_reasons(db: &TestDb) {
             "POST",
             "/compatibility/subjects/users-value/versions/latest?verbose=true",
             Some(breaking.clone()),
-            None,
+            READER,
         )
         .await;
     assert_eq!(status, 200);
@@ -254,7 +271,12 @@ async fn incompatible_schemas_are_refused_with_the_reasons(db: &TestDb) {
 
     let widened = json!({ "schemaType": "JSON", "schema": r#"{"type":"object","properties":{"id":{"type":"number"}}}"# });
     let (_, verdict) = registry
-        .call("POST", "/compatibility/subjects/users-value/versions/1", Some(widened.clone()), None)
+        .call(
+            "POST",
+            "/compatibility/subjects/users-value/versions/1",
+            Some(widened.clone()),
+            READER,
+        )
         .await;
     assert_eq!(verdict, json!({ "is_compatible": true }));
     assert_eq!(
@@ -285,7 +307,7 @@ async fn incompatible_schemas_are_refused_with_the_reasons(db: &TestDb) {
                     "POST",
                     "/compatibility/subjects/nope/versions/1",
                     Some(breaking.clone()),
-                    None
+                    READER
                 )
                 .await
         ),
@@ -298,14 +320,14 @@ async fn incompatible_schemas_are_refused_with_the_reasons(db: &TestDb) {
                     "POST",
                     "/compatibility/subjects/users-value/versions/9",
                     Some(breaking.clone()),
-                    None
+                    READER
                 )
                 .await
         ),
         (404, 40402)
     );
     let (_, first) = registry
-        .call("POST", "/compatibility/subjects/nope/versions/latest", Some(breaking), None)
+        .call("POST", "/compatibility/subjects/nope/versions/latest", Some(breaking), READER)
         .await;
     assert_eq!(first, json!({ "is_compatible": true }), "a new subject accepts its first schema");
 }
@@ -332,7 +354,7 @@ async fn a_schema_without_a_type_is_avro(db: &TestDb) {
             "POST",
             "/subjects/avro-value",
             Some(json!({ "schemaType": "JSON", "schema": record })),
-            None,
+            READER,
         )
         .await;
     assert_eq!(status, 404, "the same text as a JSON Schema is another schema");

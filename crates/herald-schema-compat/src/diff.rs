@@ -35,8 +35,7 @@ pub struct Difference {
 pub fn differences(original: &Value, update: &Value) -> Result<Vec<Difference>> {
     let mut cx = Cx::new([original, update]);
     let mut out = Vec::new();
-    let mut path = Vec::new();
-    cx.compare(&mut out, &mut path, Sub::new(original), Sub::new(update));
+    cx.compare(&mut out, &[], Sub::new(original), Sub::new(update));
     match cx.exhausted {
         Some(limit) => Err(SchemaCompatError::TooComplex { limit }),
         None => Ok(out),
@@ -360,12 +359,7 @@ impl<'a> Cx<'a> {
         self.cycles_cut += 1;
         result
     }
-    fn sub(
-        &mut self,
-        path: &mut Vec<String>,
-        original: Sub<'a>,
-        update: Sub<'a>,
-    ) -> Vec<Difference> {
+    fn sub(&mut self, path: &[String], original: Sub<'a>, update: Sub<'a>) -> Vec<Difference> {
         let mut out = Vec::new();
         self.compare(&mut out, path, original, update);
         out
@@ -374,7 +368,7 @@ impl<'a> Cx<'a> {
     fn compare(
         &mut self,
         out: &mut Vec<Difference>,
-        path: &mut Vec<String>,
+        path: &[String],
         original: Sub<'a>,
         update: Sub<'a>,
     ) {
@@ -763,7 +757,7 @@ impl<'a> Cx<'a> {
     fn compare_additional(
         &mut self,
         out: &mut Vec<Difference>,
-        path: &mut Vec<String>,
+        path: &[String],
         o: &Additional<'a>,
         u: &Additional<'a>,
         kinds: [DifferenceKind; 4],

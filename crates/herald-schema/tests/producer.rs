@@ -230,8 +230,11 @@ struct Served {
 }
 
 async fn serve(db: &TestDb) -> Served {
-    let credentials = ServerCredentials { token: Some("t0ken".into()), basic: None };
-    let app = router(SchemaStore::new(db.db.clone()), &credentials);
+    let credentials = ServerCredentials {
+        read_tokens: vec!["r3ad-only".into()],
+        ..ServerCredentials::bearer("t0ken")
+    };
+    let app = router(SchemaStore::new(db.db.clone()), &credentials).into_router();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let (stop, stopped) = oneshot::channel::<()>();
@@ -290,7 +293,13 @@ async fn over_http_registering_needs_credentials() {
         .expect_err("wrong token");
     assert!(matches!(error, SchemaError::Refused { .. }), "{error}");
     assert!(error.to_string().contains("401"), "{error}");
-    let reader = RegistryClient::new(&served.base, Credentials::None);
+    let anonymous = RegistryClient::new(&served.base, Credentials::None);
+    let refused = anonymous.check("shop.order_placed.v1", None, "JSON", "{}").await;
+    assert!(
+        matches!(refused, Err(herald_schema::ClientError::Refused { status: 401, .. })),
+        "a compatibility check needs a token: {refused:?}"
+    );
+    let reader = RegistryClient::new(&served.base, Credentials::Bearer("r3ad-only".into()));
     let first = reader.check("shop.order_placed.v1", None, "JSON", "{}").await.expect("check");
     assert!(first.is_compatible, "a new subject takes any first schema");
     let missing = reader.check("shop.order_placed.v1", Some(1), "JSON", "{}").await;

@@ -140,26 +140,34 @@ pub(crate) async fn serve(
 ) -> String {
     let app = herald_admin::router(AdminConfig {
         db: db.clone(),
-        credentials: Credentials { token: Some(TOKEN.into()), basic: None },
+        credentials: Credentials::bearer(TOKEN),
         publisher: Some(log),
         relay: None,
         embedded_log: Some(SqlLog::new(db.clone(), SqlLogConfig::default())),
         transport: "embedded log".into(),
         prometheus,
         max_replays: 3,
-    });
+    })
+    .into_router();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{address}")
 }
 
+/// GETs `url` with the token (reading dead letters and journeys needs one).
 pub(crate) async fn get_json(url: &str) -> serde_json::Value {
-    let response = reqwest::get(url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let response = get_with_token(url).await;
     let status = response.status();
     let body = response.text().await.expect("body");
     assert!(status.is_success(), "GET {url}: {status} {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: {e}: {body}"))
+}
+
+/// GETs `url` with the token; returns the response whatever its status.
+pub(crate) async fn get_with_token(url: &str) -> reqwest::Response {
+    let request = reqwest::Client::new().get(url).bearer_auth(TOKEN);
+    request.send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"))
 }
 
 pub(crate) fn flag(flag: &Arc<AtomicBool>) -> Arc<dyn Fn(u32) -> bool + Send + Sync> {

@@ -17,12 +17,21 @@ pub(crate) struct IngestArgs {
     /// --database.
     #[arg(long, env = "HERALD_REGISTRY_URL")]
     registry: Option<String>,
+    /// Token for --registry's lookups (a read token is enough).
+    #[arg(long, env = "HERALD_REGISTRY_TOKEN", hide_env_values = true, requires = "registry")]
+    registry_token: Option<String>,
     /// The registry's public URL, for `dataschema` when validating against --database.
     #[arg(long, default_value = "http://127.0.0.1:8081")]
     registry_public_url: String,
-    /// Bearer token that publishing requires.
-    #[arg(long, env = "HERALD_INGEST_TOKEN", hide_env_values = true)]
-    token: Option<String>,
+    /// Bearer token that publishing requires (at least 16 characters; repeat it, or
+    /// separate by commas, to accept two during a rotation).
+    #[arg(
+        long = "token",
+        env = "HERALD_INGEST_TOKEN",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    tokens: Vec<String>,
     /// HTTP Basic user that publishing accepts (with --password).
     #[arg(long, env = "HERALD_INGEST_USER", requires = "password")]
     user: Option<String>,
@@ -32,19 +41,22 @@ pub(crate) struct IngestArgs {
     /// Outbox partitions; all producers and relays must agree.
     #[arg(long, default_value_t = 16)]
     partitions: u32,
-    /// Largest request body, in bytes.
-    #[arg(long, default_value_t = herald_ingest::DEFAULT_MAX_BODY_BYTES)]
-    max_body_bytes: usize,
     /// Most events in one batch request.
     #[arg(long, default_value_t = herald_ingest::DEFAULT_MAX_BATCH_EVENTS)]
     max_batch_events: usize,
+    #[command(flatten)]
+    http: herald_cli::http::HttpArgs,
 }
 
 pub(crate) async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
-    use herald_http::Credentials;
     use herald_schema::{LocalRegistry, Registration, Schemas};
-    let credentials = Credentials { token: args.token, basic: args.user.zip(args.password) };
-    if credentials.token.is_none() && credentials.basic.is_none() {
+    let credentials = herald_cli::credentials::credentials(
+        ("--token", args.tokens),
+        ("--read-token", Vec::new()),
+        args.user.zip(args.password),
+    )
+    .map_err(anyhow::Error::msg)?;
+    if credentials.is_empty() {
         anyhow::bail!(
             "no --token or --user/--password (or HERALD_INGEST_TOKEN): ingest changes the outbox, so it needs credentials"
         );
@@ -52,7 +64,11 @@ pub(crate) async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let db = super::connect(&args.database).await?;
     let schemas = match &args.registry {
         Some(url) => {
-            let client = herald_schema::RegistryClient::new(url, herald_schema::Credentials::None);
+            let credentials = match args.registry_token {
+                Some(token) => herald_schema::Credentials::Bearer(token),
+                None => herald_schema::Credentials::None,
+            };
+            let client = herald_schema::RegistryClient::new(url, credentials);
             Schemas::new(client, Registration::LookUp)
         }
         None => {
@@ -65,14 +81,13 @@ pub(crate) async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         ..herald_outbox::OutboxConfig::default()
     })?;
     let ingest = herald_ingest::Ingest::new(db, Arc::new(schemas), outbox, credentials)
-        .with_max_body_bytes(args.max_body_bytes)
+        .with_max_body_bytes(args.http.max_body_bytes_usize())
         .with_max_batch_events(args.max_batch_events);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     eprintln!("CloudEvents ingest on http://{}/events", listener.local_addr()?);
-    axum::serve(listener, herald_ingest::router(ingest))
-        .with_graceful_shutdown(super::shutdown_signal())
-        .await?;
+    let app = args.http.harden(herald_ingest::router(ingest).into_router(), args.listen);
+    axum::serve(listener, app).with_graceful_shutdown(super::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

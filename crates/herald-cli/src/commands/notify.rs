@@ -30,12 +30,23 @@ struct NotifyRunArgs {
     /// Also serve the notification API (status, recipients, templates) on this address.
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
-    /// Bearer token that API changes require.
-    #[arg(long, env = "HERALD_API_TOKEN", hide_env_values = true)]
-    token: Option<String>,
+    /// Bearer token that the API's reads and changes require (at least 16 characters;
+    /// repeat it, or separate by commas, to accept two during a rotation).
+    #[arg(long = "token", env = "HERALD_API_TOKEN", hide_env_values = true, value_delimiter = ',')]
+    tokens: Vec<String>,
+    /// Bearer token that may only read deliveries, recipients and templates.
+    #[arg(
+        long = "read-token",
+        env = "HERALD_READ_TOKEN",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    read_tokens: Vec<String>,
     /// Attempts per delivery before it fails.
     #[arg(long, default_value_t = 5)]
     max_attempts: i32,
+    #[command(flatten)]
+    http: herald_cli::http::HttpArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -194,12 +205,18 @@ async fn serve_notify(args: NotifyRunArgs) -> anyhow::Result<()> {
     let db = Database::connect(&url, &options).await.context("opening the database")?;
     let transport = args.broker.open(&db, 16)?;
     if let Some(listen) = args.listen {
-        let credentials = herald_http::Credentials { token: args.token, basic: None };
+        let credentials = herald_cli::credentials::credentials(
+            ("--token", args.tokens),
+            ("--read-token", args.read_tokens),
+            None,
+        )
+        .map_err(anyhow::Error::msg)?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;
         eprintln!("Notification API on http://{}", listener.local_addr()?);
-        let app = herald_notify::api::router(db.clone(), &credentials);
+        let app = herald_notify::api::router(db.clone(), &credentials).into_router();
+        let app = args.http.harden(app, listen);
         tokio::spawn(async move { axum::serve(listener, app).await });
     }
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -18,9 +18,18 @@ pub(crate) struct PushArgs {
     /// Also serve the subscriptions API (`/api/subscriptions`) on this address.
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
-    /// Bearer token the API requires for changes.
-    #[arg(long, env = "HERALD_API_TOKEN")]
-    token: Option<String>,
+    /// Bearer token the API requires for reads and changes (at least 16 characters; repeat
+    /// it, or separate by commas, to accept two during a rotation).
+    #[arg(long = "token", env = "HERALD_API_TOKEN", hide_env_values = true, value_delimiter = ',')]
+    tokens: Vec<String>,
+    /// Bearer token that may only read subscriptions.
+    #[arg(
+        long = "read-token",
+        env = "HERALD_READ_TOKEN",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    read_tokens: Vec<String>,
     /// Immediate re-sends after a failed delivery.
     #[arg(long, default_value_t = 0)]
     immediate_retries: u32,
@@ -33,6 +42,8 @@ pub(crate) struct PushArgs {
     /// Longest wait for an endpoint's answer, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     timeout_ms: u64,
+    #[command(flatten)]
+    http: herald_cli::http::HttpArgs,
 }
 
 pub(crate) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
@@ -59,12 +70,19 @@ pub(crate) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
     let (api_stop, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let api = match args.listen {
         Some(address) => {
-            let Some(token) = args.token.as_deref() else {
+            if args.tokens.is_empty() {
                 anyhow::bail!(
                     "--listen needs --token (or HERALD_API_TOKEN): changes to subscriptions require it"
                 );
-            };
-            let router = herald_push::api::router(store.clone(), token)?;
+            }
+            let credentials = herald_cli::credentials::credentials(
+                ("--token", args.tokens),
+                ("--read-token", args.read_tokens),
+                None,
+            )
+            .map_err(anyhow::Error::msg)?;
+            let router = herald_push::api::router(store.clone(), &credentials)?.into_router();
+            let router = args.http.harden(router, address);
             let listener = tokio::net::TcpListener::bind(address)
                 .await
                 .with_context(|| format!("listening on {address}"))?;

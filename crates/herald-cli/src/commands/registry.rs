@@ -12,22 +12,42 @@ pub(crate) struct RegistryArgs {
     /// Database URL holding the schemas.
     #[arg(long, env = "HERALD_DATABASE_URL")]
     database: String,
-    /// Bearer token that changes require.
-    #[arg(long, env = "HERALD_REGISTRY_TOKEN")]
-    token: Option<String>,
+    /// Bearer token that changes require (at least 16 characters; repeat it, or separate
+    /// by commas, to accept two during a rotation).
+    #[arg(
+        long = "token",
+        env = "HERALD_REGISTRY_TOKEN",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    tokens: Vec<String>,
+    /// Bearer token that may only look schemas up and check compatibility.
+    #[arg(
+        long = "read-token",
+        env = "HERALD_REGISTRY_READ_TOKEN",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    read_tokens: Vec<String>,
     /// HTTP Basic user that changes accept (with --password).
     #[arg(long, env = "HERALD_REGISTRY_USER", requires = "password")]
     user: Option<String>,
     /// HTTP Basic password of --user.
-    #[arg(long, env = "HERALD_REGISTRY_PASSWORD", requires = "user")]
+    #[arg(long, env = "HERALD_REGISTRY_PASSWORD", requires = "user", hide_env_values = true)]
     password: Option<String>,
+    #[command(flatten)]
+    http: herald_cli::http::HttpArgs,
 }
 
 pub(crate) async fn run(args: RegistryArgs) -> anyhow::Result<ExitCode> {
-    use herald_http::Credentials;
     use herald_registry::api::router;
-    let credentials = Credentials { token: args.token, basic: args.user.zip(args.password) };
-    if credentials.token.is_none() && credentials.basic.is_none() {
+    let credentials = herald_cli::credentials::credentials(
+        ("--token", args.tokens),
+        ("--read-token", args.read_tokens),
+        args.user.zip(args.password),
+    )
+    .map_err(anyhow::Error::msg)?;
+    if credentials.is_empty() {
         eprintln!("note: no --token or --user/--password: the registry is read-only");
     }
     let store = herald_registry::SchemaStore::new(super::connect(&args.database).await?);
@@ -35,8 +55,7 @@ pub(crate) async fn run(args: RegistryArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     eprintln!("Schema registry on http://{}", listener.local_addr()?);
-    axum::serve(listener, router(store, &credentials))
-        .with_graceful_shutdown(super::shutdown_signal())
-        .await?;
+    let app = args.http.harden(router(store, &credentials).into_router(), args.listen);
+    axum::serve(listener, app).with_graceful_shutdown(super::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

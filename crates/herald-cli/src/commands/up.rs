@@ -41,7 +41,11 @@ pub(crate) fn check(args: ConfigArgs) -> anyhow::Result<ExitCode> {
                     None => "the embedded log",
                 },
                 config.partitions,
-                if config.token.is_some() { "set" } else { "generated at start" },
+                match config.tokens.len() {
+                    0 => "generated at start".to_owned(),
+                    1 => "set".to_owned(),
+                    n => format!("set ({n} valid, rotating)"),
+                },
                 match config.providers.channels()?.len() {
                     0 => "none".to_owned(),
                     n => n.to_string(),

@@ -4,14 +4,20 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use herald_db::Database;
+use herald_http::Credentials;
 use herald_push::{SubscriptionStore, SubscriptionStoreConfig, router};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
 const TOKEN: &str = "test-token-0123456789";
+const READ_TOKEN: &str = "test-read-token-0123456789";
 
 fn app(db: &Database) -> Router {
-    router(store(db), TOKEN).unwrap()
+    router(store(db), &credentials()).unwrap().into_router()
+}
+
+fn credentials() -> Credentials {
+    Credentials { read_tokens: vec![READ_TOKEN.into()], ..Credentials::bearer(TOKEN) }
 }
 
 /// A store that disables an endpoint at its first failure.
@@ -73,8 +79,12 @@ pub(crate) async fn state_changing_requests_need_the_bearer_token(db: &Database)
     let unauthenticated_bad_json =
         send(&app, Method::POST, "/api/subscriptions", None, Some("{")).await;
     assert_error(&unauthenticated_bad_json, StatusCode::UNAUTHORIZED, Some("authorization"));
-    let listed = send(&app, Method::GET, "/api/subscriptions", None, None).await;
+    let anonymous = send(&app, Method::GET, "/api/subscriptions", None, None).await;
+    assert_error(&anonymous, StatusCode::UNAUTHORIZED, Some("authorization"));
+    let listed = send(&app, Method::GET, "/api/subscriptions", Some(READ_TOKEN), None).await;
     assert_eq!(listed.json, json!({ "subscriptions": [] }));
+    let by_reader = send(&app, Method::POST, "/api/subscriptions", Some(READ_TOKEN), Some(&body));
+    assert_error(&by_reader.await, StatusCode::UNAUTHORIZED, Some("authorization"));
 
     let created = send(&app, Method::POST, "/api/subscriptions", Some(TOKEN), Some(&body)).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
@@ -84,7 +94,9 @@ pub(crate) async fn state_changing_requests_need_the_bearer_token(db: &Database)
         let answer = send(&app, method, &uri, Some("nope"), None).await;
         assert_error(&answer, StatusCode::UNAUTHORIZED, Some("authorization"));
     }
-    assert_eq!(send(&app, Method::GET, &path, None, None).await.status, StatusCode::OK);
+    let shown_anonymously = send(&app, Method::GET, &path, None, None).await;
+    assert_error(&shown_anonymously, StatusCode::UNAUTHORIZED, Some("authorization"));
+    assert_eq!(send(&app, Method::GET, &path, Some(READ_TOKEN), None).await.status, StatusCode::OK);
 
     let lowercase_scheme = Request::builder()
         .method(Method::DELETE)
@@ -94,7 +106,13 @@ pub(crate) async fn state_changing_requests_need_the_bearer_token(db: &Database)
         .unwrap();
     let deleted = app.clone().oneshot(lowercase_scheme).await.unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    assert!(router(SubscriptionStore::new(db.clone(), Default::default()).unwrap(), "").is_err());
+    assert!(
+        router(
+            SubscriptionStore::new(db.clone(), Default::default()).unwrap(),
+            &Credentials::bearer("")
+        )
+        .is_err()
+    );
 }
 
 pub(crate) async fn bad_input_gets_a_json_error_naming_the_field(db: &Database) {
@@ -136,21 +154,27 @@ pub(crate) async fn bad_input_gets_a_json_error_naming_the_field(db: &Database) 
     let answer = app.clone().oneshot(no_content_type).await.unwrap();
     assert_eq!(answer.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
-    let bad_id = send(&app, Method::GET, "/api/subscriptions/not-a-uuid", None, None).await;
+    let bad_id = send(&app, Method::GET, "/api/subscriptions/not-a-uuid", Some(TOKEN), None).await;
     assert_error(&bad_id, StatusCode::BAD_REQUEST, Some("id"));
     let unknown = "/api/subscriptions/0190f6a4-7d3e-7cc0-8a4e-7b0a1c2d3e4f";
-    assert_error(&send(&app, Method::GET, unknown, None, None).await, StatusCode::NOT_FOUND, None);
+    assert_error(
+        &send(&app, Method::GET, unknown, Some(TOKEN), None).await,
+        StatusCode::NOT_FOUND,
+        None,
+    );
     let delete_unknown = send(&app, Method::DELETE, unknown, Some(TOKEN), None).await;
     assert_error(&delete_unknown, StatusCode::NOT_FOUND, None);
-    let bad_service = send(&app, Method::GET, "/api/subscriptions?service=No!", None, None).await;
+    let bad_service =
+        send(&app, Method::GET, "/api/subscriptions?service=No!", Some(TOKEN), None).await;
     assert_error(&bad_service, StatusCode::UNPROCESSABLE_ENTITY, Some("service"));
-    let typo = send(&app, Method::GET, "/api/subscriptions?servce=billing", None, None).await;
+    let typo =
+        send(&app, Method::GET, "/api/subscriptions?servce=billing", Some(TOKEN), None).await;
     assert_error(&typo, StatusCode::BAD_REQUEST, Some("query"));
 
     let body = create_body("billing", "#", "https://b.example/");
     assert_eq!(post(body.clone()).await.status, StatusCode::CREATED);
     assert_error(&post(body).await, StatusCode::CONFLICT, None);
-    let listed = send(&app, Method::GET, "/api/subscriptions", None, None).await;
+    let listed = send(&app, Method::GET, "/api/subscriptions", Some(TOKEN), None).await;
     assert_eq!(listed.json["subscriptions"].as_array().unwrap().len(), 1);
 }
 
@@ -175,15 +199,16 @@ pub(crate) async fn subscriptions_are_created_listed_shown_rotated_enabled_and_d
 
     let other = create_body("shipping", "#", "https://s.example/hook");
     send(&app, Method::POST, "/api/subscriptions", Some(TOKEN), Some(&other)).await;
-    let all = send(&app, Method::GET, "/api/subscriptions", None, None).await;
+    let all = send(&app, Method::GET, "/api/subscriptions", Some(TOKEN), None).await;
     assert_eq!(all.json["subscriptions"].as_array().unwrap().len(), 2);
     assert!(!all.json.to_string().contains("whsec_"), "{}", all.json);
-    let billing = send(&app, Method::GET, "/api/subscriptions?service=billing", None, None).await;
+    let billing =
+        send(&app, Method::GET, "/api/subscriptions?service=billing", Some(TOKEN), None).await;
     let listed = billing.json["subscriptions"].as_array().unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["id"], id.as_str());
 
-    let shown = send(&app, Method::GET, &path, None, None).await;
+    let shown = send(&app, Method::GET, &path, Some(TOKEN), None).await;
     assert_eq!(shown.status, StatusCode::OK);
     assert_eq!(shown.json["id"], id.as_str());
     assert!(shown.json.get("secret").is_none(), "{}", shown.json);
@@ -197,7 +222,7 @@ pub(crate) async fn subscriptions_are_created_listed_shown_rotated_enabled_and_d
 
     let uuid = id.parse().unwrap();
     assert!(store(db).record_failure(uuid, "503 from the endpoint").await.unwrap());
-    let disabled = send(&app, Method::GET, &path, None, None).await;
+    let disabled = send(&app, Method::GET, &path, Some(TOKEN), None).await;
     assert!(disabled.json["disabled_at"].is_string(), "{}", disabled.json);
     assert_eq!(disabled.json["consecutive_failures"], 1);
     assert_eq!(disabled.json["last_error"], "503 from the endpoint");
@@ -209,5 +234,8 @@ pub(crate) async fn subscriptions_are_created_listed_shown_rotated_enabled_and_d
     let deleted = send(&app, Method::DELETE, &path, Some(TOKEN), None).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     assert_eq!(deleted.json, Value::Null);
-    assert_eq!(send(&app, Method::GET, &path, None, None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(&app, Method::GET, &path, Some(TOKEN), None).await.status,
+        StatusCode::NOT_FOUND
+    );
 }
