@@ -129,7 +129,7 @@ impl PushClient {
             .map_err(|error| self.send_error(target, error))?;
         let status = response.status();
         outcome(target, response).await?;
-        tracing::debug!(endpoint = %target.endpoint, event_id = %id, status = status.as_u16(), "Event pushed.");
+        tracing::debug!(endpoint = %validate::shown_endpoint(target.endpoint.as_str()), event_id = %id, status = status.as_u16(), "Event pushed.");
         Ok(())
     }
 

@@ -39,3 +39,4 @@ pub use herald_http::Secret;
 pub use store::{
     IssuedSecret, NewSubscription, Subscription, SubscriptionStore, SubscriptionStoreConfig,
 };
+pub use validate::shown_endpoint;

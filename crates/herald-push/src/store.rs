@@ -157,7 +157,9 @@ pub struct Subscription {
     pub pattern: String,
     /// The CloudEvents SQL filter, if any.
     pub filter: Option<String>,
-    /// The URL that receives the events.
+    /// The URL that receives the events (serialized with its query's values hidden:
+    /// [`crate::shown_endpoint`]).
+    #[serde(serialize_with = "crate::validate::serialize_shown_endpoint")]
     pub endpoint: String,
     /// When the subscription was created.
     pub created_at: DateTime<Utc>,

@@ -122,6 +122,27 @@ fn is_version_word(word: &str) -> bool {
 
 /// The URL text with any user information (`user:password@`) replaced by `***@`, so an
 /// error never shows a password, even for a URL that does not parse.
+/// The endpoint as it is shown (listed, logged): the values of its query string, which may
+/// carry a receiver's credentials, replaced by `***`; the keys stay, to tell endpoints apart.
+pub fn shown_endpoint(endpoint: &str) -> String {
+    let Ok(mut url) = Url::parse(endpoint) else {
+        return without_user_info(endpoint);
+    };
+    if url.query().is_some() {
+        let keys: Vec<String> = url.query_pairs().map(|(key, _)| key.into_owned()).collect();
+        url.query_pairs_mut().clear().extend_pairs(keys.iter().map(|key| (key, "***")));
+    }
+    url.set_fragment(None);
+    url.to_string()
+}
+
+pub(crate) fn serialize_shown_endpoint<S: serde::Serializer>(
+    endpoint: &str,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(&shown_endpoint(endpoint))
+}
+
 fn without_user_info(value: &str) -> String {
     let Some((scheme, rest)) = value.split_once("://") else {
         return value.to_owned();
@@ -136,6 +157,13 @@ fn without_user_info(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_values_are_not_shown() {
+        let shown = shown_endpoint("https://hooks.example/in?token=s3cret&team=a#frag");
+        assert_eq!(shown, "https://hooks.example/in?token=***&team=***");
+        assert_eq!(shown_endpoint("https://hooks.example/in"), "https://hooks.example/in");
+    }
 
     #[test]
     fn filters_must_be_cloudevents_sql() {

@@ -33,6 +33,9 @@ impl std::fmt::Debug for Transport {
 const EMBEDDED: &str = "embedded log";
 
 /// What the broker URLs of this build may look like, for error messages.
+/// Why `amqps://` is refused rather than connected to without TLS.
+const AMQPS_UNSUPPORTED: &str = "is `amqps://`, but this build's AMQP client (lapin) has no TLS: \
+     use `amqp://` on a trusted network, or a TLS-terminating proxy on loopback";
 const EXPECTED: &str = "is neither `amqp://…` (RabbitMQ) nor `nats://…` (NATS JetStream)";
 
 impl Transport {
@@ -42,6 +45,7 @@ impl Transport {
         check_namespace(namespace)?;
         match url.filter(|url| !url.is_empty()) {
             None => Ok(()),
+            Some(url) if url.starts_with("amqps://") => Err(invalid(url, AMQPS_UNSUPPORTED)),
             Some(url) if is_amqp(url) => available(url, cfg!(feature = "rabbitmq"), "rabbitmq"),
             Some(url) if is_nats(url) => available(url, cfg!(feature = "nats"), "nats"),
             Some(url) => Err(invalid(url, EXPECTED)),
@@ -218,6 +222,15 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains("`kafka://***@localhost:9092` is neither"), "{message}");
         assert!(!message.contains("secret"), "{message}");
+    }
+
+    #[test]
+    fn amqps_is_refused_rather_than_sent_in_clear() {
+        let error = Transport::check(Some("amqps://guest:guest@broker:5671/%2f"), "herald")
+            .expect_err("lapin is built without TLS");
+        let message = error.to_string();
+        assert!(message.contains("no TLS") && message.contains("amqp://"), "{message}");
+        assert!(!message.contains("guest@"), "the password is not shown: {message}");
     }
 
     #[test]

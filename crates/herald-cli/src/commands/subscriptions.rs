@@ -96,7 +96,11 @@ pub(crate) async fn run(args: SubscriptionsArgs) -> anyhow::Result<ExitCode> {
                     let state = if s.is_disabled() { "DISABLED" } else { "active" };
                     println!(
                         "{}  {:<16} {:<32} {} ({state}, {} failures in a row)",
-                        s.id, s.service, s.pattern, s.endpoint, s.consecutive_failures
+                        s.id,
+                        s.service,
+                        s.pattern,
+                        herald_push::shown_endpoint(&s.endpoint),
+                        s.consecutive_failures
                     );
                 }
             }
