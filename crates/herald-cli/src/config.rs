@@ -20,7 +20,7 @@ pub const DEFAULT_DATABASE: &str = "sqlite://herald.db";
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpArgs {
     /// A TOML configuration file (keys: listen, database, broker, namespace, partitions,
-    /// token, read_token, otlp_endpoint, ledger_retention_days, allowed_hosts, and a
+    /// token, read_token, otlp_endpoint, ledger_retention_days, allowed_hosts, allow_private_endpoints, and a
     /// [notify] table: smtp, smtp_from, webhook_secrets, sms, push).
     #[arg(long, env = "HERALD_CONFIG")]
     pub config: Option<PathBuf>,
@@ -68,6 +68,10 @@ pub struct UpArgs {
     /// The hosts the HTTP API answers to and its limits.
     #[command(flatten)]
     pub http: crate::http::HttpArgs,
+    /// Accept push subscriptions to endpoints on loopback, link-local and private
+    /// addresses (refused by default: SSRF).
+    #[arg(long, env = "HERALD_ALLOW_PRIVATE_ENDPOINTS")]
+    pub allow_private_endpoints: bool,
 }
 
 /// The configuration file.
@@ -87,6 +91,8 @@ struct FileConfig {
     ledger_retention_days: Option<u32>,
     #[serde(default)]
     allowed_hosts: Vec<String>,
+    #[serde(default)]
+    allow_private_endpoints: bool,
     #[serde(default)]
     notify: NotifyFile,
 }
@@ -149,6 +155,18 @@ pub struct UpConfig {
     pub ledger_retention: std::time::Duration,
     /// The hosts the HTTP API answers to and its limits.
     pub http: crate::http::HttpArgs,
+    /// Whether push subscriptions may name private endpoints.
+    pub allow_private_endpoints: bool,
+}
+
+impl UpConfig {
+    /// The push subscriptions' settings.
+    pub fn subscriptions(&self) -> herald_push::SubscriptionStoreConfig {
+        herald_push::SubscriptionStoreConfig {
+            allow_private_endpoints: self.allow_private_endpoints,
+            ..herald_push::SubscriptionStoreConfig::default()
+        }
+    }
 }
 
 impl UpArgs {
@@ -234,6 +252,8 @@ impl UpArgs {
                 otlp_endpoint,
                 ledger_retention,
                 http,
+                allow_private_endpoints: self.allow_private_endpoints
+                    || file.allow_private_endpoints,
             }),
             _ => Err(problems),
         }

@@ -88,8 +88,10 @@ pub async fn run(
         prometheus,
         max_replays: MAX_REPLAYS,
     };
-    let app: Router =
-        config.http.harden(api(&db, &credentials, admin)?.into_router(), config.listen);
+    let app: Router = config.http.harden(
+        api(&db, &credentials, admin, config.subscriptions())?.into_router(),
+        config.listen,
+    );
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -112,8 +114,13 @@ pub async fn run(
 /// Every HTTP route `herald up` serves: the admin API and dashboard (`admin`), push
 /// subscriptions, the notification API under `/api` and the registry under `/registry`,
 /// each declared with the access it needs.
-pub fn api(db: &Database, credentials: &Credentials, admin: AdminConfig) -> anyhow::Result<Api> {
-    let subscriptions = SubscriptionStore::new(db.clone(), SubscriptionStoreConfig::default())?;
+pub fn api(
+    db: &Database,
+    credentials: &Credentials,
+    admin: AdminConfig,
+    subscriptions: SubscriptionStoreConfig,
+) -> anyhow::Result<Api> {
+    let subscriptions = SubscriptionStore::new(db.clone(), subscriptions)?;
     let registry = herald_registry::api::router(SchemaStore::new(db.clone()), credentials)
         .map_router(|router| {
             router.layer(axum::middleware::from_fn(|request, next| {

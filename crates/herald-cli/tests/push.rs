@@ -81,7 +81,7 @@ fn herald(args: &[&str]) -> serde_json::Value {
 fn spawn_push(url: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_herald"))
         .args(["push", "--database", url, "--immediate-retries", "0", "--delayed-retries", "3"])
-        .args(["--first-delay-ms", "100", "--timeout-ms", "2000"])
+        .args(["--first-delay-ms", "100", "--timeout-ms", "2000", "--allow-private-endpoints"])
         .stdout(Stdio::null())
         .stderr(child_stderr())
         .spawn()
@@ -116,6 +116,7 @@ async fn subscribe(
         "--endpoint",
         endpoint,
         "--json",
+        "--allow-private-endpoints",
     ];
     if let Some(filter) = filter {
         args.extend(["--filter", filter]);

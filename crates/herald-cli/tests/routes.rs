@@ -58,7 +58,8 @@ impl Served {
             prometheus: None,
             max_replays: 3,
         };
-        let api = herald_cli::up::api(&db.db, &credentials, admin).expect("the API");
+        let api =
+            herald_cli::up::api(&db.db, &credentials, admin, Default::default()).expect("the API");
         let routes = api.routes().to_vec();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));

@@ -12,6 +12,8 @@
 //! - [`hardening`]: what every server puts around its API: the hosts it answers to (DNS
 //!   rebinding), the Origin of state changes, a deadline per request, load shedding
 //!   beyond a number of requests at once, a body limit and the security headers.
+//! - [`network`]: which addresses are this machine's or a private network's, for the
+//!   SSRF guard of push subscriptions and webhook channels.
 //! - [`signature`]: Standard Webhooks signing and verification, [`Secret`]. Herald's push
 //!   subscriptions and the notification service's webhook channel sign with it.
 //! - [`binding`]: the CloudEvents HTTP binding, binary mode: `ce-` headers,
@@ -23,6 +25,7 @@ pub mod auth;
 pub mod binding;
 mod error;
 pub mod hardening;
+pub mod network;
 pub mod signature;
 
 pub use api::{Api, Route};

@@ -1,11 +1,15 @@
 //! Delivering one event to one endpoint: a signed binary-mode CloudEvents `POST`.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use herald_envelope::Envelope;
+use herald_http::network::is_internal;
 use http::{HeaderMap, StatusCode, header::RETRY_AFTER};
 use reqwest::Url;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use crate::{PushError, Result, validate};
 use herald_http::binary_request;
@@ -34,6 +38,10 @@ pub struct PushClientConfig {
     pub idle_timeout: Duration,
     /// The `User-Agent` header. Default `herald-push/<crate version>`.
     pub user_agent: String,
+    /// Whether endpoints may be on loopback, link-local or private addresses. Default
+    /// `false`: an endpoint whose address is one of them, literally or once its name is
+    /// resolved, is refused before anything is sent (SSRF).
+    pub allow_private_endpoints: bool,
 }
 
 impl Default for PushClientConfig {
@@ -43,6 +51,7 @@ impl Default for PushClientConfig {
             max_idle_per_host: 16,
             idle_timeout: Duration::from_secs(90),
             user_agent: concat!("herald-push/", env!("CARGO_PKG_VERSION")).to_owned(),
+            allow_private_endpoints: false,
         }
     }
 }
@@ -87,13 +96,18 @@ impl PushTarget {
 pub struct PushClient {
     http: reqwest::Client,
     timeout: Duration,
+    allow_private_endpoints: bool,
 }
 
 impl PushClient {
     /// Builds a client. Redirects are not followed: a `3xx` answer is a refusal, as the
     /// Standard Webhooks specification recommends (update the endpoint instead).
     pub fn new(config: &PushClientConfig) -> Result<PushClient> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if !config.allow_private_endpoints {
+            builder = builder.dns_resolver(Arc::new(PublicAddressesOnly));
+        }
+        let http = builder
             .timeout(config.timeout)
             .pool_max_idle_per_host(config.max_idle_per_host)
             .pool_idle_timeout(config.idle_timeout)
@@ -101,7 +115,11 @@ impl PushClient {
             .user_agent(config.user_agent.as_str())
             .build()
             .map_err(PushError::Client)?;
-        Ok(PushClient { http, timeout: config.timeout })
+        Ok(PushClient {
+            http,
+            timeout: config.timeout,
+            allow_private_endpoints: config.allow_private_endpoints,
+        })
     }
 
     /// Sends `envelope` to the target as a binary-mode CloudEvents `POST`, signed with
@@ -112,6 +130,7 @@ impl PushClient {
     /// reached, times out, or answers 5xx, 408 or 429 (with `Retry-After` when sent), and
     /// with a permanent one for any other answer or an envelope that cannot be sent.
     pub async fn deliver(&self, target: &PushTarget, envelope: &Envelope) -> Result<()> {
+        validate::public_endpoint(target.endpoint.as_str(), self.allow_private_endpoints)?;
         let request = binary_request(envelope)?;
         let id = envelope.id.to_string();
         let timestamp = Utc::now().timestamp();
@@ -135,11 +154,33 @@ impl PushClient {
 
     /// Classifies a failure to get a response: a timeout, or an unreachable endpoint.
     fn send_error(&self, target: &PushTarget, error: reqwest::Error) -> PushError {
-        let endpoint = target.endpoint.to_string();
+        let endpoint = validate::shown_endpoint(target.endpoint.as_str());
         if error.is_timeout() {
             return PushError::TimedOut { endpoint, timeout: self.timeout };
         }
         PushError::Unreachable { endpoint, source: error.without_url() }
+    }
+}
+
+/// Resolves names as the system does, keeping only public addresses: a name that resolves
+/// to loopback, link-local or private addresses only cannot be reached.
+struct PublicAddressesOnly;
+
+impl Resolve for PublicAddressesOnly {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            let public: Vec<SocketAddr> =
+                found.filter(|address| !is_internal(address.ip())).collect();
+            if public.is_empty() {
+                return Err(format!(
+                    "`{host}` resolves only to loopback, link-local or private addresses, which push endpoints may not reach unless the operator allows them (--allow-private-endpoints)"
+                )
+                .into());
+            }
+            Ok(Box::new(public.into_iter()) as Addrs)
+        })
     }
 }
 
@@ -150,7 +191,7 @@ async fn outcome(target: &PushTarget, response: reqwest::Response) -> Result<()>
         drain(response).await;
         return Ok(());
     }
-    let endpoint = target.endpoint.to_string();
+    let endpoint = validate::shown_endpoint(target.endpoint.as_str());
     if !is_retryable(status) {
         let body = excerpt(response).await;
         return Err(PushError::Rejected { endpoint, status: status.as_u16(), body });

@@ -82,6 +82,11 @@ pub struct SubscriptionStoreConfig {
     /// signing beside the new one, so receivers can switch without losing events.
     /// At most 30 days; default [`DEFAULT_ROTATION_OVERLAP`] (24 hours).
     pub rotation_overlap: Duration,
+    /// Whether endpoints on loopback, link-local or private addresses are accepted.
+    /// Default `false`: a subscription could otherwise make Herald send requests into
+    /// its own network (SSRF). Names are checked again when they are resolved
+    /// ([`crate::PushClientConfig::allow_private_endpoints`]).
+    pub allow_private_endpoints: bool,
 }
 
 impl Default for SubscriptionStoreConfig {
@@ -89,6 +94,7 @@ impl Default for SubscriptionStoreConfig {
         SubscriptionStoreConfig {
             disable_after: DEFAULT_DISABLE_AFTER,
             rotation_overlap: DEFAULT_ROTATION_OVERLAP,
+            allow_private_endpoints: false,
         }
     }
 }
@@ -223,7 +229,7 @@ impl SubscriptionStore {
         if let Some(filter) = &new.filter {
             validate::filter(filter)?;
         }
-        validate::endpoint(&new.endpoint)?;
+        validate::public_endpoint(&new.endpoint, self.config.allow_private_endpoints)?;
         let secret = match &new.secret {
             Some(text) => Secret::parse(text)?,
             None => Secret::generate(),

@@ -107,6 +107,21 @@ pub(crate) fn endpoint(value: &str) -> Result<Url> {
     Ok(url)
 }
 
+/// [`endpoint`], and unless `allow_private`, not on this machine or a private network
+/// by its literal address or a `localhost` name.
+pub(crate) fn public_endpoint(value: &str, allow_private: bool) -> Result<Url> {
+    let url = endpoint(value)?;
+    if !allow_private && url.host_str().is_some_and(herald_http::network::is_internal_host) {
+        return Err(PushError::invalid("endpoint", &shown_endpoint(value), PRIVATE_REFUSED));
+    }
+    Ok(url)
+}
+
+/// Why an endpoint on an internal address is refused.
+pub(crate) const PRIVATE_REFUSED: &str = "a public address: loopback, link-local and private \
+     networks are refused (server-side request forgery) unless the operator allows them \
+     (--allow-private-endpoints)";
+
 /// Whether `word` is a non-empty word of an event type.
 fn is_type_word(word: &str) -> bool {
     !word.is_empty()

@@ -42,6 +42,10 @@ pub(crate) struct PushArgs {
     /// Longest wait for an endpoint's answer, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     timeout_ms: u64,
+    /// Deliver to (and accept subscriptions of) endpoints on loopback, link-local and
+    /// private addresses, which are refused by default (SSRF).
+    #[arg(long, env = "HERALD_ALLOW_PRIVATE_ENDPOINTS")]
+    allow_private_endpoints: bool,
     #[command(flatten)]
     http: herald_cli::http::HttpArgs,
 }
@@ -53,9 +57,13 @@ pub(crate) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
     let options = DatabaseOptions { max_connections: 32, ..DatabaseOptions::default() };
     let db = Database::connect(&args.database, &options).await.context("opening the database")?;
     let transport = args.broker.open(&db, 16)?;
-    let store = SubscriptionStore::new(db.clone(), SubscriptionStoreConfig::default())?;
+    let allow_private_endpoints = args.allow_private_endpoints;
+    let store_config =
+        SubscriptionStoreConfig { allow_private_endpoints, ..SubscriptionStoreConfig::default() };
+    let store = SubscriptionStore::new(db.clone(), store_config)?;
     let client = PushClient::new(&PushClientConfig {
         timeout: Duration::from_millis(args.timeout_ms),
+        allow_private_endpoints,
         ..PushClientConfig::default()
     })?;
     let settings = herald_cli::push::PushSettings {

@@ -11,6 +11,10 @@ pub(crate) struct SubscriptionsArgs {
     /// Database URL holding the subscriptions.
     #[arg(long, env = "HERALD_DATABASE_URL", global = true)]
     database: Option<String>,
+    /// Accept endpoints on loopback, link-local and private addresses (refused by default:
+    /// a subscription could otherwise send requests into Herald's own network).
+    #[arg(long, env = "HERALD_ALLOW_PRIVATE_ENDPOINTS", global = true)]
+    allow_private_endpoints: bool,
     #[command(subcommand)]
     command: SubscriptionsCommand,
 }
@@ -69,7 +73,10 @@ enum SubscriptionsCommand {
 pub(crate) async fn run(args: SubscriptionsArgs) -> anyhow::Result<ExitCode> {
     let store = SubscriptionStore::new(
         super::database_of(args.database).await?,
-        SubscriptionStoreConfig::default(),
+        SubscriptionStoreConfig {
+            allow_private_endpoints: args.allow_private_endpoints,
+            ..SubscriptionStoreConfig::default()
+        },
     )?;
     match args.command {
         SubscriptionsCommand::Add { service, pattern, filter, endpoint, secret, json } => {

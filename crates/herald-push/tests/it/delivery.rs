@@ -38,8 +38,33 @@ pub(crate) fn envelope() -> Envelope {
     }
 }
 
+/// A client that may reach the test's receivers on 127.0.0.1.
 fn client() -> PushClient {
-    PushClient::new(&PushClientConfig::default()).unwrap()
+    PushClient::new(&allowing_private()).unwrap()
+}
+
+fn allowing_private() -> PushClientConfig {
+    PushClientConfig { allow_private_endpoints: true, ..PushClientConfig::default() }
+}
+
+#[tokio::test]
+async fn private_endpoints_are_refused_before_anything_is_sent_unless_allowed() {
+    let mut receiver = Receiver::start().await;
+    let guarded = PushClient::new(&PushClientConfig::default()).unwrap();
+    let literal = PushTarget::new(&receiver.url("/ok"), Secret::generate()).unwrap();
+    let error = guarded.deliver(&literal, &envelope()).await.unwrap_err();
+    assert!(matches!(error, PushError::Invalid { field: "endpoint", .. }), "{error}");
+    assert!(!error.is_retryable(), "{error}");
+    let port = receiver.base_url.rsplit(':').next().unwrap().to_owned();
+    let by_name = format!("http://localhost:{port}/refuse");
+    let named = PushTarget::new(&by_name, Secret::generate()).unwrap();
+    let error = guarded.deliver(&named, &envelope()).await.unwrap_err();
+    assert!(error.to_string().contains("private"), "{error}");
+
+    let allowed = PushTarget::new(&receiver.url("/unavailable"), Secret::generate()).unwrap();
+    let _ = client().deliver(&allowed, &envelope()).await;
+    let first = receiver.next().await;
+    assert_eq!(first.path, "/unavailable", "the refused deliveries never reached the receiver");
 }
 
 /// A header of a received request, percent-decoded.
@@ -149,7 +174,7 @@ async fn other_client_errors_and_redirects_are_permanent() {
 #[tokio::test]
 async fn an_endpoint_that_does_not_answer_in_time_is_retryable() {
     let mut receiver = Receiver::start().await;
-    let config = PushClientConfig { timeout: Duration::from_millis(300), ..Default::default() };
+    let config = PushClientConfig { timeout: Duration::from_millis(300), ..allowing_private() };
     let client = PushClient::new(&config).unwrap();
     let target = PushTarget::new(&receiver.url("/hang"), Secret::generate()).unwrap();
 

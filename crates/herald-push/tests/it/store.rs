@@ -15,8 +15,10 @@ use uuid::Uuid;
 use crate::delivery::envelope;
 use crate::receiver::Receiver;
 
+/// A store that accepts the test's receivers on 127.0.0.1.
 fn store(db: &Database) -> SubscriptionStore {
-    SubscriptionStore::new(db.clone(), SubscriptionStoreConfig::default()).unwrap()
+    let config = SubscriptionStoreConfig { allow_private_endpoints: true, ..Default::default() };
+    SubscriptionStore::new(db.clone(), config).unwrap()
 }
 
 pub(crate) fn new_subscription(service: &str, pattern: &str, endpoint: &str) -> NewSubscription {
@@ -107,6 +109,26 @@ pub(crate) async fn bad_fields_are_refused_naming_the_field_and_nothing_is_writt
     let error = store.list(Some("Not A Service")).await.unwrap_err();
     assert_eq!(error.field(), Some("service"));
     assert!(store.list(None).await.unwrap().is_empty());
+
+    let guarded = SubscriptionStore::new(db.clone(), SubscriptionStoreConfig::default()).unwrap();
+    for internal in [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "http://[::1]/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.7/hook",
+        "http://192.168.1.1/hook",
+    ] {
+        let new = with_endpoint(&good, internal);
+        let error = guarded.create(&new).await.unwrap_err();
+        assert_eq!(error.field(), Some("endpoint"), "{internal}: {error}");
+        assert!(error.to_string().contains("--allow-private-endpoints"), "{error}");
+    }
+    assert!(guarded.list(None).await.unwrap().is_empty(), "nothing was written");
+}
+
+fn with_endpoint(new: &NewSubscription, endpoint: &str) -> NewSubscription {
+    NewSubscription { endpoint: endpoint.to_owned(), ..new.clone() }
 }
 
 pub(crate) async fn deleted_and_unknown_subscriptions_are_not_found(db: &Database) {
@@ -202,7 +224,8 @@ pub(crate) async fn after_a_rotation_both_secrets_verify_a_delivery(db: &Databas
     let id = issued.subscription.id;
     let rotated = store.rotate_secret(id, None).await.unwrap();
 
-    let client = PushClient::new(&PushClientConfig::default()).unwrap();
+    let config = PushClientConfig { allow_private_endpoints: true, ..Default::default() };
+    let client = PushClient::new(&config).unwrap();
     client.deliver(&store.target(id).await.unwrap(), &envelope()).await.unwrap();
     store.record_success(id).await.unwrap();
     let received = receiver.next().await;
