@@ -87,7 +87,7 @@ impl FcmPushProvider {
             .join(&format!("v1/projects/{project}/messages:send"))
             .map_err(|error| invalid_base_url("fcm.base_url", &error))?;
         Ok(FcmPushProvider {
-            http: http::client(config.timeout, USER_AGENT)?,
+            http: http::client(config.timeout, USER_AGENT, true)?,
             endpoint,
             bearer_token: config.bearer_token.clone(),
             timeout: config.timeout,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use std::fmt;
 
+use herald_http::network::PublicAddressesOnly;
 use reqwest::{StatusCode, Url};
 
 use crate::error::{chain, quote};
@@ -20,8 +21,17 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// A client with a whole-request `timeout` that follows no redirects: a `3xx` answer is a
 /// permanent refusal (the endpoint moved; fix the configuration).
-pub(crate) fn client(timeout: Duration, user_agent: &str) -> Result<reqwest::Client, ChannelError> {
-    reqwest::Client::builder()
+/// Unless `allow_private`, names are resolved to public addresses only (SSRF).
+pub(crate) fn client(
+    timeout: Duration,
+    user_agent: &str,
+    allow_private: bool,
+) -> Result<reqwest::Client, ChannelError> {
+    let mut builder = reqwest::Client::builder();
+    if !allow_private {
+        builder = builder.dns_resolver(std::sync::Arc::new(PublicAddressesOnly));
+    }
+    builder
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(user_agent)

@@ -93,7 +93,7 @@ impl TwilioSmsProvider {
             .join(&path)
             .map_err(|error| invalid_base_url("twilio.base_url", &error))?;
         Ok(TwilioSmsProvider {
-            http: http::client(config.timeout, USER_AGENT)?,
+            http: http::client(config.timeout, USER_AGENT, true)?,
             endpoint,
             account_sid: sid.clone(),
             auth_token: config.auth_token.clone(),

@@ -35,6 +35,10 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     /// The `User-Agent` header. Default `herald-channels/<crate version>`.
     pub user_agent: String,
+    /// Whether a message may go to a URL on loopback, link-local or private addresses.
+    /// Default `false`: recipients' URLs come from users, and could otherwise make Herald
+    /// send requests into its own network (SSRF); such a message fails permanently.
+    pub allow_private_endpoints: bool,
 }
 
 impl WebhookConfig {
@@ -45,6 +49,7 @@ impl WebhookConfig {
             secrets: vec![secret.into()],
             timeout: DEFAULT_TIMEOUT,
             user_agent: USER_AGENT.to_owned(),
+            allow_private_endpoints: false,
         }
     }
 }
@@ -55,6 +60,7 @@ impl fmt::Debug for WebhookConfig {
             .field("secrets", &format_args!("<{} redacted>", self.secrets.len()))
             .field("timeout", &self.timeout)
             .field("user_agent", &self.user_agent)
+            .field("allow_private_endpoints", &self.allow_private_endpoints)
             .finish()
     }
 }
@@ -70,6 +76,7 @@ pub struct WebhookProvider {
     http: reqwest::Client,
     secrets: Vec<Secret>,
     timeout: Duration,
+    allow_private_endpoints: bool,
 }
 
 /// The JSON body of a webhook.
@@ -94,19 +101,31 @@ impl WebhookProvider {
             .map(|text| Secret::parse(text))
             .collect::<Result<Vec<Secret>, _>>()
             .map_err(|_| invalid_secrets("`whsec_` followed by a base64 key of 24 to 64 bytes"))?;
-        let http = http::client(config.timeout, &config.user_agent)?;
-        Ok(WebhookProvider { http, secrets, timeout: config.timeout })
+        let http =
+            http::client(config.timeout, &config.user_agent, config.allow_private_endpoints)?;
+        Ok(WebhookProvider {
+            http,
+            secrets,
+            timeout: config.timeout,
+            allow_private_endpoints: config.allow_private_endpoints,
+        })
     }
 
     /// The endpoint of a message: an `http` or `https` URL. The error does not repeat the
     /// URL, which may carry a token.
-    fn endpoint(message: &Message) -> Result<Url, SendError> {
+    fn endpoint(&self, message: &Message) -> Result<Url, SendError> {
         let url = Url::parse(&message.to)
             .map_err(|error| SendError::permanent(NAME, format!("invalid webhook url: {error}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             let reason =
                 format!("invalid webhook url: scheme `{}`, expected http or https", url.scheme());
             return Err(SendError::permanent(NAME, reason));
+        }
+        let internal = url.host_str().is_some_and(herald_http::network::is_internal_host);
+        if internal && !self.allow_private_endpoints {
+            let reason = "webhook url on a loopback, link-local or private address, refused \
+                          unless the operator allows them (--allow-private-endpoints)";
+            return Err(SendError::permanent(NAME, reason.to_owned()));
         }
         Ok(url)
     }
@@ -128,7 +147,7 @@ impl Provider for WebhookProvider {
     }
 
     async fn send(&self, message: &Message) -> Result<Receipt, SendError> {
-        let endpoint = Self::endpoint(message)?;
+        let endpoint = self.endpoint(message)?;
         let body = serde_json::to_vec(&WebhookBody {
             id: &message.id,
             subject: message.subject.as_deref(),
@@ -175,14 +194,30 @@ mod tests {
         assert!(WebhookProvider::new(&config).is_err());
     }
 
+    fn provider(allow_private_endpoints: bool) -> WebhookProvider {
+        let secret = Secret::generate();
+        let config =
+            WebhookConfig { allow_private_endpoints, ..WebhookConfig::new(secret.expose()) };
+        WebhookProvider::new(&config).unwrap()
+    }
+
     #[test]
     fn only_http_urls_are_endpoints() {
+        let provider = provider(false);
         let message = Message::new("n1", "ftp://example.com/hook", "hi");
-        let error = WebhookProvider::endpoint(&message).unwrap_err();
+        let error = provider.endpoint(&message).unwrap_err();
         assert!(!error.retryable);
-        assert!(WebhookProvider::endpoint(&Message::new("n1", "not a url", "hi")).is_err());
-        assert!(
-            WebhookProvider::endpoint(&Message::new("n1", "https://example.com/h", "")).is_ok()
-        );
+        assert!(provider.endpoint(&Message::new("n1", "not a url", "hi")).is_err());
+        assert!(provider.endpoint(&Message::new("n1", "https://example.com/h", "")).is_ok());
+    }
+
+    #[test]
+    fn private_addresses_are_refused_unless_allowed() {
+        for internal in ["http://127.0.0.1:9/h", "http://localhost/h", "http://169.254.169.254/"] {
+            let message = Message::new("n1", internal, "hi");
+            let error = provider(false).endpoint(&message).unwrap_err();
+            assert!(!error.retryable && error.to_string().contains("private"), "{error}");
+            assert!(provider(true).endpoint(&message).is_ok(), "{internal}");
+        }
     }
 }

@@ -20,8 +20,9 @@ pub const DEFAULT_DATABASE: &str = "sqlite://herald.db";
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpArgs {
     /// A TOML configuration file (keys: listen, database, broker, namespace, partitions,
-    /// token, read_token, otlp_endpoint, ledger_retention_days, allowed_hosts, allow_private_endpoints, and a
-    /// [notify] table: smtp, smtp_from, webhook_secrets, sms, push).
+    /// token, read_token, otlp_endpoint, ledger_retention_days, allowed_hosts,
+    /// allow_private_endpoints, and a [notify] table: smtp, smtp_from, webhook_secrets,
+    /// sms, push).
     #[arg(long, env = "HERALD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Address of the dashboard, the admin API, the registry and the probes
@@ -68,10 +69,6 @@ pub struct UpArgs {
     /// The hosts the HTTP API answers to and its limits.
     #[command(flatten)]
     pub http: crate::http::HttpArgs,
-    /// Accept push subscriptions to endpoints on loopback, link-local and private
-    /// addresses (refused by default: SSRF).
-    #[arg(long, env = "HERALD_ALLOW_PRIVATE_ENDPOINTS")]
-    pub allow_private_endpoints: bool,
 }
 
 /// The configuration file.
@@ -155,7 +152,8 @@ pub struct UpConfig {
     pub ledger_retention: std::time::Duration,
     /// The hosts the HTTP API answers to and its limits.
     pub http: crate::http::HttpArgs,
-    /// Whether push subscriptions may name private endpoints.
+    /// Whether push subscriptions and webhooks may reach private endpoints (from the
+    /// providers' flag or the file).
     pub allow_private_endpoints: bool,
 }
 
@@ -232,7 +230,9 @@ impl UpArgs {
             ));
         }
         let ledger_retention = std::time::Duration::from_secs(u64::from(ledger_days) * 86_400);
-        let providers = self.providers_with(file.notify);
+        let mut providers = self.providers_with(file.notify);
+        providers.allow_private_endpoints |= file.allow_private_endpoints;
+        let allow_private_endpoints = providers.allow_private_endpoints;
         if let Err(error) = providers.channels() {
             problems.push(format!("notify: {error:#}"));
         }
@@ -252,8 +252,7 @@ impl UpArgs {
                 otlp_endpoint,
                 ledger_retention,
                 http,
-                allow_private_endpoints: self.allow_private_endpoints
-                    || file.allow_private_endpoints,
+                allow_private_endpoints,
             }),
             _ => Err(problems),
         }

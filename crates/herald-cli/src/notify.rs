@@ -44,6 +44,10 @@ pub struct ProviderArgs {
     /// A rate limit per provider of a channel, in sends per second: `email=50`, `sms=10`.
     #[arg(long = "rate-limit", value_parser = parse_rate)]
     pub rate_limits: Vec<(ChannelKind, NonZeroU32)>,
+    /// Send webhooks to (and, for `herald up`, accept push subscriptions of) URLs on
+    /// loopback, link-local and private addresses, refused by default (SSRF).
+    #[arg(long, env = "HERALD_ALLOW_PRIVATE_ENDPOINTS")]
+    pub allow_private_endpoints: bool,
 }
 
 fn parse_rate(text: &str) -> Result<(ChannelKind, NonZeroU32), String> {
@@ -66,8 +70,11 @@ impl ProviderArgs {
             channels.push(self.channel(ChannelKind::Email, vec![Arc::new(provider)]));
         }
         if !self.webhook_secrets.is_empty() {
-            let config =
-                WebhookConfig { secrets: self.webhook_secrets.clone(), ..WebhookConfig::new("") };
+            let config = WebhookConfig {
+                secrets: self.webhook_secrets.clone(),
+                allow_private_endpoints: self.allow_private_endpoints,
+                ..WebhookConfig::new("")
+            };
             let provider = WebhookProvider::new(&config).context("--webhook-secret")?;
             channels.push(self.channel(ChannelKind::Webhook, vec![Arc::new(provider)]));
         }

@@ -60,6 +60,7 @@ async fn herald_notify_sends_a_signed_webhook_and_reports_it() {
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
         .args(["notify", "--database", &test_db.url, "--webhook-secret", secret.expose()])
+        .arg("--allow-private-endpoints") // the receiver is on 127.0.0.1
         .args(["--listen", "127.0.0.1:0", "--token", "t0ken-0123456789abcdef"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

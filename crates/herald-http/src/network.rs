@@ -4,7 +4,9 @@
 //! (cloud metadata at `169.254.169.254`), private, shared or unique-local addresses is
 //! refused unless the operator allows private endpoints.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// Whether `ip` is loopback, unspecified, link-local, private (RFC 1918), shared
 /// (RFC 6598, carrier-grade NAT), unique-local (fc00::/7), or an IPv4-mapped address of
@@ -46,6 +48,30 @@ pub fn is_internal_host(host: &str) -> bool {
     }
     let literal = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(&host);
     literal.parse::<IpAddr>().is_ok_and(is_internal)
+}
+
+/// A DNS resolver for `reqwest` that resolves names as the system does and keeps only
+/// public addresses: a name that resolves to internal addresses only cannot be reached.
+/// (Literal addresses are not resolved: check them with [`is_internal_host`].)
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PublicAddressesOnly;
+
+impl Resolve for PublicAddressesOnly {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            let public: Vec<SocketAddr> =
+                found.filter(|address| !is_internal(address.ip())).collect();
+            if public.is_empty() {
+                return Err(format!(
+                    "`{host}` resolves only to loopback, link-local or private addresses, which may not be reached unless the operator allows them (--allow-private-endpoints)"
+                )
+                .into());
+            }
+            Ok(Box::new(public.into_iter()) as Addrs)
+        })
+    }
 }
 
 #[cfg(test)]

@@ -52,8 +52,7 @@ async fn webhook_endpoint() -> (Receiver, String, Channel) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}/hook", listener.local_addr().expect("address"));
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    let provider =
-        WebhookProvider::new(&WebhookConfig::new(secret.expose())).expect("webhook provider");
+    let provider = WebhookProvider::new(&local_webhooks(&secret)).expect("webhook provider");
     let channel = Channel::new(ChannelKind::Webhook).with_provider(Arc::new(provider), None);
     (receiver, url, channel)
 }
@@ -336,7 +335,7 @@ async fn failing_deliveries_are_retried_then_failed_then_replayed(test_db: TestD
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}/flaky", listener.local_addr().expect("address"));
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    let provider = WebhookProvider::new(&WebhookConfig::new(secret.expose())).expect("provider");
+    let provider = WebhookProvider::new(&local_webhooks(&secret)).expect("provider");
     shipped_template(&service).await;
     service.start(vec![Channel::new(ChannelKind::Webhook).with_provider(Arc::new(provider), None)]);
 
@@ -378,7 +377,7 @@ async fn a_slow_channel_does_not_stall_the_others(test_db: TestDb) {
     let url = format!("http://{}/slow", listener.local_addr().expect("address"));
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
     let secret = Secret::generate();
-    let webhook = WebhookProvider::new(&WebhookConfig::new(secret.expose())).expect("provider");
+    let webhook = WebhookProvider::new(&local_webhooks(&secret)).expect("provider");
     let smtp = herald_testkit::smtp::SmtpServer::start().await;
     let mut config = herald_channels::SmtpConfig::new("127.0.0.1", "shop@herald.test");
     config.port = smtp.port;
@@ -462,3 +461,8 @@ on_both_databases!(
     failing_deliveries_are_retried_then_failed_then_replayed,
     a_slow_channel_does_not_stall_the_others
 );
+
+/// Webhooks to the test's receivers on 127.0.0.1.
+fn local_webhooks(secret: &herald_http::Secret) -> WebhookConfig {
+    WebhookConfig { allow_private_endpoints: true, ..WebhookConfig::new(secret.expose()) }
+}

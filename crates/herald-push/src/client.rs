@@ -1,15 +1,13 @@
 //! Delivering one event to one endpoint: a signed binary-mode CloudEvents `POST`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use herald_envelope::Envelope;
-use herald_http::network::is_internal;
+use herald_http::network::PublicAddressesOnly;
 use http::{HeaderMap, StatusCode, header::RETRY_AFTER};
 use reqwest::Url;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use crate::{PushError, Result, validate};
 use herald_http::binary_request;
@@ -159,28 +157,6 @@ impl PushClient {
             return PushError::TimedOut { endpoint, timeout: self.timeout };
         }
         PushError::Unreachable { endpoint, source: error.without_url() }
-    }
-}
-
-/// Resolves names as the system does, keeping only public addresses: a name that resolves
-/// to loopback, link-local or private addresses only cannot be reached.
-struct PublicAddressesOnly;
-
-impl Resolve for PublicAddressesOnly {
-    fn resolve(&self, name: Name) -> Resolving {
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
-            let public: Vec<SocketAddr> =
-                found.filter(|address| !is_internal(address.ip())).collect();
-            if public.is_empty() {
-                return Err(format!(
-                    "`{host}` resolves only to loopback, link-local or private addresses, which push endpoints may not reach unless the operator allows them (--allow-private-endpoints)"
-                )
-                .into());
-            }
-            Ok(Box::new(public.into_iter()) as Addrs)
-        })
     }
 }
 
