@@ -7,6 +7,8 @@
 //!   (clap) and dispatch; the only place with `anyhow`-style error reporting to a person.
 //! - `commands/bench.rs`: `herald bench`, whose harness (workload, in-process pipeline,
 //!   summary) is the `herald-bench` crate.
+//! - [`chaos`]: `herald chaos`: a counted run with the relay SIGKILLed again and again;
+//!   the report counts what was committed, delivered, lost and applied twice.
 //! - [`demo`]: `herald demo`: the reference shop with a live view and a checked summary.
 //! - [`notify`]: `herald notify`: channel providers from flags, status, recipients, templates.
 //! - [`up`]: `herald up`, every server part in one process; [`config`]: its settings
@@ -16,6 +18,7 @@
 //! - [`events`]: `herald events show | list`, the delivery ledger.
 //! - [`schema`]: `herald schema register | check | list | show` over the registry's API.
 
+pub mod chaos;
 pub mod config;
 pub mod credentials;
 pub mod demo;

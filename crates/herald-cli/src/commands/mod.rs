@@ -9,6 +9,7 @@ use clap::Subcommand;
 use herald_db::{Database, DatabaseOptions};
 
 mod bench;
+mod chaos;
 mod demo;
 mod dlq;
 mod events;
@@ -46,6 +47,13 @@ pub(crate) enum Command {
     Config(up::ConfigArgs),
     /// Measure the whole path: commit → outbox → relay → transport → consumer.
     Bench(bench::BenchArgs),
+    /// Inject faults into a counted run and report what was lost or applied twice.
+    ///
+    /// Producers commit orders, `herald relay` runs as a child process and is SIGKILLed
+    /// again and again, a consumer with an inbox applies each order; the databases are
+    /// counted at the end. Exits non-zero if an event was lost, applied twice or out of
+    /// order.
+    Chaos(chaos::ChaosArgs),
     /// Run a relay: publish committed outbox rows to the transport.
     ///
     /// The transport is the embedded log, RabbitMQ or NATS JetStream; rows are marked
@@ -107,6 +115,7 @@ pub(crate) async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Up(args) => up::run(&args).await,
         Command::Config(args) => up::check(args),
         Command::Bench(args) => bench::run(args).await,
+        Command::Chaos(args) => chaos::run(args).await,
         Command::Relay(args) => relay::run(args).await,
         #[cfg(feature = "testing")]
         Command::ShopConsumer(args) => testing::run_shop_consumer(args).await,
