@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -286,6 +286,9 @@ pub struct Tracker {
     /// Orders of this run handled (including ones whose transaction later rolled back;
     /// the verification counts from the database).
     pub handled: AtomicU64,
+    /// The newest `due_at_us` (commit time, without a rate) of the orders handled: an
+    /// order committed after a moment has been delivered once this passes it.
+    pub newest_due_at_us: AtomicI64,
     latency_us: Mutex<Histogram<u64>>,
 }
 
@@ -297,6 +300,7 @@ impl Tracker {
         Tracker {
             run: run.to_owned(),
             handled: AtomicU64::new(0),
+            newest_due_at_us: AtomicI64::new(0),
             latency_us: Mutex::new(histogram),
         }
     }
@@ -309,6 +313,7 @@ impl Tracker {
         if let Ok(mut histogram) = self.latency_us.lock() {
             histogram.saturating_record(latency);
         }
+        self.newest_due_at_us.fetch_max(order.due_at_us, Ordering::Relaxed);
         self.handled.fetch_add(1, Ordering::Relaxed);
     }
 

@@ -7,10 +7,14 @@
 //! and the databases are counted: `committed` orders, `delivered` (distinct effects),
 //! `lost` (committed without an effect, must be 0), `duplicates_delivered` (redeliveries
 //! the inbox absorbed), `duplicates_applied` (effects applied twice, must be 0) and
-//! `recovery_ms` (the longest time from the end of a fault, a restarted relay, to the next
-//! event handled).
+//! `recovery_ms` (the longest time from the end of a fault to the delivery of the first
+//! event committed after it, or of the last event when the producers had finished).
 //!
-//! Scenarios: `relay-kill` (the relay SIGKILLed and started again, `--kills` times).
+//! Scenarios: `relay-kill` (the relay SIGKILLed and started again, `--kills` times) and,
+//! with a broker, `network-cut` (the relay reaches the broker through a TCP proxy on
+//! loopback that resets every connection and refuses new ones for 2 s, `--kills` times).
+
+mod proxy;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -29,7 +33,10 @@ use tokio::sync::watch;
 use crate::transport::BrokerArgs;
 
 /// The scenarios `herald chaos` knows.
-pub const SCENARIOS: &[&str] = &["relay-kill"];
+pub const SCENARIOS: &[&str] = &["relay-kill", "network-cut"];
+
+/// How long `network-cut` keeps the relay from the broker each time.
+const CUT: Duration = Duration::from_secs(2);
 
 /// What one run injects and how much work it does.
 #[derive(Clone, Debug)]
@@ -70,7 +77,8 @@ pub struct ScenarioReport {
     pub duplicates_applied: i64,
     /// Effects of a customer applied out of commit order (must be 0).
     pub order_violations: i64,
-    /// The longest time from a fault's end to the next event handled, in milliseconds.
+    /// The longest time from a fault's end to the delivery of the first event committed
+    /// after it (or of the last event, when the producers had finished), in milliseconds.
     pub recovery_ms: u64,
 }
 
@@ -95,7 +103,13 @@ pub async fn run(plan: &ChaosPlan) -> anyhow::Result<Vec<ScenarioReport>> {
     let mut reports = Vec::new();
     for scenario in &plan.scenarios {
         eprintln!("chaos: {scenario}: {} events, {} faults …", plan.events, plan.kills);
-        let report = relay_kill(plan, &db, scenario).await?;
+        if scenario == "network-cut" && plan.broker.broker.is_none() {
+            eprintln!(
+                "chaos: network-cut needs --broker (the embedded log has no network); skipped"
+            );
+            continue;
+        }
+        let report = inject(plan, &db, scenario).await?;
         eprintln!(
             "chaos: {scenario}: committed {}, delivered {}, lost {}, applied twice {}, recovery {} ms",
             report.committed,
@@ -110,18 +124,22 @@ pub async fn run(plan: &ChaosPlan) -> anyhow::Result<Vec<ScenarioReport>> {
     Ok(reports)
 }
 
-/// The relay SIGKILLed `plan.kills` times while the producers commit.
-async fn relay_kill(
-    plan: &ChaosPlan,
-    db: &Database,
-    scenario: &str,
-) -> anyhow::Result<ScenarioReport> {
+/// Injects the scenario's fault `plan.kills` times while the producers commit.
+async fn inject(plan: &ChaosPlan, db: &Database, scenario: &str) -> anyhow::Result<ScenarioReport> {
     let run = format!("chaos-{}", uuid::Uuid::now_v7().simple());
     let transport = plan.broker.open(db, OutboxConfig::default().partitions)?;
     let pattern = OrderPlaced::routing_key().parse().context("the orders' routing key")?;
     transport.declare_group("shipping", &[pattern]).await.context("declaring the consumer")?;
     let consumer = ChaosConsumer::start(db, &run, Arc::clone(&transport.subscriber));
-    let mut relay = Relay::spawn(plan)?;
+    let proxy = match (&plan.broker.broker, scenario) {
+        (Some(url), "network-cut") => Some(proxy::Proxy::start(upstream(url)?).await?),
+        _ => None,
+    };
+    let relay_broker = match (&plan.broker.broker, &proxy) {
+        (Some(url), Some(proxy)) => Some(through(url, proxy.address)?),
+        (url, _) => url.clone(),
+    };
+    let mut relay = Relay::spawn(plan, relay_broker.as_deref())?;
     let produced = Arc::new(AtomicU64::new(0));
     let producers = produce(db, &run, plan.events, plan.producers, &produced)?;
     let mut recovery = Duration::ZERO;
@@ -130,18 +148,34 @@ async fn relay_kill(
         while produced.load(Ordering::Relaxed) < threshold {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        relay.kill()?;
         let handled_before = consumer.tracker.handled.load(Ordering::Relaxed);
-        let restarted = Instant::now();
-        relay = Relay::spawn(plan)?;
+        let restarted = match &proxy {
+            Some(proxy) => {
+                proxy.cut();
+                tokio::time::sleep(CUT).await;
+                proxy.restore();
+                Instant::now()
+            }
+            None => {
+                relay.kill()?;
+                relay = Relay::spawn(plan, relay_broker.as_deref())?;
+                Instant::now()
+            }
+        };
         if handled_before >= plan.events {
             continue; // everything was delivered before the fault: nothing to recover
         }
-        // The relay is back: the fault ends; recovery lasts until the next event arrives.
+        // The fault has ended. Recovery lasts until an event committed after this moment
+        // is delivered (or, when the producers had finished, until the last one is).
+        let ended_us = workload::now_us();
         let deadline = restarted + Duration::from_secs(60);
-        while consumer.tracker.handled.load(Ordering::Relaxed) == handled_before
-            && Instant::now() < deadline
-        {
+        let recovered = || {
+            let tracker = &consumer.tracker;
+            tracker.newest_due_at_us.load(Ordering::Relaxed) > ended_us
+                || produced.load(Ordering::Relaxed) >= plan.events
+                    && tracker.handled.load(Ordering::Relaxed) >= plan.events
+        };
+        while !recovered() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         recovery = recovery.max(restarted.elapsed());
@@ -170,14 +204,14 @@ async fn relay_kill(
 struct Relay(Child);
 
 impl Relay {
-    fn spawn(plan: &ChaosPlan) -> anyhow::Result<Relay> {
+    fn spawn(plan: &ChaosPlan, broker: Option<&str>) -> anyhow::Result<Relay> {
         let mut command = Command::new(std::env::current_exe().context("finding herald")?);
         command
             .args(["relay", "--database", &plan.database, "--poll-interval-ms", "100"])
             .args(["--namespace", &plan.broker.namespace])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        if let Some(broker) = &plan.broker.broker {
+        if let Some(broker) = broker {
             command.args(["--broker", broker]);
         }
         Ok(Relay(command.spawn().context("starting herald relay")?))
@@ -196,6 +230,23 @@ impl Drop for Relay {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// The `host:port` a broker URL names.
+fn upstream(url: &str) -> anyhow::Result<String> {
+    let parsed = reqwest::Url::parse(url).context("--broker is not a URL")?;
+    let host = parsed.host_str().context("--broker has no host")?;
+    let port = parsed.port().unwrap_or(if parsed.scheme() == "nats" { 4222 } else { 5672 });
+    Ok(format!("{host}:{port}"))
+}
+
+/// The broker URL with its host and port replaced by the proxy's.
+fn through(url: &str, proxy: std::net::SocketAddr) -> anyhow::Result<String> {
+    let mut parsed = reqwest::Url::parse(url).context("--broker is not a URL")?;
+    let host = proxy.ip().to_string();
+    parsed.set_host(Some(&host)).ok().context("the broker URL takes no host")?;
+    parsed.set_port(Some(proxy.port())).ok().context("the broker URL takes no port")?;
+    Ok(parsed.to_string())
 }
 
 /// The consuming service `shipping`, with its inbox, in this process.

@@ -17,7 +17,8 @@ pub(crate) struct ChaosArgs {
     /// Its names get the suffix `-chaos`, so a run never touches a deployment's queues.
     #[command(flatten)]
     broker: BrokerArgs,
-    /// A scenario to run (repeat it; default: all): relay-kill.
+    /// A scenario to run (repeat it; default: all): relay-kill (the relay SIGKILLed),
+    /// network-cut (the relay's broker connections cut for 2 s; needs --broker).
     #[arg(long = "scenario", value_parser = clap::builder::PossibleValuesParser::new(chaos::SCENARIOS))]
     scenarios: Vec<String>,
     /// Orders per scenario.
@@ -26,7 +27,7 @@ pub(crate) struct ChaosArgs {
     /// Producer tasks.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
     producers: u64,
-    /// Faults injected per scenario.
+    /// Faults injected per scenario (kills, or cuts).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     kills: u32,
     /// Longest wait, in seconds, for every event to be applied after the faults.
