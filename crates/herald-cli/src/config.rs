@@ -240,6 +240,9 @@ impl UpArgs {
         if http.allowed_hosts.is_empty() {
             http.allowed_hosts = file.allowed_hosts;
         }
+        if let Err(error) = http.tls() {
+            problems.push(format!("{error:#}"));
+        }
         match listen {
             Ok(listen) if problems.is_empty() => Ok(UpConfig {
                 listen,

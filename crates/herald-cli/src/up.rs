@@ -93,12 +93,13 @@ pub async fn run(
         config.listen,
     );
 
+    config.http.tls()?; // a bad certificate stops the start, before anything is announced
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
-    let address = listener.local_addr()?;
+    let address = format!("{}://{}", config.http.scheme(), listener.local_addr()?);
     announce(&address, transport.name, notify.as_deref(), generated.then_some(tokens[0].as_str()));
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    config.http.serve(listener, app, shutdown).await?;
     eprintln!("Stopping: the relay finishes its batch, the notification service its round.");
     stop.send_replace(true);
     for task in tasks {
@@ -139,16 +140,16 @@ async fn until(mut stopped: watch::Receiver<bool>) {
 
 /// What runs where, for the person who started it.
 fn announce(
-    address: &std::net::SocketAddr,
+    address: &str,
     transport: &str,
     notify: Option<&[String]>,
     generated_token: Option<&str>,
 ) {
-    eprintln!("Herald is up on http://{address}");
-    eprintln!("  dashboard      http://{address}/");
-    eprintln!("  admin API      http://{address}/api/overview (changes need the token)");
-    eprintln!("  registry       http://{address}/registry (Confluent Schema Registry API)");
-    eprintln!("  metrics        http://{address}/metrics · probes /healthz /readyz");
+    eprintln!("Herald is up on {address}");
+    eprintln!("  dashboard      {address}/");
+    eprintln!("  admin API      {address}/api/overview (changes need the token)");
+    eprintln!("  registry       {address}/registry (Confluent Schema Registry API)");
+    eprintln!("  metrics        {address}/metrics · probes /healthz /readyz");
     let transport = if transport == "embedded log" { "the embedded log" } else { transport };
     eprintln!("  relay          publishing the outbox to {transport}");
     match notify {

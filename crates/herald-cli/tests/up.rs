@@ -168,6 +168,75 @@ const CHANGES: [(&str, &str, &str); 10] = [
     ("DELETE", "/registry/subjects/orders.v1", ""),
 ];
 
+/// Runs `openssl` with `args`, which must succeed.
+fn openssl(args: &[&str]) {
+    let output = Command::new("openssl").args(args).output().expect("run openssl");
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Makes a certificate authority and a certificate it signs for `127.0.0.1` and
+/// `localhost` with `openssl`; returns the paths of the CA, the certificate and its key.
+fn certificates(dir: &std::path::Path) -> [String; 3] {
+    let [ca, ca_key, cert, key, request, extensions] =
+        ["ca.pem", "ca.key", "cert.pem", "key.pem", "leaf.csr", "leaf.ext"]
+            .map(|file| dir.join(file).display().to_string());
+    std::fs::write(
+        &extensions,
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("extensions");
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let authority = ["-keyout", &ca_key, "-out", &ca, "-days", "1", "-subj", "/CN=herald-test-ca"];
+    openssl(&[&["req", "-x509"][..], &ec, &authority].concat());
+    let leaf = ["-keyout", &key, "-out", &request, "-subj", "/CN=localhost"];
+    openssl(&[&["req"][..], &ec, &leaf].concat());
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &request,
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        &cert,
+        "-days",
+        "1",
+        "-extfile",
+        &extensions,
+    ]);
+    [ca, cert, key]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_serves_https_with_the_certificate_it_is_given() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let [ca, cert, key] = certificates(dir.path());
+    let url = format!("sqlite://{}", dir.path().join("up.db").display());
+    let up = start_up(&url, &["--token", TOKEN, "--tls-cert", &cert, "--tls-key", &key]);
+    assert!(up.base.starts_with("https://127.0.0.1:"), "{}", up.base);
+    let authority = std::fs::read(&ca).expect("the CA's certificate");
+    let authority = reqwest::Certificate::from_pem(&authority).expect("PEM");
+    let client =
+        reqwest::Client::builder().add_root_certificate(authority).build().expect("client");
+    let health = client.get(format!("{}/healthz", up.base)).send().await.expect("https");
+    assert_eq!(health.status().as_u16(), 200);
+    let plain = up.base.replacen("https://", "http://", 1);
+    assert!(reqwest::get(format!("{plain}/healthz")).await.is_err(), "plain HTTP is not served");
+    let untrusting = reqwest::get(format!("{}/healthz", up.base)).await;
+    assert!(untrusting.is_err(), "a client that does not trust the CA refuses the server");
+
+    let missing = config_check(&["--tls-cert", &cert], None);
+    assert!(!missing.0 && missing.1.contains("--tls-key"), "{}", missing.1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_state_change_is_refused_without_the_token_or_with_a_wrong_one() {
     let dir = tempfile::tempdir().expect("temporary directory");

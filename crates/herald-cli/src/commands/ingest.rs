@@ -86,8 +86,8 @@ pub(crate) async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    eprintln!("CloudEvents ingest on http://{}/events", listener.local_addr()?);
+    eprintln!("CloudEvents ingest on {}://{}/events", args.http.scheme(), listener.local_addr()?);
     let app = args.http.harden(herald_ingest::router(ingest).into_router(), args.listen);
-    axum::serve(listener, app).with_graceful_shutdown(super::shutdown_signal()).await?;
+    args.http.serve(listener, app, super::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

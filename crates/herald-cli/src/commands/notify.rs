@@ -214,10 +214,11 @@ async fn serve_notify(args: NotifyRunArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;
-        eprintln!("Notification API on http://{}", listener.local_addr()?);
+        eprintln!("Notification API on {}://{}", args.http.scheme(), listener.local_addr()?);
         let app = herald_notify::api::router(db.clone(), &credentials).into_router();
         let app = args.http.harden(app, listen);
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let http = args.http.clone();
+        tokio::spawn(async move { http.serve(listener, app, std::future::pending()).await });
     }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let service =

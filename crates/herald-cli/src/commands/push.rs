@@ -94,13 +94,17 @@ pub(crate) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
             let listener = tokio::net::TcpListener::bind(address)
                 .await
                 .with_context(|| format!("listening on {address}"))?;
-            eprintln!("Subscriptions API on http://{}/api/subscriptions", listener.local_addr()?);
+            let scheme = args.http.scheme();
+            eprintln!(
+                "Subscriptions API on {scheme}://{}/api/subscriptions",
+                listener.local_addr()?
+            );
+            let http = args.http.clone();
             Some(tokio::spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(async {
-                        let _ = api_stopped.await;
-                    })
-                    .await
+                let stopped = async {
+                    let _ = api_stopped.await;
+                };
+                http.serve(listener, router, stopped).await
             }))
         }
         None => None,

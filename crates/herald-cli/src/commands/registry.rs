@@ -54,8 +54,8 @@ pub(crate) async fn run(args: RegistryArgs) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    eprintln!("Schema registry on http://{}", listener.local_addr()?);
+    eprintln!("Schema registry on {}://{}", args.http.scheme(), listener.local_addr()?);
     let app = args.http.harden(router(store, &credentials).into_router(), args.listen);
-    axum::serve(listener, app).with_graceful_shutdown(super::shutdown_signal()).await?;
+    args.http.serve(listener, app, super::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
