@@ -300,8 +300,9 @@ impl ChaosConsumer {
     }
 }
 
-/// `events` orders from `producers` tasks, as fast as they commit.
-fn produce(
+/// `events` orders from `producers` tasks, as fast as they commit (shared with the
+/// end-to-end tests).
+pub fn produce(
     db: &Database,
     run: &str,
     events: u64,
@@ -337,8 +338,9 @@ fn produce(
     }))
 }
 
-/// Waits until every committed order was applied (or `timeout`), then counts.
-async fn settle(
+/// Waits until every committed order was applied (or `timeout`), then counts (shared
+/// with the end-to-end tests).
+pub async fn settle(
     db: &Database,
     run: &str,
     timeout: Duration,

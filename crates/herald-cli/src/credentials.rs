@@ -27,6 +27,31 @@ pub fn token_problem(setting: &str, tokens: &[String]) -> Option<String> {
     })
 }
 
+/// `--token` and `--read-token` of the servers that share the API token (`notify`,
+/// `push`; `up` reads them with its configuration file).
+#[derive(Clone, Debug, clap::Args)]
+pub struct ApiTokenArgs {
+    /// Bearer token that the API's reads and changes require (at least 16 characters;
+    /// repeat it, or separate by commas, to accept two during a rotation).
+    #[arg(long = "token", env = "HERALD_API_TOKEN", hide_env_values = true, value_delimiter = ',')]
+    pub tokens: Vec<String>,
+    /// Bearer token that may only read (repeat it, or separate by commas).
+    #[arg(
+        long = "read-token",
+        env = "HERALD_READ_TOKEN",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub read_tokens: Vec<String>,
+}
+
+impl ApiTokenArgs {
+    /// The credentials these tokens make, each checked.
+    pub fn credentials(self) -> Result<Credentials, String> {
+        credentials(("--token", self.tokens), ("--read-token", self.read_tokens), None)
+    }
+}
+
 /// Credentials from the flags, every token checked (`token_setting` and
 /// `read_token_setting` name them in the error).
 pub fn credentials(

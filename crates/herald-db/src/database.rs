@@ -4,7 +4,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -198,8 +198,13 @@ fn parse_backend(url: &str) -> Result<Backend> {
 }
 
 async fn connect_postgres(url: &str, options: &DatabaseOptions) -> Result<PgPool> {
-    let connect_options = PgConnectOptions::from_str(url)
+    let mut connect_options = PgConnectOptions::from_str(url)
         .map_err(|error| DbError::InvalidUrl { url: redact_url(url), reason: error.to_string() })?;
+    if !url.contains("sslmode=") && is_loopback(connect_options.get_host()) {
+        // libpq's default (`prefer`) would encrypt a connection that never leaves the
+        // machine, at a cost on every query; a URL that names `sslmode` gets it.
+        connect_options = connect_options.ssl_mode(PgSslMode::Disable);
+    }
     PgPoolOptions::new()
         .max_connections(options.max_connections)
         // A ping before every acquire costs a round trip per transaction; a connection
@@ -209,6 +214,16 @@ async fn connect_postgres(url: &str, options: &DatabaseOptions) -> Result<PgPool
         .connect_with(connect_options)
         .await
         .map_err(|source| DbError::connect(url, source))
+}
+
+/// Whether a PostgreSQL host is this machine: a loopback name or address, or a socket.
+fn is_loopback(host: &str) -> bool {
+    host.starts_with('/')
+        || host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 async fn connect_sqlite(url: &str, options: &DatabaseOptions) -> Result<SqliteDb> {

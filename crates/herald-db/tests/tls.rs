@@ -1,7 +1,8 @@
 //! PostgreSQL over TLS (sqlx with rustls): `sslmode=require` encrypts the connection, as
 //! the server's `pg_stat_ssl` confirms; `sslmode=verify-full` checks the server's
 //! certificate, and refuses one no trusted authority signed (this machine's PostgreSQL
-//! serves Debian's self-signed "snakeoil" certificate), naming the cause.
+//! serves Debian's self-signed "snakeoil" certificate), naming the cause. A loopback URL
+//! that names no `sslmode` is not encrypted (libpq's `prefer` would, at a cost per query).
 
 use herald_db::{Database, DatabaseOptions};
 use herald_testkit::postgres_admin_url;
@@ -38,4 +39,16 @@ async fn sslmode_verify_full_refuses_an_untrusted_certificate() {
     let message = error.to_string();
     assert!(message.contains("cannot connect"), "{message}");
     assert!(message.to_lowercase().contains("certificate"), "the cause is named: {message}");
+}
+
+#[tokio::test]
+async fn a_loopback_url_without_sslmode_is_not_encrypted() {
+    let db = Database::connect(&postgres_admin_url(), &options()).await.expect("connect");
+    let Database::Postgres(pool) = &db else { panic!("PostgreSQL") };
+    let ssl: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(pool)
+        .await
+        .expect("pg_stat_ssl");
+    assert!(!ssl, "a connection that never leaves the machine is not worth encrypting");
+    db.close().await;
 }

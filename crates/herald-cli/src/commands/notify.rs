@@ -30,18 +30,9 @@ struct NotifyRunArgs {
     /// Also serve the notification API (status, recipients, templates) on this address.
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
-    /// Bearer token that the API's reads and changes require (at least 16 characters;
-    /// repeat it, or separate by commas, to accept two during a rotation).
-    #[arg(long = "token", env = "HERALD_API_TOKEN", hide_env_values = true, value_delimiter = ',')]
-    tokens: Vec<String>,
-    /// Bearer token that may only read deliveries, recipients and templates.
-    #[arg(
-        long = "read-token",
-        env = "HERALD_READ_TOKEN",
-        hide_env_values = true,
-        value_delimiter = ','
-    )]
-    read_tokens: Vec<String>,
+    /// The API's tokens (full, and read-only).
+    #[command(flatten)]
+    tokens: herald_cli::credentials::ApiTokenArgs,
     /// Attempts per delivery before it fails.
     #[arg(long, default_value_t = 5)]
     max_attempts: i32,
@@ -205,12 +196,7 @@ async fn serve_notify(args: NotifyRunArgs) -> anyhow::Result<()> {
     let db = Database::connect(&url, &options).await.context("opening the database")?;
     let transport = args.broker.open(&db, 16)?;
     if let Some(listen) = args.listen {
-        let credentials = herald_cli::credentials::credentials(
-            ("--token", args.tokens),
-            ("--read-token", args.read_tokens),
-            None,
-        )
-        .map_err(anyhow::Error::msg)?;
+        let credentials = args.tokens.credentials().map_err(anyhow::Error::msg)?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;

@@ -18,18 +18,9 @@ pub(crate) struct PushArgs {
     /// Also serve the subscriptions API (`/api/subscriptions`) on this address.
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
-    /// Bearer token the API requires for reads and changes (at least 16 characters; repeat
-    /// it, or separate by commas, to accept two during a rotation).
-    #[arg(long = "token", env = "HERALD_API_TOKEN", hide_env_values = true, value_delimiter = ',')]
-    tokens: Vec<String>,
-    /// Bearer token that may only read subscriptions.
-    #[arg(
-        long = "read-token",
-        env = "HERALD_READ_TOKEN",
-        hide_env_values = true,
-        value_delimiter = ','
-    )]
-    read_tokens: Vec<String>,
+    /// The API's tokens (full, and read-only).
+    #[command(flatten)]
+    tokens: herald_cli::credentials::ApiTokenArgs,
     /// Immediate re-sends after a failed delivery.
     #[arg(long, default_value_t = 0)]
     immediate_retries: u32,
@@ -78,17 +69,12 @@ pub(crate) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
     let (api_stop, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let api = match args.listen {
         Some(address) => {
-            if args.tokens.is_empty() {
+            if args.tokens.tokens.is_empty() {
                 anyhow::bail!(
                     "--listen needs --token (or HERALD_API_TOKEN): changes to subscriptions require it"
                 );
             }
-            let credentials = herald_cli::credentials::credentials(
-                ("--token", args.tokens),
-                ("--read-token", args.read_tokens),
-                None,
-            )
-            .map_err(anyhow::Error::msg)?;
+            let credentials = args.tokens.credentials().map_err(anyhow::Error::msg)?;
             let router = herald_push::api::router(store.clone(), &credentials)?.into_router();
             let router = args.http.harden(router, address);
             let listener = tokio::net::TcpListener::bind(address)

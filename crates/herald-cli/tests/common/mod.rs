@@ -10,11 +10,10 @@ use std::sync::atomic::AtomicU64;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use herald_bench::workload::{self, ProducerApi, ProducerPlan, RecordOrder, Tracker, Verification};
+use herald_bench::workload::{RecordOrder, Tracker, Verification};
 use herald_consumer::{Consumer, ConsumerConfig, ConsumerStats, Router};
 use herald_db::Database;
 use herald_log::{SqlLog, SqlLogConfig};
-use herald_outbox::{Outbox, OutboxConfig};
 use herald_transport::Subscriber;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -138,34 +137,8 @@ pub(crate) fn produce(
     producers: u64,
     produced: &Arc<AtomicU64>,
 ) -> JoinHandle<u64> {
-    let mut outbox = Outbox::new(OutboxConfig::default()).expect("outbox");
-    if let Database::Postgres(pool) = db {
-        outbox = outbox.with_wakeup(herald_db::Wakeup::for_postgres(pool.clone()));
-    }
-    let mut tasks = Vec::new();
-    for producer in 0..producers {
-        let plan = ProducerPlan {
-            run: run.into(),
-            events,
-            rate: 0,
-            customers: 200,
-            producers,
-            producer,
-            events_per_tx: 1,
-            api: ProducerApi::default(),
-        };
-        let (db, outbox, produced) = (db.clone(), outbox.clone(), Arc::clone(produced));
-        tasks.push(tokio::spawn(async move {
-            workload::produce(db, outbox, plan, &produced).await.expect("produce")
-        }));
-    }
-    tokio::spawn(async move {
-        let mut total = 0;
-        for task in tasks {
-            total += task.await.expect("producer task");
-        }
-        total
-    })
+    let task = herald_cli::chaos::produce(db, run, events, producers, produced).expect("outbox");
+    tokio::spawn(async move { task.await.expect("producer tasks").expect("produce") })
 }
 
 /// Waits until the producers have committed at least `threshold` orders.
@@ -183,14 +156,7 @@ pub(crate) async fn wait_for_produced(produced: &AtomicU64, threshold: u64) {
 
 /// Waits until every produced order was applied (or `timeout`), then returns the verdict.
 pub(crate) async fn settle(db: &Database, run: &str, timeout: Duration) -> Verification {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let verification = workload::verify(db, db, run).await.expect("verify");
-        if verification.lost == 0 || tokio::time::Instant::now() >= deadline {
-            return verification;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    herald_cli::chaos::settle(db, run, timeout).await.expect("verify")
 }
 
 /// A running `herald up`, killed if the test fails before stopping it.
