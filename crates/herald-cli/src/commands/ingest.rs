@@ -17,8 +17,8 @@ pub(crate) struct IngestArgs {
     /// --database.
     #[arg(long, env = "HERALD_REGISTRY_URL")]
     registry: Option<String>,
-    /// Token for --registry's lookups (a read token is enough).
-    #[arg(long, env = "HERALD_REGISTRY_TOKEN", hide_env_values = true, requires = "registry")]
+    /// Token for --registry's lookups (a read token is enough; unused without --registry).
+    #[arg(long, env = "HERALD_REGISTRY_TOKEN", hide_env_values = true)]
     registry_token: Option<String>,
     /// The registry's public URL, for `dataschema` when validating against --database.
     #[arg(long, default_value = "http://127.0.0.1:8081")]
