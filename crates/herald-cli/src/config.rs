@@ -41,20 +41,10 @@ pub struct UpArgs {
     /// Outbox partitions; every producer and relay must agree [default: 16].
     #[arg(long, env = "HERALD_PARTITIONS")]
     pub partitions: Option<u32>,
-    /// The API token every change needs (at least 16 characters) [default: a random one,
-    /// printed at start]. Repeat it, or separate tokens by commas, to accept an old and a
-    /// new token during a rotation.
-    #[arg(long = "token", env = "HERALD_API_TOKEN", hide_env_values = true, value_delimiter = ',')]
-    pub tokens: Vec<String>,
-    /// A token that may only read: dead letters, event journeys, notifications,
-    /// subscriptions (at least 16 characters; repeatable, or comma-separated).
-    #[arg(
-        long = "read-token",
-        env = "HERALD_READ_TOKEN",
-        hide_env_values = true,
-        value_delimiter = ','
-    )]
-    pub read_tokens: Vec<String>,
+    /// The API's tokens (full, and read-only) [default: a full one generated and printed
+    /// at start].
+    #[command(flatten)]
+    pub tokens: crate::credentials::ApiTokenArgs,
     /// Export traces to this OpenTelemetry collector over OTLP/HTTP, e.g.
     /// http://127.0.0.1:4318 [default: no export]. Which spans: HERALD_TRACE (default
     /// info); logs: HERALD_LOG (default warn).
@@ -212,8 +202,8 @@ impl UpArgs {
         let or_file = |given: &Vec<String>, from_file: Tokens| {
             if given.is_empty() { from_file.into_vec() } else { given.clone() }
         };
-        let tokens = or_file(&self.tokens, file.token);
-        let read_tokens = or_file(&self.read_tokens, file.read_token);
+        let tokens = or_file(&self.tokens.tokens, file.token);
+        let read_tokens = or_file(&self.tokens.read_tokens, file.read_token);
         problems.extend(crate::credentials::token_problem("token", &tokens));
         problems.extend(crate::credentials::token_problem("read_token", &read_tokens));
         let otlp_endpoint =

@@ -27,15 +27,18 @@ pub fn token_problem(setting: &str, tokens: &[String]) -> Option<String> {
     })
 }
 
-/// `--token` and `--read-token` of the servers that share the API token (`notify`,
-/// `push`; `up` reads them with its configuration file).
+/// `--token` and `--read-token` of the servers that share the API token (`up`, which
+/// also reads them from its file and generates a full token when none is given;
+/// `notify`, `push`).
 #[derive(Clone, Debug, clap::Args)]
 pub struct ApiTokenArgs {
     /// Bearer token that the API's reads and changes require (at least 16 characters;
-    /// repeat it, or separate by commas, to accept two during a rotation).
+    /// repeat it, or separate by commas, to accept two during a rotation; `herald up`
+    /// generates one and prints it when none is given).
     #[arg(long = "token", env = "HERALD_API_TOKEN", hide_env_values = true, value_delimiter = ',')]
     pub tokens: Vec<String>,
-    /// Bearer token that may only read (repeat it, or separate by commas).
+    /// Bearer token that may only read: dead letters, event journeys, notifications,
+    /// recipients, subscriptions (at least 16 characters; repeat it, or separate by commas).
     #[arg(
         long = "read-token",
         env = "HERALD_READ_TOKEN",

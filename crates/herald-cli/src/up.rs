@@ -93,7 +93,6 @@ pub async fn run(
         config.listen,
     );
 
-    config.http.tls()?; // a bad certificate stops the start, before anything is announced
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;

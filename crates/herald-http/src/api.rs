@@ -90,10 +90,11 @@ impl<S: Clone + Send + Sync + 'static> Api<S> {
     #[allow(clippy::disallowed_methods)] // the one place routes are added
     fn route(mut self, path: &str, access: Access, methods: MethodRouter<S>) -> Self {
         let reject = Arc::clone(&self.reject);
-        let guarded = Router::new()
-            .route(path, methods)
-            .route_layer(self.credentials.require_access(access, move || reject()));
-        self.router = self.router.merge(guarded);
+        let mut declared = Router::new().route(path, methods);
+        if let Some(guard) = self.credentials.require_access(access, move || reject()) {
+            declared = declared.route_layer(guard);
+        }
+        self.router = self.router.merge(declared);
         self.routes.push(Route { path: path.to_owned(), access });
         self
     }

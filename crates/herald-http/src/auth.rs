@@ -103,20 +103,23 @@ impl Credentials {
         &self,
         reject: impl Fn() -> Response + Send + Sync + 'static,
     ) -> RequireCredentials {
-        self.require_access(Access::Write, reject)
+        RequireCredentials {
+            expected: Arc::new(self.digests(Access::Write)),
+            reject: Arc::new(reject),
+        }
     }
 
-    /// The layer for routes of the given [`Access`] (`Open` admits everything).
+    /// The layer for routes of the given [`Access`]; `None` for [`Access::Open`], whose
+    /// routes need no layer.
     pub fn require_access(
         &self,
         access: Access,
         reject: impl Fn() -> Response + Send + Sync + 'static,
-    ) -> RequireCredentials {
-        RequireCredentials {
+    ) -> Option<RequireCredentials> {
+        (access != Access::Open).then(|| RequireCredentials {
             expected: Arc::new(self.digests(access)),
-            open: access == Access::Open,
             reject: Arc::new(reject),
-        }
+        })
     }
 
     fn digests(&self, access: Access) -> Expected {
@@ -172,7 +175,6 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
 #[derive(Clone)]
 pub struct RequireCredentials {
     expected: Arc<Expected>,
-    open: bool,
     reject: Arc<dyn Fn() -> Response + Send + Sync>,
 }
 
@@ -210,7 +212,7 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        if self.guard.open || self.guard.expected.admit(request.headers()) {
+        if self.guard.expected.admit(request.headers()) {
             Either::Left(self.inner.call(request))
         } else {
             Either::Right(ready(Ok((self.guard.reject)())))

@@ -128,7 +128,9 @@ impl PushClient {
     /// reached, times out, or answers 5xx, 408 or 429 (with `Retry-After` when sent), and
     /// with a permanent one for any other answer or an envelope that cannot be sent.
     pub async fn deliver(&self, target: &PushTarget, envelope: &Envelope) -> Result<()> {
-        validate::public_endpoint(target.endpoint.as_str(), self.allow_private_endpoints)?;
+        if !self.allow_private_endpoints {
+            validate::refuse_internal(&target.endpoint)?;
+        }
         let request = binary_request(envelope)?;
         let id = envelope.id.to_string();
         let timestamp = Utc::now().timestamp();

@@ -111,14 +111,24 @@ pub(crate) fn endpoint(value: &str) -> Result<Url> {
 /// by its literal address or a `localhost` name.
 pub(crate) fn public_endpoint(value: &str, allow_private: bool) -> Result<Url> {
     let url = endpoint(value)?;
-    if !allow_private && url.host_str().is_some_and(herald_http::network::is_internal_host) {
-        return Err(PushError::invalid("endpoint", &shown_endpoint(value), PRIVATE_REFUSED));
+    if !allow_private {
+        refuse_internal(&url)?;
     }
     Ok(url)
 }
 
+/// Refuses a URL on this machine or a private network, by its literal address or a
+/// `localhost` name (other names are checked when they are resolved).
+pub(crate) fn refuse_internal(url: &Url) -> Result<()> {
+    if url.host_str().is_some_and(herald_http::network::is_internal_host) {
+        let shown = shown_endpoint(url.as_str());
+        return Err(PushError::invalid("endpoint", &shown, PRIVATE_REFUSED));
+    }
+    Ok(())
+}
+
 /// Why an endpoint on an internal address is refused.
-pub(crate) const PRIVATE_REFUSED: &str = "a public address: loopback, link-local and private \
+const PRIVATE_REFUSED: &str = "a public address: loopback, link-local and private \
      networks are refused (server-side request forgery) unless the operator allows them \
      (--allow-private-endpoints)";
 
@@ -135,14 +145,17 @@ fn is_version_word(word: &str) -> bool {
     })
 }
 
-/// The URL text with any user information (`user:password@`) replaced by `***@`, so an
-/// error never shows a password, even for a URL that does not parse.
 /// The endpoint as it is shown (listed, logged): the values of its query string, which may
-/// carry a receiver's credentials, replaced by `***`; the keys stay, to tell endpoints apart.
+/// carry a receiver's credentials, replaced by `***` (the keys stay, to tell endpoints
+/// apart), and without user information or fragment.
 pub fn shown_endpoint(endpoint: &str) -> String {
     let Ok(mut url) = Url::parse(endpoint) else {
         return without_user_info(endpoint);
     };
+    if url.password().is_some() || !url.username().is_empty() {
+        let _ = url.set_password(None);
+        let _ = url.set_username("***");
+    }
     if url.query().is_some() {
         let keys: Vec<String> = url.query_pairs().map(|(key, _)| key.into_owned()).collect();
         url.query_pairs_mut().clear().extend_pairs(keys.iter().map(|key| (key, "***")));
@@ -158,6 +171,8 @@ pub(crate) fn serialize_shown_endpoint<S: serde::Serializer>(
     serializer.serialize_str(&shown_endpoint(endpoint))
 }
 
+/// The URL text with any user information (`user:password@`) replaced by `***@`, so an
+/// error never shows a password, even for a URL that does not parse.
 fn without_user_info(value: &str) -> String {
     let Some((scheme, rest)) = value.split_once("://") else {
         return value.to_owned();
@@ -178,6 +193,7 @@ mod tests {
         let shown = shown_endpoint("https://hooks.example/in?token=s3cret&team=a#frag");
         assert_eq!(shown, "https://hooks.example/in?token=***&team=***");
         assert_eq!(shown_endpoint("https://hooks.example/in"), "https://hooks.example/in");
+        assert_eq!(shown_endpoint("https://u:pw@hooks.example/"), "https://***@hooks.example/");
     }
 
     #[test]
