@@ -6,6 +6,8 @@
 //! - `lint`: `cargo fmt --check` and `cargo clippy --workspace --all-targets -D warnings`.
 //! - `ci`: `lint`, then `test` — what `.ci/run` does.
 //! - `bench`: the release-build benchmark runs recorded in BENCHMARKS.md.
+//! - `fuzz [--seconds N]`: every `cargo fuzz` target of `fuzz/` for N seconds (60 by
+//!   default), one after the other; fails if any finds a crash.
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
@@ -50,8 +52,9 @@ fn main() -> anyhow::Result<()> {
             test()
         }
         "bench" => bench(),
+        "fuzz" => fuzz(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
-            eprintln!("usage: cargo xtask <services|test|lint|ci|bench>");
+            eprintln!("usage: cargo xtask <services|test|lint|ci|bench|fuzz [--seconds N]>");
             bail!("unknown task `{task}`")
         }
     }
@@ -244,6 +247,68 @@ fn bench() -> anyhow::Result<()> {
         if !status.success() {
             bail!("herald bench failed ({status})");
         }
+    }
+    Ok(())
+}
+
+/// The fuzz targets of `fuzz/`, each with its corpus in `fuzz/corpus/<target>/`.
+const FUZZ_TARGETS: [&str; 7] = [
+    "envelope_json",
+    "amqp_message",
+    "http_ingest",
+    "cesql",
+    "schema_compat",
+    "registry_schema",
+    "config_file",
+];
+
+/// Runs every fuzz target for `--seconds` (default 60) on the stable toolchain
+/// (`RUSTC_BOOTSTRAP=1`, as libFuzzer's flags are nightly-only), installing cargo-fuzz if
+/// missing. Without a sanitizer: the workspace forbids `unsafe`, and what is looked for
+/// is panics, stack overflows and slow inputs (`-timeout`). The committed corpus seeds
+/// each run; new inputs go to `fuzz/target/new-corpus/<target>/` (to merge them, see
+/// `cargo fuzz cmin` in README.md). Crashes are saved in `fuzz/artifacts/<target>/`.
+fn fuzz(args: &[String]) -> anyhow::Result<()> {
+    let seconds = match args {
+        [] => 60,
+        [flag, value] if flag == "--seconds" => {
+            value.parse::<u64>().with_context(|| format!("--seconds `{value}`: not a number"))?
+        }
+        _ => bail!("usage: cargo xtask fuzz [--seconds N]"),
+    };
+    let present = Command::new(env!("CARGO")).args(["fuzz", "--version"]).output();
+    if !present.is_ok_and(|output| output.status.success()) {
+        cargo(&["install", "cargo-fuzz", "--locked"])?;
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    let fuzz = |args: &[&str]| -> anyhow::Result<bool> {
+        eprintln!("$ (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz {})", args.join(" "));
+        let status = Command::new(env!("CARGO"))
+            .arg("fuzz")
+            .args(args)
+            .current_dir(&dir)
+            .env("RUSTC_BOOTSTRAP", "1")
+            .status()
+            .context("running cargo fuzz")?;
+        Ok(status.success())
+    };
+    if !fuzz(&["build", "--sanitizer", "none"])? {
+        bail!("the fuzz targets do not build");
+    }
+    let max_time = format!("-max_total_time={seconds}");
+    let mut crashed = Vec::new();
+    for target in FUZZ_TARGETS {
+        let new_corpus = format!("target/new-corpus/{target}");
+        std::fs::create_dir_all(dir.join(&new_corpus))
+            .with_context(|| format!("creating fuzz/{new_corpus}"))?;
+        let corpus = format!("corpus/{target}");
+        let args = ["run", "--sanitizer", "none", target, &new_corpus, &corpus, "--"];
+        if !fuzz(&[&args[..], &[&max_time, "-timeout=10"]].concat())? {
+            crashed.push(target);
+        }
+    }
+    if !crashed.is_empty() {
+        bail!("fuzz targets found crashes (inputs in fuzz/artifacts/): {}", crashed.join(", "));
     }
     Ok(())
 }

@@ -98,8 +98,11 @@ impl fmt::Display for Node {
             Node::Attribute(name) => formatter.write_str(name),
             Node::Exists(name) => write!(formatter, "(EXISTS {name})"),
             Node::Not(operand) => write!(formatter, "NOT {operand}"),
-            // Parentheses keep `-(5)` apart from the literal `-5`.
-            Node::Negate(operand) => write!(formatter, "-({operand})"),
+            // The space keeps `- 5` apart from the literal `-5`. No parentheses: they
+            // would cost the parser two levels of recursion per negation, so a deep
+            // `- - - x` printed as `-(-(-(x)))` would no longer parse (a chain operand
+            // prints its own).
+            Node::Negate(operand) => write!(formatter, "- {operand}"),
             Node::Chain(first, rest) => {
                 write!(formatter, "({first}")?;
                 for (operator, operand) in rest {

@@ -23,11 +23,22 @@ use crate::lexer::{Token, TokenKind, describe, tokenize};
 use crate::like::LikePattern;
 use crate::value::{Value, truncated};
 
-/// The deepest nesting allowed, both of the tree and of the parser's own recursion.
+/// The deepest nesting allowed of the tree.
 ///
-/// It bounds the stack used by parsing, evaluating, printing and dropping an expression.
-/// Chains of one operator level (`a OR b OR …`) are flat and do not count against it.
-pub(crate) const MAX_DEPTH: usize = 128;
+/// It bounds the stack used by evaluating, printing and dropping an expression. Chains of
+/// one operator level (`a OR b OR …`) are flat and do not count against it. It was 128
+/// until the parser's recursion budget became three times this (below), which at 128
+/// overflowed a 2 MiB test thread in a debug build.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// The deepest recursion allowed of the parser, which bounds the stack parsing uses.
+///
+/// A parenthesised operand costs two levels (its prefix position and the expression
+/// inside), a function call two and `(x IN (set))` three, where the tree gains one: three
+/// times the tree's limit lets the printed form of every expression (which parenthesises
+/// each chain, LIKE and IN) parse back. The `cesql` fuzz target found printed forms that
+/// did not while both limits were the same.
+const MAX_RECURSION: usize = 3 * MAX_DEPTH + 2;
 
 /// Parses a whole expression.
 pub(crate) fn parse(text: &str) -> Result<Node, ParseError> {
@@ -212,7 +223,8 @@ impl<'t> Parser<'t> {
         self.nested(Self::prefix_or_primary)
     }
 
-    /// Runs `parse` one recursion level deeper, refusing to go past [`MAX_DEPTH`].
+    /// Runs `parse` one recursion level deeper, refusing to go past [`MAX_RECURSION`]
+    /// (reported as the [`MAX_DEPTH`] a person can act on).
     ///
     /// Every recursive path of the parser goes through [`Parser::logic`] or
     /// [`Parser::prefix`], so this bounds the parser's stack.
@@ -220,7 +232,7 @@ impl<'t> Parser<'t> {
         &mut self,
         parse: impl FnOnce(&mut Self) -> Result<Parsed, ParseError>,
     ) -> Result<Parsed, ParseError> {
-        if self.nesting >= MAX_DEPTH {
+        if self.nesting >= MAX_RECURSION {
             return Err(ParseError::TooDeep { position: self.peek().start, limit: MAX_DEPTH });
         }
         self.nesting += 1;

@@ -162,14 +162,33 @@ impl UpArgs {
     /// lists each problem, naming the setting, the value (never a secret) and what is
     /// expected.
     pub fn resolve(&self) -> Result<UpConfig, Vec<String>> {
-        let mut problems = Vec::new();
         let file = match &self.config {
-            None => FileConfig::default(),
-            Some(path) => read_file(path).unwrap_or_else(|problem| {
-                problems.push(problem);
-                FileConfig::default()
-            }),
+            None => Ok(FileConfig::default()),
+            Some(path) => std::fs::read(path)
+                .map_err(|error| format!("config: cannot read `{}`: {error}", path.display()))
+                .and_then(|contents| parse_file(path, &contents)),
         };
+        self.resolve_with(file)
+    }
+
+    /// Like [`UpArgs::resolve`], with the configuration file's `contents` given rather
+    /// than read from [`UpArgs::config`]; `path` names the file in messages. Contents that
+    /// are not a valid file are one of the problems listed, never a panic.
+    pub fn resolve_contents(
+        &self,
+        path: &std::path::Path,
+        contents: &[u8],
+    ) -> Result<UpConfig, Vec<String>> {
+        self.resolve_with(parse_file(path, contents))
+    }
+
+    /// Merges `file` (or its problem), the variables and the flags, and checks every value.
+    fn resolve_with(&self, file: Result<FileConfig, String>) -> Result<UpConfig, Vec<String>> {
+        let mut problems = Vec::new();
+        let file = file.unwrap_or_else(|problem| {
+            problems.push(problem);
+            FileConfig::default()
+        });
         let listen_text =
             self.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = listen_text.parse::<SocketAddr>().map_err(|_| {
@@ -273,10 +292,11 @@ impl UpArgs {
     }
 }
 
-fn read_file(path: &std::path::Path) -> Result<FileConfig, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| format!("config: cannot read `{}`: {error}", path.display()))?;
-    toml::from_str(&text)
+/// Parses the configuration file's `contents` (UTF-8 TOML); `path` names it in messages.
+fn parse_file(path: &std::path::Path, contents: &[u8]) -> Result<FileConfig, String> {
+    let text = std::str::from_utf8(contents)
+        .map_err(|error| format!("config: `{}` is not UTF-8 text: {error}", path.display()))?;
+    toml::from_str(text)
         .map_err(|error| format!("config: `{}`: {}", path.display(), error.to_string().trim_end()))
 }
 

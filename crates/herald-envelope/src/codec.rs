@@ -660,6 +660,18 @@ pub(crate) fn binary_body(envelope: &Envelope) -> Vec<u8> {
 
 /// Whether a media type is JSON (`application/json`, `*/*+json`, `text/json`); absent
 /// means JSON, as in structured mode.
+/// Whether binary mode carries `envelope` unchanged: [`from_binary`] reads its body back
+/// as the same data, JSON exactly when `datacontenttype` is JSON (or absent), and an
+/// empty body as no data.
+pub(crate) fn fits_binary_mode(envelope: &Envelope) -> bool {
+    let json = is_json(envelope.datacontenttype.as_deref());
+    match &envelope.data {
+        None => true,
+        Some(Data::Json(_)) => json,
+        Some(Data::Binary(bytes)) => !json && !bytes.is_empty(),
+    }
+}
+
 fn is_json(media_type: Option<&str>) -> bool {
     let Some(media_type) = media_type else {
         return true;

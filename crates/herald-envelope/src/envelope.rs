@@ -210,6 +210,14 @@ impl Envelope {
         codec::binary_attributes(self)
     }
 
+    /// Whether a binary-mode message carries this event unchanged: its data is JSON text
+    /// exactly when `datacontenttype` is a JSON media type (or absent), and binary data is
+    /// not empty. A binding sends any other event in structured mode, or it would come
+    /// back as another event (found by the `amqp_message` fuzz target).
+    pub fn fits_binary_mode(&self) -> bool {
+        codec::fits_binary_mode(self)
+    }
+
     /// The body of a binary-mode message: the data's JSON text or its bytes.
     pub fn binary_body(&self) -> Vec<u8> {
         codec::binary_body(self)

@@ -10,7 +10,7 @@
 use herald_envelope::{Envelope, ExtensionValue, Limits};
 use herald_transport::Message;
 use lapin::BasicProperties;
-use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 
 /// The prefix of CloudEvents attributes among the application properties.
 pub const ATTRIBUTE_PREFIX: &str = "cloudEvents_";
@@ -29,23 +29,37 @@ pub const FIRST_FAILED_HEADER: &str = "herald-first-failed-at";
 pub const LAST_ERROR_HEADER: &str = "herald-last-error";
 
 /// The body and properties of a message in binary mode. A payload that is not a valid
-/// structured event (never the case for what the outbox holds) travels in structured mode.
+/// structured event (never the case for what the outbox holds), that binary mode would
+/// change ([`Envelope::fits_binary_mode`]), or whose `datacontenttype` is longer than
+/// AMQP's `content-type` (a short string, 255 bytes), travels in structured mode.
 pub fn to_amqp(message: &Message) -> (Vec<u8>, BasicProperties) {
     let base = BasicProperties::default()
         .with_delivery_mode(2)
         .with_message_id(message.event_id.to_string().into());
+    let structured = || {
+        (message.payload.clone(), base.clone().with_content_type(STRUCTURED_CONTENT_TYPE.into()))
+    };
     let Ok(envelope) =
         Envelope::from_json(&message.payload, &Limits { max_event_bytes: usize::MAX })
     else {
-        return (message.payload.clone(), base.with_content_type(STRUCTURED_CONTENT_TYPE.into()));
+        return structured();
+    };
+    if !envelope.fits_binary_mode() {
+        return structured();
+    }
+    // Found by the `amqp_message` fuzz target: `ShortString::from` panics past 255 bytes.
+    let content_type = match envelope.datacontenttype.as_deref().map(ShortString::try_new) {
+        None => None,
+        Some(Ok(content_type)) => Some(content_type),
+        Some(Err(_)) => return structured(),
     };
     let mut headers = FieldTable::default();
     for (name, value) in envelope.binary_attributes() {
         headers.insert(format!("{ATTRIBUTE_PREFIX}{name}").into(), amqp_value(value));
     }
     let mut properties = base.with_headers(headers);
-    if let Some(content_type) = &envelope.datacontenttype {
-        properties = properties.with_content_type(content_type.as_str().into());
+    if let Some(content_type) = content_type {
+        properties = properties.with_content_type(content_type);
     }
     (envelope.binary_body(), properties)
 }

@@ -1,11 +1,20 @@
 //! Compiled schemas and what a payload that breaks one is told.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use herald_registry::RegisteredSchema;
 
 /// The most violations one error reports; the rest are counted.
 const MOST_REPORTED: usize = 10;
+
+/// The most subschemas a schema may expand to with its `$ref`s followed: validation
+/// visits each for a payload, so a schema past it could take exponential time.
+const MAX_EXPANDED: usize = 100_000;
+
+/// The deepest the expansion goes, nesting and `$ref`s followed together, which bounds
+/// the stack it uses.
+const MAX_NESTING: usize = 512;
 
 /// A registered JSON Schema, compiled for validation.
 pub struct CompiledSchema {
@@ -86,6 +95,13 @@ impl CompiledSchema {
         }
         let schema: serde_json::Value =
             serde_json::from_str(&registered.schema).map_err(|error| error.to_string())?;
+        if Expansion::new(&schema).size(&schema, 0).is_none() {
+            return Err(format!(
+                "it expands to more than {MAX_EXPANDED} subschemas through its `$ref`s, or \
+                 nests more than {MAX_NESTING} deep through them; validating a payload could take \
+                 exponential time"
+            ));
+        }
         let validator = jsonschema::validator_for(&schema).map_err(|error| error.to_string())?;
         Ok(CompiledSchema {
             subject: registered.subject.clone(),
@@ -127,5 +143,71 @@ impl CompiledSchema {
             violations,
             more,
         })
+    }
+}
+
+/// Counts the subschemas of a schema with each local `$ref` replaced by its target, so
+/// that a schema like forty nested `{"anyOf": [{"$ref": "#/$defs/next"}, {"$ref":
+/// "#/$defs/next"}]}` (2^40 subschemas, found by the `registry_schema` fuzz target) is
+/// refused before validation. A `$ref` back into a schema being expanded counts one:
+/// that recursion follows the payload, which is finite.
+struct Expansion<'a> {
+    root: &'a serde_json::Value,
+    /// The sizes found, by the address of the subschema.
+    sizes: HashMap<*const serde_json::Value, usize>,
+    /// The `$ref` targets being expanded.
+    open: HashSet<*const serde_json::Value>,
+}
+
+impl<'a> Expansion<'a> {
+    fn new(root: &'a serde_json::Value) -> Self {
+        Expansion { root, sizes: HashMap::new(), open: HashSet::new() }
+    }
+
+    /// The expanded size of `node` at `nesting`, `None` past [`MAX_EXPANDED`] or
+    /// [`MAX_NESTING`].
+    fn size(&mut self, node: &'a serde_json::Value, nesting: usize) -> Option<usize> {
+        if nesting > MAX_NESTING {
+            return None;
+        }
+        let key: *const serde_json::Value = node;
+        if let Some(&size) = self.sizes.get(&key) {
+            return Some(size);
+        }
+        let mut size: usize = 1;
+        let children: Vec<&'a serde_json::Value> = match node {
+            serde_json::Value::Object(members) => members.values().collect(),
+            serde_json::Value::Array(elements) => elements.iter().collect(),
+            _ => Vec::new(),
+        };
+        for child in children {
+            size = size.checked_add(self.size(child, nesting + 1)?)?;
+        }
+        if let Some(target) = node.get("$ref").and_then(|r| r.as_str()).and_then(|r| self.target(r))
+        {
+            size = size.checked_add(self.size_of_target(target, nesting + 1)?)?;
+        }
+        if size > MAX_EXPANDED {
+            return None;
+        }
+        self.sizes.insert(key, size);
+        Some(size)
+    }
+
+    /// The expanded size of a `$ref`'s target: one when it is being expanded already.
+    fn size_of_target(&mut self, target: &'a serde_json::Value, nesting: usize) -> Option<usize> {
+        let key: *const serde_json::Value = target;
+        if !self.open.insert(key) {
+            return Some(1);
+        }
+        let size = self.size(target, nesting);
+        self.open.remove(&key);
+        size
+    }
+
+    /// The subschema a local `$ref` (`#`, `#/json/pointer`) names, if it exists.
+    fn target(&self, reference: &str) -> Option<&'a serde_json::Value> {
+        let pointer = reference.strip_prefix('#')?;
+        self.root.pointer(pointer)
     }
 }

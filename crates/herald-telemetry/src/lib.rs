@@ -58,9 +58,26 @@ pub fn continue_trace(span: &tracing::Span, traceparent: &str) -> bool {
 
 /// The remote span context that `traceparent` names, or `None` if it is not valid.
 fn parse_traceparent(traceparent: &str) -> Option<Context> {
+    if !is_version_00(traceparent) {
+        return None;
+    }
     let carrier = TraceparentCarrier { value: Some(traceparent.to_owned()) };
     let context = TraceContextPropagator::new().extract(&carrier);
     context.span().span_context().is_valid().then_some(context)
+}
+
+/// Whether `traceparent` has the shape of W3C Trace Context version 00, the only one the
+/// envelope's `traceparent` attribute takes: `00-<32 hex>-<16 hex>-<2 hex>`, lowercase.
+/// OpenTelemetry's propagator alone is looser (it reads ids shorter than their length),
+/// and a request header it accepted became an event attribute that fails validation.
+fn is_version_00(traceparent: &str) -> bool {
+    let mut parts = traceparent.split('-');
+    let lower_hex = |part: &str, len: usize| {
+        part.len() == len && part.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    parts.next() == Some("00")
+        && [32, 16, 2].into_iter().all(|len| parts.next().is_some_and(|part| lower_hex(part, len)))
+        && parts.next().is_none()
 }
 
 /// The trace id (32 lowercase hex digits) of a `traceparent`, if it is valid.
@@ -150,7 +167,16 @@ mod tests {
         let (_provider, subscriber) = traced();
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!("consume");
-            for bad in ["", "garbage", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"] {
+            for bad in [
+                "",
+                "garbage",
+                "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                // Found by the `http_ingest` fuzz target: short ids, which the propagator
+                // reads as if zero-padded.
+                "00-4bf46f3577b34da6a3ce929d0e0e4-60f0a0ba902b7-01",
+                "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            ] {
                 assert!(!continue_trace(&span, bad), "{bad:?} accepted");
                 assert_eq!(trace_id_of(bad), None);
             }
