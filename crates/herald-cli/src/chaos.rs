@@ -2,19 +2,23 @@
 //! injected, every event counted end to end.
 //!
 //! Producers commit orders with their events into the outbox; `herald relay` runs as a
-//! child process; a consumer with an inbox runs in this process and applies each order's
-//! effect. A scenario injects its fault while the producers run, then everything settles
+//! child process; a consumer with an inbox runs in this process (in a child process for
+//! `consumer-kill`) and applies each order's effect. A scenario injects its fault while the producers run, then everything settles
 //! and the databases are counted: `committed` orders, `delivered` (distinct effects),
 //! `lost` (committed without an effect, must be 0), `duplicates_delivered` (redeliveries
 //! the inbox absorbed), `duplicates_applied` (effects applied twice, must be 0) and
 //! `recovery_ms` (the longest time from the end of a fault to the delivery of the first
 //! event committed after it, or of the last event when the producers had finished).
 //!
-//! Scenarios: `relay-kill` (the relay SIGKILLed and started again, `--kills` times) and,
-//! with a broker, `network-cut` (the relay reaches the broker through a TCP proxy on
-//! loopback that resets every connection and refuses new ones for 2 s, `--kills` times).
-
-mod proxy;
+//! Scenarios, each fault injected `--kills` times: `relay-kill` (the relay SIGKILLed and
+//! started again), `consumer-kill` (the consumer, a child process whose handlers take
+//! 1 ms inside their transactions, SIGKILLed and started again), `slow-consumer` (that
+//! consumer replaced, for the outage, by one whose handlers take 20 ms: the backlog grows
+//! in the broker, not in any process's memory) and, with a broker, `network-cut` (the relay reaches the broker through
+//! a TCP proxy on loopback that resets every connection and refuses new ones for the
+//! outage), `network-stall` (the proxy holds every byte, connections open, for the
+//! outage) and `broker-restart` (the operator's commands stop the broker and, after the
+//! outage, start it again).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -26,6 +30,7 @@ use herald_bench::workload::{self, OrderPlaced, ProducerApi, ProducerPlan, Recor
 use herald_consumer::{Consumer, ConsumerConfig, ConsumerStats, Router};
 use herald_db::{Database, DatabaseOptions};
 use herald_envelope::Event;
+use herald_faults::Proxy;
 use herald_outbox::{Outbox, OutboxConfig};
 use serde::Serialize;
 use tokio::sync::watch;
@@ -33,10 +38,23 @@ use tokio::sync::watch;
 use crate::transport::BrokerArgs;
 
 /// The scenarios `herald chaos` knows.
-pub const SCENARIOS: &[&str] = &["relay-kill", "network-cut"];
+pub const SCENARIOS: &[&str] = &[
+    "relay-kill",
+    "consumer-kill",
+    "slow-consumer",
+    "network-cut",
+    "network-stall",
+    "broker-restart",
+];
 
-/// How long `network-cut` keeps the relay from the broker each time.
-const CUT: Duration = Duration::from_secs(2);
+/// How long `network-cut` holds every byte before it closes the connections: what the
+/// relay wrote meanwhile is lost with them, while what it writes next waits in its
+/// client for the reconnection.
+const SILENCE_BEFORE_CUT: Duration = Duration::from_millis(300);
+
+/// How long each handler of `slow-consumer`'s slowed consumer takes, inside its
+/// transaction: far slower than the producers.
+const SLOW_HANDLER: &str = "20";
 
 /// What one run injects and how much work it does.
 #[derive(Clone, Debug)]
@@ -56,6 +74,51 @@ pub struct ChaosPlan {
     pub kills: u32,
     /// Longest wait for everything to be applied after the faults.
     pub settle_timeout: Duration,
+    /// How long a cut, a stall or a stopped broker lasts each time.
+    pub outage: Duration,
+    /// Shell commands that stop and start the broker (`broker-restart`).
+    pub broker_commands: Option<BrokerCommands>,
+}
+
+/// How the operator stops and starts the broker, run with `sh -c`; `start` returns once
+/// the broker serves again (e.g. `rabbitmqctl start_app && rabbitmqctl await_startup`).
+#[derive(Clone, Debug)]
+pub struct BrokerCommands {
+    /// Stops the broker.
+    pub stop: String,
+    /// Starts it again.
+    pub start: String,
+}
+
+impl ChaosPlan {
+    /// Why `scenario` cannot run with this plan, if it cannot.
+    pub fn cannot_run(&self, scenario: &str) -> Option<&'static str> {
+        let networked = ["network-cut", "network-stall", "broker-restart"].contains(&scenario);
+        if networked && self.broker.broker.is_none() {
+            return Some("needs --broker (the embedded log has no network)");
+        }
+        if scenario == "broker-restart" && self.broker_commands.is_none() {
+            return Some("needs --broker-stop-cmd and --broker-start-cmd");
+        }
+        None
+    }
+
+    /// The scenarios asked for, or, when none was, every one this plan can run.
+    fn chosen(&self) -> anyhow::Result<Vec<String>> {
+        if self.scenarios.is_empty() {
+            let runnable = SCENARIOS.iter().filter(|s| self.cannot_run(s).is_none());
+            return Ok(runnable.map(|s| (*s).to_owned()).collect());
+        }
+        for scenario in &self.scenarios {
+            if !SCENARIOS.contains(&scenario.as_str()) {
+                bail!("--scenario: `{scenario}` is not one of {}", SCENARIOS.join(", "));
+            }
+            if let Some(reason) = self.cannot_run(scenario) {
+                bail!("--scenario {scenario} {reason}");
+            }
+        }
+        Ok(self.scenarios.clone())
+    }
 }
 
 /// One scenario's counts.
@@ -71,8 +134,9 @@ pub struct ScenarioReport {
     pub delivered: i64,
     /// Committed orders without an effect (must be 0).
     pub lost: i64,
-    /// Redeliveries the inbox recognised and did not apply again.
-    pub duplicates_delivered: u64,
+    /// Redeliveries the inbox recognised and did not apply again; `null` after
+    /// `consumer-kill`, whose killed processes take their counts with them.
+    pub duplicates_delivered: Option<u64>,
     /// Effects applied more than once (must be 0).
     pub duplicates_applied: i64,
     /// Effects of a customer applied out of commit order (must be 0).
@@ -80,6 +144,13 @@ pub struct ScenarioReport {
     /// The longest time from a fault's end to the delivery of the first event committed
     /// after it (or of the last event, when the producers had finished), in milliseconds.
     pub recovery_ms: u64,
+    /// The most events committed and not yet applied at the end of a fault.
+    pub peak_backlog: u64,
+    /// The highest resident memory of the relay processes, in MiB (`VmHWM`).
+    pub relay_peak_rss_mib: u64,
+    /// The same of the consumer processes, where the consumer runs as one (`null` when
+    /// it runs inside `herald chaos`).
+    pub consumer_peak_rss_mib: Option<u64>,
 }
 
 impl ScenarioReport {
@@ -91,24 +162,14 @@ impl ScenarioReport {
 
 /// Runs every scenario of the plan, one after the other, each with its own run id.
 pub async fn run(plan: &ChaosPlan) -> anyhow::Result<Vec<ScenarioReport>> {
-    for scenario in &plan.scenarios {
-        if !SCENARIOS.contains(&scenario.as_str()) {
-            bail!("--scenario: `{scenario}` is not one of {}", SCENARIOS.join(", "));
-        }
-    }
+    let scenarios = plan.chosen()?;
     let options = DatabaseOptions { max_connections: 16, ..DatabaseOptions::default() };
     let db = Database::connect(&plan.database, &options).await.context("--database")?;
     db.migrate().await.context("applying Herald's migrations")?;
     workload::create_tables(&db, &db).await.context("creating the workload's tables")?;
     let mut reports = Vec::new();
-    for scenario in &plan.scenarios {
+    for scenario in &scenarios {
         eprintln!("chaos: {scenario}: {} events, {} faults …", plan.events, plan.kills);
-        if scenario == "network-cut" && plan.broker.broker.is_none() {
-            eprintln!(
-                "chaos: network-cut needs --broker (the embedded log has no network); skipped"
-            );
-            continue;
-        }
         let report = inject(plan, &db, scenario).await?;
         eprintln!(
             "chaos: {scenario}: committed {}, delivered {}, lost {}, applied twice {}, recovery {} ms",
@@ -130,49 +191,70 @@ async fn inject(plan: &ChaosPlan, db: &Database, scenario: &str) -> anyhow::Resu
     let transport = plan.broker.open(db, OutboxConfig::default().partitions)?;
     let pattern = OrderPlaced::routing_key().parse().context("the orders' routing key")?;
     transport.declare_group("shipping", &[pattern]).await.context("declaring the consumer")?;
-    let consumer = ChaosConsumer::start(db, &run, Arc::clone(&transport.subscriber));
+    let mut shipping = match scenario {
+        "consumer-kill" | "slow-consumer" => Shipping::Process(Process::consumer(plan, "1")?),
+        _ => Shipping::InProcess(ChaosConsumer::start(db, &run, Arc::clone(&transport.subscriber))),
+    };
     let proxy = match (&plan.broker.broker, scenario) {
-        (Some(url), "network-cut") => Some(proxy::Proxy::start(upstream(url)?).await?),
+        (Some(url), "network-cut" | "network-stall") => Some(Proxy::start(upstream(url)?).await?),
         _ => None,
     };
     let relay_broker = match (&plan.broker.broker, &proxy) {
         (Some(url), Some(proxy)) => Some(through(url, proxy.address)?),
         (url, _) => url.clone(),
     };
-    let mut relay = Relay::spawn(plan, relay_broker.as_deref())?;
+    let mut relay = Process::relay(plan, relay_broker.as_deref())?;
     let produced = Arc::new(AtomicU64::new(0));
     let producers = produce(db, &run, plan.events, plan.producers, &produced)?;
     let mut recovery = Duration::ZERO;
+    let mut peaks = Peaks::default();
     for kill in 1..=plan.kills {
         let threshold = plan.events * u64::from(kill) / (u64::from(plan.kills) + 1);
         while produced.load(Ordering::Relaxed) < threshold {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let handled_before = consumer.tracker.handled.load(Ordering::Relaxed);
-        let restarted = match &proxy {
-            Some(proxy) => {
-                proxy.cut();
-                tokio::time::sleep(CUT).await;
+        let applied_before = shipping.applied(db, &run).await?;
+        match (scenario, &proxy) {
+            ("relay-kill", _) => {
+                relay.kill(&mut peaks)?;
+                relay = Process::relay(plan, relay_broker.as_deref())?;
+            }
+            ("consumer-kill", _) => shipping.replace(plan, Stop::Kill, "1", &mut peaks)?,
+            ("slow-consumer", _) => {
+                shipping.replace(plan, Stop::Terminate, SLOW_HANDLER, &mut peaks)?;
+                tokio::time::sleep(plan.outage).await;
+                shipping.replace(plan, Stop::Terminate, "1", &mut peaks)?;
+            }
+            ("broker-restart", _) => restart_broker(plan).await?,
+            (_, Some(proxy)) => {
+                proxy.stall();
+                if scenario == "network-cut" {
+                    // As networks fail: first silence, then the connections reset.
+                    tokio::time::sleep(SILENCE_BEFORE_CUT).await;
+                    proxy.cut();
+                }
+                tokio::time::sleep(plan.outage).await;
                 proxy.restore();
-                Instant::now()
             }
-            None => {
-                relay.kill()?;
-                relay = Relay::spawn(plan, relay_broker.as_deref())?;
-                Instant::now()
-            }
+            (_, None) => bail!("chaos: the scenario `{scenario}` has no proxy"),
+        }
+        let ended = Progress {
+            at: Instant::now(),
+            at_us: workload::now_us(),
+            applied: shipping.applied(db, &run).await?,
         };
-        if handled_before < plan.events {
-            let took = recovery_after(restarted, &consumer.tracker, &produced, plan.events).await;
+        let backlog = produced.load(Ordering::Relaxed).saturating_sub(ended.applied);
+        peaks.backlog = peaks.backlog.max(backlog);
+        if applied_before < plan.events {
+            let took = recovery_after(&ended, &shipping, db, &run, &produced, plan.events).await?;
             recovery = recovery.max(took);
         }
         // else everything was delivered before the fault: nothing to recover
     }
     producers.await.context("the producers")??;
     let verification = settle(db, &run, plan.settle_timeout).await?;
-    relay.kill()?;
-    let duplicates_delivered = consumer.stats.duplicates_suppressed.load(Ordering::Relaxed);
-    consumer.stop().await?;
+    relay.kill(&mut peaks)?;
+    let duplicates_delivered = shipping.stop(&mut peaks).await?;
     transport.delete_topology(&["shipping"]).await.context("deleting the run's queue")?;
     Ok(ScenarioReport {
         scenario: scenario.to_owned(),
@@ -184,59 +266,257 @@ async fn inject(plan: &ChaosPlan, db: &Database, scenario: &str) -> anyhow::Resu
         duplicates_applied: verification.applied_twice,
         order_violations: verification.order_violations,
         recovery_ms: u64::try_from(recovery.as_millis()).unwrap_or(u64::MAX),
+        peak_backlog: peaks.backlog,
+        relay_peak_rss_mib: peaks.relay_rss_kib / 1024,
+        consumer_peak_rss_mib: peaks.consumer_rss_kib.map(|kib| kib / 1024),
     })
 }
 
-/// How long after a fault's end (`ended`) an event committed after it was delivered (or,
-/// when the producers had finished, the last of the `events`); at most 60 s.
-async fn recovery_after(
-    ended: Instant,
-    tracker: &Tracker,
-    produced: &AtomicU64,
-    events: u64,
-) -> Duration {
-    let ended_us = workload::now_us();
-    let recovered = || {
-        tracker.newest_due_at_us.load(Ordering::Relaxed) > ended_us
-            || produced.load(Ordering::Relaxed) >= events
-                && tracker.handled.load(Ordering::Relaxed) >= events
-    };
-    let deadline = ended + Duration::from_secs(60);
-    while !recovered() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    ended.elapsed()
+/// The highest backlog and memory seen in a scenario.
+#[derive(Default)]
+struct Peaks {
+    backlog: u64,
+    relay_rss_kib: u64,
+    consumer_rss_kib: Option<u64>,
 }
 
-/// `herald relay` as a child process of this one.
-struct Relay(Child);
+impl Peaks {
+    /// Takes in the peak memory of a process about to stop.
+    fn observe(&mut self, process: &Process) {
+        let Some(kib) = process.peak_rss_kib() else { return };
+        match process.role {
+            Role::Relay => self.relay_rss_kib = self.relay_rss_kib.max(kib),
+            Role::Consumer => {
+                self.consumer_rss_kib = Some(self.consumer_rss_kib.unwrap_or(0).max(kib));
+            }
+        }
+    }
+}
 
-impl Relay {
-    fn spawn(plan: &ChaosPlan, broker: Option<&str>) -> anyhow::Result<Relay> {
+/// Stops the broker with the operator's command, waits out the outage, and starts it.
+async fn restart_broker(plan: &ChaosPlan) -> anyhow::Result<()> {
+    let commands = plan.broker_commands.as_ref().context("--broker-stop-cmd is missing")?;
+    shell("--broker-stop-cmd", &commands.stop).await?;
+    tokio::time::sleep(plan.outage).await;
+    shell("--broker-start-cmd", &commands.start).await
+}
+
+/// Runs `command` with `sh -c`; a failure names the flag and shows what it printed.
+async fn shell(flag: &str, command: &str) -> anyhow::Result<()> {
+    let output = tokio::process::Command::new("sh")
+        .args(["-c", command])
+        .output()
+        .await
+        .with_context(|| format!("{flag}: cannot run `sh -c {command}`"))?;
+    if !output.status.success() {
+        bail!(
+            "{flag}: `{command}` failed ({}): {}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout).trim(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Where the run stood when a fault ended.
+struct Progress {
+    at: Instant,
+    at_us: i64,
+    /// Effects applied by then.
+    applied: u64,
+}
+
+/// How long after a fault's end an event committed after it was delivered (or, when the
+/// producers had finished, the last of the `events`); for a killed consumer, how long
+/// until its successor applied an event; at most 60 s.
+async fn recovery_after(
+    ended: &Progress,
+    shipping: &Shipping,
+    db: &Database,
+    run: &str,
+    produced: &AtomicU64,
+    events: u64,
+) -> anyhow::Result<Duration> {
+    let deadline = ended.at + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let applied = shipping.applied(db, run).await?;
+        let all_done = produced.load(Ordering::Relaxed) >= events && applied >= events;
+        let delivered_since = match shipping {
+            Shipping::InProcess(consumer) => {
+                consumer.tracker.newest_due_at_us.load(Ordering::Relaxed) > ended.at_us
+            }
+            Shipping::Process(_) => applied > ended.applied,
+        };
+        if all_done || delivered_since {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(ended.at.elapsed())
+}
+
+/// The consuming service `shipping`: in this process, or, for `consumer-kill` and
+/// `slow-consumer`, a child process that the scenario replaces.
+enum Shipping {
+    InProcess(ChaosConsumer),
+    Process(Process),
+}
+
+impl Shipping {
+    /// Effects applied so far: counted live in this process, or from the database.
+    async fn applied(&self, db: &Database, run: &str) -> anyhow::Result<u64> {
+        match self {
+            Shipping::InProcess(consumer) => Ok(consumer.tracker.handled.load(Ordering::Relaxed)),
+            Shipping::Process(_) => {
+                const APPLIED: &str = "SELECT count(*) FROM shop_effects WHERE run = $1";
+                let applied: i64 = match db {
+                    Database::Postgres(pool) => {
+                        sqlx::query_scalar(APPLIED).bind(run).fetch_one(pool).await?
+                    }
+                    Database::Sqlite(sqlite) => {
+                        sqlx::query_scalar(APPLIED).bind(run).fetch_one(&sqlite.reader).await?
+                    }
+                };
+                Ok(u64::try_from(applied).unwrap_or(0))
+            }
+        }
+    }
+
+    /// Stops the consumer process as `how` says and starts a new one whose handlers
+    /// take `handler_delay_ms`.
+    fn replace(
+        &mut self,
+        plan: &ChaosPlan,
+        how: Stop,
+        handler_delay_ms: &str,
+        peaks: &mut Peaks,
+    ) -> anyhow::Result<()> {
+        let Shipping::Process(process) = self else {
+            bail!("chaos: this scenario needs the consumer in a process of its own");
+        };
+        process.stop(how, peaks)?;
+        *process = Process::consumer(plan, handler_delay_ms)?;
+        Ok(())
+    }
+
+    /// Stops the consumer; the redeliveries its inbox absorbed, when they are known (a
+    /// killed process's counters die with it).
+    async fn stop(self, peaks: &mut Peaks) -> anyhow::Result<Option<u64>> {
+        match self {
+            Shipping::InProcess(consumer) => {
+                let duplicates = consumer.stats.duplicates_suppressed.load(Ordering::Relaxed);
+                consumer.stop().await?;
+                Ok(Some(duplicates))
+            }
+            Shipping::Process(mut process) => {
+                process.kill(peaks)?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// A `herald` child process: the relay, or the consumer of `consumer-kill` and
+/// `slow-consumer`.
+struct Process {
+    child: Child,
+    role: Role,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Relay,
+    Consumer,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::Relay => "relay",
+            Role::Consumer => "consumer",
+        })
+    }
+}
+
+/// How a process is stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// SIGKILL: a crash.
+    Kill,
+    /// SIGTERM: it finishes what it holds and exits.
+    Terminate,
+}
+
+impl Process {
+    /// `herald relay`, publishing to `broker` (the proxy's address, when there is one).
+    fn relay(plan: &ChaosPlan, broker: Option<&str>) -> anyhow::Result<Process> {
         let mut command = Command::new(std::env::current_exe().context("finding herald")?);
         command
             .args(["relay", "--database", &plan.database, "--poll-interval-ms", "100"])
-            .args(["--namespace", &plan.broker.namespace])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .args(["--namespace", &plan.broker.namespace]);
         if let Some(broker) = broker {
             command.args(["--broker", broker]);
         }
-        Ok(Relay(command.spawn().context("starting herald relay")?))
+        Process::spawn(command, Role::Relay)
     }
 
-    /// SIGKILL, then reap.
-    fn kill(&mut self) -> anyhow::Result<()> {
-        self.0.kill().context("SIGKILL the relay")?;
-        self.0.wait().context("reaping the relay")?;
+    /// `herald shop-consumer` of the group `shipping`, each handler taking
+    /// `handler_delay_ms` inside its transaction (so that kills land mid-handler).
+    fn consumer(plan: &ChaosPlan, handler_delay_ms: &str) -> anyhow::Result<Process> {
+        let mut command = Command::new(std::env::current_exe().context("finding herald")?);
+        command
+            .args(["shop-consumer", "--database", &plan.database, "--member", "chaos-1"])
+            .args(["--handler-delay-ms", handler_delay_ms])
+            .args(["--namespace", &plan.broker.namespace]);
+        if let Some(broker) = &plan.broker.broker {
+            command.args(["--broker", broker]);
+        }
+        Process::spawn(command, Role::Consumer)
+    }
+
+    fn spawn(mut command: Command, role: Role) -> anyhow::Result<Process> {
+        command.stdout(Stdio::null()).stderr(Stdio::null());
+        let child = command.spawn().with_context(|| format!("starting the {role}"))?;
+        Ok(Process { child, role })
+    }
+
+    /// The process's highest resident memory so far (`VmHWM`), in KiB.
+    fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// SIGKILL, then reap; its peak memory goes into `peaks` first.
+    fn kill(&mut self, peaks: &mut Peaks) -> anyhow::Result<()> {
+        self.stop(Stop::Kill, peaks)
+    }
+
+    /// Stops the process as `how` says and reaps it.
+    fn stop(&mut self, how: Stop, peaks: &mut Peaks) -> anyhow::Result<()> {
+        peaks.observe(self);
+        match how {
+            Stop::Kill => {
+                self.child.kill().with_context(|| format!("SIGKILL the {}", self.role))?
+            }
+            Stop::Terminate => {
+                let pid = self.child.id().to_string();
+                let sent = Command::new("kill").args(["-TERM", &pid]).status();
+                if !sent.is_ok_and(|status| status.success()) {
+                    self.child.kill().with_context(|| format!("stopping the {}", self.role))?;
+                }
+            }
+        }
+        self.child.wait().with_context(|| format!("reaping the {}", self.role))?;
         Ok(())
     }
 }
 
-impl Drop for Relay {
+impl Drop for Process {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -9,6 +9,7 @@ use async_nats::jetstream::{self, AckKind, Context, stream};
 use async_trait::async_trait;
 use futures::future::join_all;
 use futures::{FutureExt, StreamExt};
+use herald_transport::key_order::{KeyChains, held_back};
 use herald_transport::{
     Delivery, DeliveryTag, Features, Message, PendingConfirms, Publisher, Result, Subscriber,
     Subscription, SubscriptionSpec, TransportError,
@@ -71,16 +72,45 @@ impl NatsConfig {
 pub struct JetStream {
     config: NatsConfig,
     context: Mutex<Option<Context>>,
+    chains: KeyChains,
 }
 
 fn unavailable(error: impl std::fmt::Display) -> TransportError {
     TransportError::Unavailable(error.to_string())
 }
 
+/// The headers of `message`: the deduplication id (the event id, or for a message to
+/// one group the event id with a fresh suffix), the event id and the partition key.
+fn headers(message: &Message, direct: bool) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let event_id = message.event_id.to_string();
+    let dedup_id = match direct {
+        false => event_id.clone(),
+        true => format!("{event_id}.{}", uuid::Uuid::now_v7().simple()),
+    };
+    headers.insert("Nats-Msg-Id", dedup_id.as_str());
+    headers.insert("Herald-Event-Id", event_id.as_str());
+    headers.insert("Herald-Partition-Key", message.partition_key.as_str());
+    headers
+}
+
+/// Awaits JetStream's acknowledgement of a publish handed to the client.
+async fn acknowledged<E: std::fmt::Display>(
+    sent: std::result::Result<jetstream::context::PublishAckFuture, E>,
+    timeout: Duration,
+) -> Result<()> {
+    let ack = sent.map_err(unavailable)?;
+    match tokio::time::timeout(timeout, ack).await {
+        Err(_) => Err(TransportError::NotConfirmed("no JetStream ack before the timeout".into())),
+        Ok(Err(error)) => Err(TransportError::NotConfirmed(error.to_string())),
+        Ok(Ok(_)) => Ok(()),
+    }
+}
+
 impl JetStream {
     /// The transport for the server of `config`; it connects on first use.
     pub fn new(config: NatsConfig) -> JetStream {
-        JetStream { config, context: Mutex::new(None) }
+        JetStream { config, context: Mutex::new(None), chains: KeyChains::default() }
     }
 
     /// The configuration.
@@ -132,9 +162,11 @@ impl JetStream {
     }
 
     /// Publishes to `subjects[i]`, in order; the returned future awaits every
-    /// acknowledgement. The
-    /// deduplication id is the event id, or, for a message to one group (a replay of an
-    /// event the stream already holds), the event id with a fresh suffix.
+    /// acknowledgement. The deduplication id is the event id, or, for a message to one
+    /// group (a replay of an event the stream already holds), the event id with a fresh
+    /// suffix. A message whose partition key has an earlier publish still unacknowledged
+    /// goes out only once that one is acknowledged, and not at all if it failed
+    /// ([`KeyChains`]).
     async fn hand_over(
         &self,
         messages: &[Message],
@@ -148,34 +180,35 @@ impl JetStream {
                 return Box::pin(std::future::ready(results));
             }
         };
+        let timeout = self.config.publish_timeout;
+        // async-nats keeps what it has not written for its next connection, so any
+        // unconfirmed earlier publish of a key may be overtaken: each one is waited for.
+        self.chains.forget_settled();
         let mut pending = Vec::with_capacity(messages.len());
         for (message, subject) in messages.iter().zip(subjects) {
-            let mut headers = HeaderMap::new();
-            let event_id = message.event_id.to_string();
-            let dedup_id = match direct {
-                false => event_id.clone(),
-                true => format!("{event_id}.{}", uuid::Uuid::now_v7().simple()),
-            };
-            headers.insert("Nats-Msg-Id", dedup_id.as_str());
-            headers.insert("Herald-Event-Id", event_id.as_str());
-            headers.insert("Herald-Partition-Key", message.partition_key.as_str());
-            let sent = context
-                .publish_with_headers(subject, headers, message.payload.clone().into())
-                .await
-                .map_err(unavailable);
-            pending.push(sent);
-        }
-        let timeout = self.config.publish_timeout;
-        Box::pin(join_all(pending.into_iter().map(move |sent| async move {
-            let ack = sent?;
-            match tokio::time::timeout(timeout, ack).await {
-                Err(_) => {
-                    Err(TransportError::NotConfirmed("no JetStream ack before the timeout".into()))
+            let headers = headers(message, direct);
+            let payload = message.payload.clone();
+            let outcome = match self.chains.unsettled(&message.partition_key) {
+                None => {
+                    let sent = context.publish_with_headers(subject, headers, payload.into()).await;
+                    acknowledged(sent, timeout).boxed()
                 }
-                Ok(Err(error)) => Err(TransportError::NotConfirmed(error.to_string())),
-                Ok(Ok(_)) => Ok(()),
+                Some((_, earlier)) => {
+                    let context = context.clone();
+                    async move {
+                        earlier.await.map_err(|error| held_back(&error))?;
+                        let sent =
+                            context.publish_with_headers(subject, headers, payload.into()).await;
+                        acknowledged(sent, timeout).await
+                    }
+                    .boxed()
+                }
             }
-        })))
+            .shared();
+            self.chains.record(&message.partition_key, 0, outcome.clone());
+            pending.push(outcome);
+        }
+        Box::pin(join_all(pending))
     }
 
     /// Creates (or finds) a durable pull consumer.

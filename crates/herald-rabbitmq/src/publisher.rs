@@ -1,9 +1,13 @@
 //! Publishing with confirms, every message of a batch in flight at once.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
+use futures::FutureExt;
 use futures::future::{join_all, maybe_done};
+use herald_transport::key_order::{KeyChains, Outcome, held_back};
 use herald_transport::{Message, PendingConfirms, Publisher, Result, TransportError};
 use lapin::Confirmation;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -21,11 +25,16 @@ pub struct AmqpPublisher {
     config: RabbitMqConfig,
     /// Shared with pending confirms, which drop a link the broker closed.
     link: Arc<Mutex<Option<Link>>>,
+    /// Connections opened so far: the number of the newest.
+    connections: AtomicU64,
+    /// Each key's last unconfirmed publish and the connection it went out on.
+    chains: KeyChains,
 }
 
-/// An open connection and its confirming channel.
+/// An open connection, its number and its confirming channel.
 struct Link {
     _connection: Connection,
+    number: u64,
     channel: Channel,
 }
 
@@ -40,43 +49,85 @@ enum Destination<'a> {
 impl AmqpPublisher {
     /// A publisher for the broker of `config`; it connects on first use.
     pub fn new(config: RabbitMqConfig) -> AmqpPublisher {
-        AmqpPublisher { config, link: Arc::default() }
+        AmqpPublisher {
+            config,
+            link: Arc::default(),
+            connections: AtomicU64::new(0),
+            chains: KeyChains::default(),
+        }
     }
 
-    /// The confirming channel, reconnecting (and declaring the exchange) if needed.
-    async fn channel(&self) -> Result<Channel> {
+    /// The confirming channel and its connection's number, reconnecting (and declaring
+    /// the exchange) if needed.
+    async fn channel(&self) -> Result<(Channel, u64)> {
         let mut link = self.link.lock().await;
         if let Some(open) = link.as_ref()
             && open.channel.status().connected()
         {
-            return Ok(open.channel.clone());
+            return Ok((open.channel.clone(), open.number));
         }
         *link = None;
         let connection = topology::connect(&self.config).await?;
         let channel = connection.create_channel().await.map_err(broker_error)?;
         channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(broker_error)?;
         topology::declare_exchange(&channel, &self.config).await?;
-        *link = Some(Link { _connection: connection, channel: channel.clone() });
-        Ok(channel)
+        let number = self.connections.fetch_add(1, Ordering::Relaxed) + 1;
+        *link = Some(Link { _connection: connection, number, channel: channel.clone() });
+        Ok((channel, number))
+    }
+
+    /// Waits for the unconfirmed publishes of these messages' keys that went out on an
+    /// older connection (on one channel, the broker keeps the order; across connections
+    /// it cannot); the keys whose earlier publish failed, with the error for the held
+    /// back messages.
+    async fn earlier_failures(
+        &self,
+        messages: &[Message],
+        connection: u64,
+    ) -> HashMap<String, TransportError> {
+        self.chains.forget_settled();
+        let mut failures = HashMap::new();
+        for message in messages {
+            let key = &message.partition_key;
+            if failures.contains_key(key) {
+                continue;
+            }
+            if let Some((sent_on, earlier)) = self.chains.unsettled(key)
+                && sent_on != connection
+                && let Err(error) = earlier.await
+            {
+                failures.insert(key.clone(), held_back(&error));
+            }
+        }
+        failures
     }
 
     /// Hands every message to the channel, in order; the returned future awaits every
-    /// confirm.
+    /// confirm. A message whose key has an unconfirmed publish on an older connection
+    /// waits for it, and is not sent if it failed ([`KeyChains`]).
     async fn hand_over(
         &self,
         destination: Destination<'_>,
         messages: &[Message],
     ) -> PendingConfirms {
-        let channel = match self.channel().await {
+        let (channel, connection) = match self.channel().await {
             Ok(channel) => channel,
             Err(error) => {
                 let results = messages.iter().map(|_| Err(error.clone())).collect();
                 return Box::pin(std::future::ready(results));
             }
         };
+        let failures = self.earlier_failures(messages, connection).await;
         let mut handed = Vec::with_capacity(messages.len());
         for message in messages {
-            let mut publish = Box::pin(maybe_done(self.send_one(&channel, &destination, message)));
+            let held = failures.get(&message.partition_key).cloned();
+            let send = async {
+                match held {
+                    Some(error) => Err(error),
+                    None => self.send_one(&channel, &destination, message).await,
+                }
+            };
+            let mut publish = Box::pin(maybe_done(send));
             // The first poll queues the message's frames and takes its confirm's delivery
             // tag (lapin does both before it waits for the socket), so the messages go out
             // in this order, and the socket writes them together rather than one wake-up
@@ -90,9 +141,19 @@ impl AmqpPublisher {
             let unsent = || Err(TransportError::Unavailable("the publish was lost".into()));
             pending.push(publish.as_mut().take_output().unwrap_or_else(unsent));
         }
-        let (link, timeout) = (Arc::clone(&self.link), self.config.confirm_timeout);
+        let timeout = self.config.confirm_timeout;
+        let outcomes: Vec<Outcome> = pending
+            .into_iter()
+            .zip(messages)
+            .map(|(sent, message)| {
+                let outcome = confirmed(sent, timeout).boxed().shared();
+                self.chains.record(&message.partition_key, connection, outcome.clone());
+                outcome
+            })
+            .collect();
+        let link = Arc::clone(&self.link);
         Box::pin(async move {
-            let results = join_all(pending.into_iter().map(|sent| confirmed(sent, timeout))).await;
+            let results = join_all(outcomes).await;
             if results.iter().any(|r| matches!(r, Err(TransportError::Unavailable(_)))) {
                 // Forget the connection, so that the next publish reconnects, unless a
                 // later batch already has: never close a newer, healthy connection.

@@ -17,6 +17,7 @@
 
 mod backoff;
 mod error;
+pub mod key_order;
 mod pattern;
 mod seam;
 

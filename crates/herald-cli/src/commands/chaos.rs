@@ -2,9 +2,14 @@
 //! was lost or applied twice.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
-use herald_cli::chaos::{self, ChaosPlan};
+use herald_bench::workload::{self, RecordOrder, Tracker};
+use herald_consumer::{Consumer, ConsumerConfig, Router};
+use herald_db::Database;
+
+use herald_cli::chaos::{self, BrokerCommands, ChaosPlan};
 use herald_cli::transport::BrokerArgs;
 
 #[derive(Debug, clap::Args)]
@@ -17,8 +22,14 @@ pub(crate) struct ChaosArgs {
     /// Its names get the suffix `-chaos`, so a run never touches a deployment's queues.
     #[command(flatten)]
     broker: BrokerArgs,
-    /// A scenario to run (repeat it; default: all): relay-kill (the relay SIGKILLed),
-    /// network-cut (the relay's broker connections cut for 2 s; needs --broker).
+    /// A scenario to run (repeat it; default: every one the other flags allow):
+    /// relay-kill (the relay SIGKILLed), consumer-kill (the consumer process SIGKILLed
+    /// mid-handler), slow-consumer (the consumer taking 20 ms an event for the outage),
+    /// network-cut (the relay's broker connections
+    /// closed for the outage; needs --broker), network-stall (no byte moves between the
+    /// relay and the broker for the outage, connections open; needs --broker),
+    /// broker-restart (the broker stopped for the outage and started, by
+    /// --broker-stop-cmd and --broker-start-cmd).
     #[arg(long = "scenario", value_parser = clap::builder::PossibleValuesParser::new(chaos::SCENARIOS))]
     scenarios: Vec<String>,
     /// Orders per scenario.
@@ -27,22 +38,33 @@ pub(crate) struct ChaosArgs {
     /// Producer tasks.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
     producers: u64,
-    /// Faults injected per scenario (kills, or cuts).
+    /// Faults injected per scenario (kills, cuts, stalls or restarts).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     kills: u32,
     /// Longest wait, in seconds, for every event to be applied after the faults.
     #[arg(long, default_value_t = 300)]
     settle_timeout_secs: u64,
+    /// How long, in seconds, each cut, stall or broker stop lasts (a stall longer than
+    /// the relay's 10 s publish timeout makes it publish again what it had in flight).
+    #[arg(long, default_value_t = 2.0, value_parser = outage_secs)]
+    outage_secs: f64,
+    /// Shell command that stops the broker, for broker-restart (e.g. `rabbitmqctl
+    /// stop_app`); run with `sh -c`, it must return once the broker is down.
+    #[arg(long, requires = "broker_start_cmd")]
+    broker_stop_cmd: Option<String>,
+    /// Shell command that starts the broker again, for broker-restart (e.g. `rabbitmqctl
+    /// start_app && rabbitmqctl await_startup`); it must return once the broker serves.
+    #[arg(long, requires = "broker_stop_cmd")]
+    broker_start_cmd: Option<String>,
     /// Print one JSON object: {"scenarios": [{scenario, committed, delivered, lost, …}]}.
     #[arg(long)]
     json: bool,
 }
 
 pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
-    let scenarios = if args.scenarios.is_empty() {
-        chaos::SCENARIOS.iter().map(|s| (*s).to_owned()).collect()
-    } else {
-        args.scenarios
+    let broker_commands = match (args.broker_stop_cmd, args.broker_start_cmd) {
+        (Some(stop), Some(start)) => Some(BrokerCommands { stop, start }),
+        _ => None,
     };
     // The run's broker names never collide with a deployment's.
     let broker =
@@ -50,11 +72,13 @@ pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     let plan = ChaosPlan {
         database: args.database,
         broker,
-        scenarios,
+        scenarios: args.scenarios,
         events: args.events,
         producers: args.producers,
         kills: args.kills,
         settle_timeout: Duration::from_secs(args.settle_timeout_secs),
+        outage: Duration::from_secs_f64(args.outage_secs),
+        broker_commands,
     };
     let reports = chaos::run(&plan).await?;
     if args.json {
@@ -62,12 +86,12 @@ pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     } else {
         for report in &reports {
             println!(
-                "{:<12} committed {:>8}  delivered {:>8}  lost {}  duplicates delivered {}  applied twice {}  order violations {}  recovery {} ms  {}",
+                "{:<14} committed {:>8}  delivered {:>8}  lost {}  duplicates delivered {}  applied twice {}  order violations {}  recovery {} ms  {}",
                 report.scenario,
                 report.committed,
                 report.delivered,
                 report.lost,
-                report.duplicates_delivered,
+                report.duplicates_delivered.map_or("unknown".to_owned(), |n| n.to_string()),
                 report.duplicates_applied,
                 report.order_violations,
                 report.recovery_ms,
@@ -77,4 +101,56 @@ pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     }
     let held = reports.iter().all(chaos::ScenarioReport::held);
     Ok(if held { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// An outage of 0.1 to 600 seconds.
+fn outage_secs(text: &str) -> Result<f64, String> {
+    let seconds: f64 = text.parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if (0.1..=600.0).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(format!("{seconds} is outside 0.1 to 600 seconds"))
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ShopConsumerArgs {
+    /// Database URL holding the log, the inbox and the shop's effects.
+    #[arg(long, env = "HERALD_DATABASE_URL")]
+    database: String,
+    /// This member's name in the consumer group.
+    #[arg(long)]
+    member: String,
+    #[command(flatten)]
+    broker: BrokerArgs,
+    /// Each handler waits this long inside its transaction, so that a kill lands
+    /// mid-handler.
+    #[arg(long, default_value_t = 0, hide = true)]
+    handler_delay_ms: u64,
+}
+
+/// Runs the demo shop's consumer (`shipping`) until stopped: `herald chaos`'s
+/// `consumer-kill` runs it as a child process, and so do the crash tests.
+pub(crate) async fn run_shop_consumer(args: ShopConsumerArgs) -> anyhow::Result<ExitCode> {
+    let db = super::connect(&args.database).await?;
+    workload::create_tables(&db, &db).await?;
+    let transport = args.broker.open(&db, 16)?;
+    let config = ConsumerConfig { member: args.member, ..ConsumerConfig::new("shipping") };
+    let tracker = Arc::new(Tracker::new(""));
+    let record =
+        RecordOrder { tracker, handler_delay: Duration::from_millis(args.handler_delay_ms) };
+    let subscriber = transport.subscriber.as_ref();
+    match db {
+        Database::Postgres(pool) => {
+            Consumer::new(config, pool, Router::new().on(record))
+                .run(subscriber, super::shutdown_signal())
+                .await?;
+        }
+        Database::Sqlite(sqlite) => {
+            Consumer::new(config, sqlite.writer, Router::new().on(record))
+                .run(subscriber, super::shutdown_signal())
+                .await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

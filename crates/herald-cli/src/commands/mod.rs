@@ -49,20 +49,21 @@ pub(crate) enum Command {
     Bench(bench::BenchArgs),
     /// Inject faults into a counted run and report what was lost or applied twice.
     ///
-    /// Producers commit orders, `herald relay` runs as a child process and is SIGKILLed
-    /// again and again, a consumer with an inbox applies each order; the databases are
-    /// counted at the end. Exits non-zero if an event was lost, applied twice or out of
-    /// order.
+    /// Producers commit orders, `herald relay` runs as a child process, a consumer with
+    /// an inbox applies each order, while a scenario kills the relay or the consumer,
+    /// cuts or stalls the network to the broker, or restarts the broker; the databases
+    /// are counted at the end. Exits non-zero if an event was lost, applied twice or out
+    /// of order.
     Chaos(chaos::ChaosArgs),
     /// Run a relay: publish committed outbox rows to the transport.
     ///
     /// The transport is the embedded log, RabbitMQ or NATS JetStream; rows are marked
     /// sent only once the broker confirmed them.
     Relay(relay::RelayArgs),
-    /// Run the demo shop's consumer (`shipping`) until stopped; for crash tests.
-    #[cfg(feature = "testing")]
+    /// Run the demo shop's consumer (`shipping`) until stopped; for `herald chaos` and
+    /// crash tests.
     #[command(hide = true)]
-    ShopConsumer(testing::ShopConsumerArgs),
+    ShopConsumer(chaos::ShopConsumerArgs),
     /// Apply Herald's migrations to a database.
     Migrate(setup::MigrateArgs),
     /// Inspect the outbox.
@@ -117,8 +118,7 @@ pub(crate) async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(args).await,
         Command::Chaos(args) => chaos::run(args).await,
         Command::Relay(args) => relay::run(args).await,
-        #[cfg(feature = "testing")]
-        Command::ShopConsumer(args) => testing::run_shop_consumer(args).await,
+        Command::ShopConsumer(args) => chaos::run_shop_consumer(args).await,
         Command::Migrate(args) => setup::migrate(args).await,
         Command::Outbox(args) => setup::outbox(args).await,
         Command::Events(args) => events::run(args).await,
