@@ -50,11 +50,10 @@ async fn chaos_through_nats_loses_nothing() {
     let broker = ["--broker", &nats_url(), "--namespace", &namespace];
     // Not the consumer scenarios: JetStream redelivers a stopped member's unacknowledged
     // messages only after the ack wait, after later ones (RELIABILITY.md).
-    // Nor `network-stall`: stalls longer than the publish timeouts find per-key order
-    // violations on NATS, a bug not yet found (RELIABILITY.md).
     for scenario in ["relay-kill", "network-cut"] {
         assert_held(scenario, &chaos(scenario, &test.url, &broker));
     }
+    assert_stall_held(&test.url, &broker);
     test.cleanup().await;
 }
 

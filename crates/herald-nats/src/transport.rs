@@ -7,9 +7,8 @@ use async_nats::HeaderMap;
 use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::{self, AckKind, Context, stream};
 use async_trait::async_trait;
-use futures::future::join_all;
 use futures::{FutureExt, StreamExt};
-use herald_transport::key_order::{KeyChains, held_back};
+use herald_transport::key_order::{self, Earlier, Failure, KeyChains};
 use herald_transport::{
     Delivery, DeliveryTag, Features, Message, PendingConfirms, Publisher, Result, Subscriber,
     Subscription, SubscriptionSpec, TransportError,
@@ -165,50 +164,63 @@ impl JetStream {
     /// acknowledgement. The deduplication id is the event id, or, for a message to one
     /// group (a replay of an event the stream already holds), the event id with a fresh
     /// suffix. A message whose partition key has an earlier publish still unacknowledged
-    /// goes out only once that one is acknowledged, and not at all if it failed
-    /// ([`KeyChains`]).
+    /// goes out only once that one is acknowledged, and not at all if it failed, until
+    /// the failed event goes out again ([`KeyChains`]).
     async fn hand_over(
         &self,
         messages: &[Message],
         subjects: Vec<String>,
         direct: bool,
     ) -> PendingConfirms {
+        // async-nats keeps what it has not written for its next connection, so any
+        // unconfirmed earlier publish of a key may be overtaken: each one is waited for
+        // (one connection number for all).
+        self.chains.forget_settled();
         let context = match self.context().await {
             Ok(context) => context,
             Err(error) => {
-                let results = messages.iter().map(|_| Err(error.clone())).collect();
-                return Box::pin(std::future::ready(results));
+                let failed = messages.iter().map(|message| {
+                    let key = &message.partition_key;
+                    let outcome = self.chains.fail(key, 0, message.event_id, error.clone());
+                    (message.event_id, outcome)
+                });
+                return Box::pin(key_order::results(failed.collect()));
             }
         };
         let timeout = self.config.publish_timeout;
-        // async-nats keeps what it has not written for its next connection, so any
-        // unconfirmed earlier publish of a key may be overtaken: each one is waited for.
-        self.chains.forget_settled();
         let mut pending = Vec::with_capacity(messages.len());
         for (message, subject) in messages.iter().zip(subjects) {
+            let (key, event_id) = (&message.partition_key, message.event_id);
             let headers = headers(message, direct);
             let payload = message.payload.clone();
-            let outcome = match self.chains.unsettled(&message.partition_key) {
-                None => {
+            let failed = move |error| Failure { event_id, error };
+            let outcome = match self.chains.earlier(key, event_id) {
+                Earlier::Nothing => {
                     let sent = context.publish_with_headers(subject, headers, payload.into()).await;
-                    acknowledged(sent, timeout).boxed()
+                    acknowledged(sent, timeout).map(move |acked| acked.map_err(failed)).boxed()
                 }
-                Some((_, earlier)) => {
+                Earlier::Failed(failure) => {
+                    pending.push((event_id, key_order::settled(Err(failure))));
+                    continue; // held back; the key keeps waiting for its failed event
+                }
+                earlier @ Earlier::Pending { .. } => {
                     let context = context.clone();
                     async move {
-                        earlier.await.map_err(|error| held_back(&error))?;
+                        if let Some(failure) = earlier.failure().await {
+                            return Err(failure);
+                        }
                         let sent =
                             context.publish_with_headers(subject, headers, payload.into()).await;
-                        acknowledged(sent, timeout).await
+                        acknowledged(sent, timeout).await.map_err(failed)
                     }
                     .boxed()
                 }
             }
             .shared();
-            self.chains.record(&message.partition_key, 0, outcome.clone());
-            pending.push(outcome);
+            self.chains.record(key, 0, outcome.clone());
+            pending.push((event_id, outcome));
         }
-        Box::pin(join_all(pending))
+        Box::pin(key_order::results(pending))
     }
 
     /// Creates (or finds) a durable pull consumer.

@@ -33,8 +33,8 @@ fn ids(messages: &[Message]) -> Vec<String> {
     messages.iter().map(|message| message.event_id.to_string()).collect()
 }
 
-#[tokio::test]
-async fn a_later_event_of_a_key_is_never_stored_before_an_earlier_lost_one() {
+/// A publisher reaching the server through a proxy, with a stream of its own.
+async fn through_proxy() -> (Proxy, JetStream) {
     let server = nats_url().trim_start_matches("nats://").to_owned();
     let proxy = Proxy::start(server).await.expect("start the proxy");
     let id: String = unique("order").chars().filter(char::is_ascii_alphanumeric).collect();
@@ -42,7 +42,12 @@ async fn a_later_event_of_a_key_is_never_stored_before_an_earlier_lost_one() {
     config.stream = format!("HERALD_TEST_{id}");
     config.subject_prefix = format!("herald-test-{id}");
     config.publish_timeout = Duration::from_secs(2);
-    let transport = JetStream::new(config);
+    (proxy, JetStream::new(config))
+}
+
+#[tokio::test]
+async fn a_later_event_of_a_key_is_never_stored_before_an_earlier_lost_one() {
+    let (proxy, transport) = through_proxy().await;
     let events: Vec<Message> = (0..3).map(|n| message("order.placed", "customer-7", n)).collect();
     let first = transport.publish(&events[..1]).await;
     assert!(first[0].is_ok(), "{first:?}");
@@ -70,5 +75,26 @@ async fn a_later_event_of_a_key_is_never_stored_before_an_earlier_lost_one() {
     let retried = transport.publish(&events[1..]).await;
     assert!(retried.iter().all(Result::is_ok), "{retried:?}");
     assert_eq!(stored(&transport.config().stream).await, expected);
+    transport.delete_stream().await.expect("delete the test stream");
+}
+
+#[tokio::test]
+async fn a_failed_hand_over_holds_its_key_back_until_the_event_goes_out_again() {
+    let (proxy, transport) = through_proxy().await;
+    let events: Vec<Message> = (0..2).map(|n| message("order.placed", "customer-9", n)).collect();
+    // No connection yet, and none possible: the hand-over fails at once.
+    proxy.cut();
+    let refused = transport.publish(&events[..1]).await;
+    assert!(refused[0].is_err(), "{refused:?}");
+    proxy.restore();
+    // The relay's next batch, handed over before it learned of the failure, holds the
+    // key's next event: it must not go out before the first.
+    let later = transport.publish(&events[1..]).await;
+    let error = later[0].as_ref().expect_err("held back").to_string();
+    assert!(error.contains(&events[0].event_id.to_string()), "{error}");
+    // The relay's retry, from the failed event: both go out, in order.
+    let retried = transport.publish(&events).await;
+    assert!(retried.iter().all(Result::is_ok), "{retried:?}");
+    assert_eq!(stored(&transport.config().stream).await, ids(&events));
     transport.delete_stream().await.expect("delete the test stream");
 }

@@ -4,10 +4,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use uuid::Uuid;
+
 use async_trait::async_trait;
 use futures::FutureExt;
-use futures::future::{join_all, maybe_done};
-use herald_transport::key_order::{KeyChains, Outcome, held_back};
+use futures::future::maybe_done;
+use herald_transport::key_order::{self, Earlier, Failure, KeyChains};
 use herald_transport::{Message, PendingConfirms, Publisher, Result, TransportError};
 use lapin::Confirmation;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -76,84 +78,88 @@ impl AmqpPublisher {
         Ok((channel, number))
     }
 
-    /// Waits for the unconfirmed publishes of these messages' keys that went out on an
-    /// older connection (on one channel, the broker keeps the order; across connections
-    /// it cannot); the keys whose earlier publish failed, with the error for the held
-    /// back messages.
-    async fn earlier_failures(
-        &self,
-        messages: &[Message],
-        connection: u64,
-    ) -> HashMap<String, TransportError> {
-        self.chains.forget_settled();
-        let mut failures = HashMap::new();
+    /// Which messages must not go out on `connection`: those whose key's earlier publish
+    /// failed and was not published again, or went out on an older connection and fails
+    /// (waited for here; on one channel the broker keeps the order, across connections it
+    /// cannot). In a batch, a key is decided at its first message: the rest follow it.
+    async fn held_back(&self, messages: &[Message], connection: u64) -> HashMap<Uuid, Failure> {
+        let mut decided: HashMap<&str, Option<Failure>> = HashMap::new();
+        let mut held = HashMap::new();
         for message in messages {
-            let key = &message.partition_key;
-            if failures.contains_key(key) {
-                continue;
+            let key = message.partition_key.as_str();
+            if !decided.contains_key(key) {
+                let failure = match self.chains.earlier(key, message.event_id) {
+                    Earlier::Pending { connection: sent_on, .. } if sent_on == connection => None,
+                    earlier => earlier.failure().await,
+                };
+                decided.insert(key, failure);
             }
-            if let Some((sent_on, earlier)) = self.chains.unsettled(key)
-                && sent_on != connection
-                && let Err(error) = earlier.await
-            {
-                failures.insert(key.clone(), held_back(&error));
+            if let Some(Some(failure)) = decided.get(key) {
+                held.insert(message.event_id, failure.clone());
             }
         }
-        failures
+        held
     }
 
     /// Hands every message to the channel, in order; the returned future awaits every
     /// confirm. A message whose key has an unconfirmed publish on an older connection
-    /// waits for it, and is not sent if it failed ([`KeyChains`]).
+    /// waits for it, and is not sent if it failed, until the failed event goes out again
+    /// ([`KeyChains`]).
     async fn hand_over(
         &self,
         destination: Destination<'_>,
         messages: &[Message],
     ) -> PendingConfirms {
+        self.chains.forget_settled();
         let (channel, connection) = match self.channel().await {
             Ok(channel) => channel,
             Err(error) => {
-                let results = messages.iter().map(|_| Err(error.clone())).collect();
-                return Box::pin(std::future::ready(results));
+                let failed = messages.iter().map(|message| {
+                    let (key, event_id) = (&message.partition_key, message.event_id);
+                    (event_id, self.chains.fail(key, 0, event_id, error.clone()))
+                });
+                return Box::pin(key_order::results(failed.collect()));
             }
         };
-        let failures = self.earlier_failures(messages, connection).await;
+        let held = self.held_back(messages, connection).await;
         let mut handed = Vec::with_capacity(messages.len());
-        for message in messages {
-            let held = failures.get(&message.partition_key).cloned();
-            let send = async {
-                match held {
-                    Some(error) => Err(error),
-                    None => self.send_one(&channel, &destination, message).await,
-                }
-            };
-            let mut publish = Box::pin(maybe_done(send));
+        for message in messages.iter().filter(|message| !held.contains_key(&message.event_id)) {
+            let mut publish = Box::pin(maybe_done(self.send_one(&channel, &destination, message)));
             // The first poll queues the message's frames and takes its confirm's delivery
             // tag (lapin does both before it waits for the socket), so the messages go out
             // in this order, and the socket writes them together rather than one wake-up
             // each: measured, 250 messages took 39 ms awaited one by one.
             let _ = futures::poll!(publish.as_mut());
-            handed.push(publish);
-        }
-        let mut pending = Vec::with_capacity(handed.len());
-        for mut publish in handed {
-            publish.as_mut().await;
-            let unsent = || Err(TransportError::Unavailable("the publish was lost".into()));
-            pending.push(publish.as_mut().take_output().unwrap_or_else(unsent));
+            handed.push((message, publish));
         }
         let timeout = self.config.confirm_timeout;
-        let outcomes: Vec<Outcome> = pending
-            .into_iter()
-            .zip(messages)
-            .map(|(sent, message)| {
-                let outcome = confirmed(sent, timeout).boxed().shared();
-                self.chains.record(&message.partition_key, connection, outcome.clone());
-                outcome
-            })
-            .collect();
+        let mut sent = HashMap::with_capacity(handed.len());
+        for (message, mut publish) in handed {
+            publish.as_mut().await;
+            let unsent = || Err(TransportError::Unavailable("the publish was lost".into()));
+            let confirm = publish.as_mut().take_output().unwrap_or_else(unsent);
+            let event_id = message.event_id;
+            let outcome = confirmed(confirm, timeout)
+                .map(move |result| result.map_err(|error| Failure { event_id, error }))
+                .boxed()
+                .shared();
+            self.chains.record(&message.partition_key, connection, outcome.clone());
+            sent.insert(event_id, outcome);
+        }
+        let outcomes = messages.iter().map(|message| {
+            let outcome = match held.get(&message.event_id) {
+                Some(failure) => key_order::settled(Err(failure.clone())),
+                None => sent.remove(&message.event_id).unwrap_or_else(|| {
+                    let lost = TransportError::Unavailable("the publish was lost".into());
+                    key_order::settled(Err(Failure { event_id: message.event_id, error: lost }))
+                }),
+            };
+            (message.event_id, outcome)
+        });
+        let results = key_order::results(outcomes.collect());
         let link = Arc::clone(&self.link);
         Box::pin(async move {
-            let results = join_all(outcomes).await;
+            let results = results.await;
             if results.iter().any(|r| matches!(r, Err(TransportError::Unavailable(_)))) {
                 // Forget the connection, so that the next publish reconnects, unless a
                 // later batch already has: never close a newer, healthy connection.

@@ -42,8 +42,9 @@ fn ids(messages: &[Message]) -> Vec<String> {
     messages.iter().map(|message| message.event_id.to_string()).collect()
 }
 
-#[tokio::test]
-async fn a_later_event_of_a_key_is_never_stored_before_an_earlier_lost_one() {
+/// A transport reaching the broker through a proxy, with an exchange of its own and the
+/// group `ordered` declared.
+async fn through_proxy() -> (Proxy, RabbitMq, SubscriptionSpec) {
     let broker = reqwest_free_upstream(&amqp_url());
     let proxy = Proxy::start(broker.clone()).await.expect("start the proxy");
     let id = unique("order");
@@ -58,6 +59,12 @@ async fn a_later_event_of_a_key_is_never_stored_before_an_earlier_lost_one() {
         patterns: vec!["#".parse().expect("pattern")],
     };
     transport.declare_group(&spec).await.expect("declare the group");
+    (proxy, transport, spec)
+}
+
+#[tokio::test]
+async fn a_later_event_of_a_key_is_never_stored_before_an_earlier_lost_one() {
+    let (proxy, transport, spec) = through_proxy().await;
     let events: Vec<Message> = (0..3).map(|n| message("order.placed", KEY, n)).collect();
     let first = transport.publish(&events[..1]).await;
     assert!(first[0].is_ok(), "{first:?}");
@@ -84,6 +91,28 @@ async fn a_later_event_of_a_key_is_never_stored_before_an_earlier_lost_one() {
     assert!(retried.iter().all(Result::is_ok), "{retried:?}");
     let order = applied_order(&transport, spec, events.len()).await;
     assert_eq!(order, ids(&events), "applied out of order: {lost:?} {later:?}");
+    transport.delete_topology(&["ordered"]).await.expect("delete the test topology");
+}
+
+#[tokio::test]
+async fn a_failed_hand_over_holds_its_key_back_until_the_event_goes_out_again() {
+    let (proxy, transport, spec) = through_proxy().await;
+    let events: Vec<Message> = (0..2).map(|n| message("order.placed", KEY, n)).collect();
+    // The publisher has no connection yet, and none is possible: it fails at once.
+    proxy.cut();
+    let refused = transport.publish(&events[..1]).await;
+    assert!(refused[0].is_err(), "{refused:?}");
+    proxy.restore();
+    // The relay's next batch, handed over before it learned of the failure, holds the
+    // key's next event: it must not go out before the first.
+    let later = transport.publish(&events[1..]).await;
+    let error = later[0].as_ref().expect_err("held back").to_string();
+    assert!(error.contains(&events[0].event_id.to_string()), "{error}");
+    // The relay's retry, from the failed event: both go out, in order.
+    let retried = transport.publish(&events).await;
+    assert!(retried.iter().all(Result::is_ok), "{retried:?}");
+    let order = applied_order(&transport, spec, events.len()).await;
+    assert_eq!(order, ids(&events));
     transport.delete_topology(&["ordered"]).await.expect("delete the test topology");
 }
 
