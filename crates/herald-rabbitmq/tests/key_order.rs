@@ -45,7 +45,7 @@ fn ids(messages: &[Message]) -> Vec<String> {
 /// A transport reaching the broker through a proxy, with an exchange of its own and the
 /// group `ordered` declared.
 async fn through_proxy() -> (Proxy, RabbitMq, SubscriptionSpec) {
-    let broker = reqwest_free_upstream(&amqp_url());
+    let broker = host_and_port(&amqp_url());
     let proxy = Proxy::start(broker.clone()).await.expect("start the proxy");
     let id = unique("order");
     let mut config = RabbitMqConfig::new(amqp_url().replace(&broker, &proxy.address.to_string()));
@@ -117,7 +117,7 @@ async fn a_failed_hand_over_holds_its_key_back_until_the_event_goes_out_again() 
 }
 
 /// The `host:port` of an `amqp://user:pass@host:port/vhost` URL.
-fn reqwest_free_upstream(url: &str) -> String {
+fn host_and_port(url: &str) -> String {
     let after_at = url.rsplit_once('@').map_or(url.trim_start_matches("amqp://"), |(_, rest)| rest);
     let host_port = after_at.split('/').next().unwrap_or(after_at);
     if host_port.contains(':') { host_port.to_owned() } else { format!("{host_port}:5672") }
