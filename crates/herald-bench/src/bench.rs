@@ -320,6 +320,7 @@ pub(crate) fn spawn_producers(
                 producer,
                 events_per_tx: options.events_per_tx,
                 api: options.producer_api,
+                retry: workload::ProducerRetry::default(),
             };
             let (db, outbox, produced) = (db.clone(), outbox.clone(), Arc::clone(produced));
             tokio::spawn(async move { workload::produce(db, outbox, plan, &produced).await })

@@ -4,9 +4,9 @@
 //! same things the same way.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use hdrhistogram::Histogram;
@@ -76,7 +76,14 @@ pub async fn create_tables(producer: &Database, consumer: &Database) -> Result<(
         Database::Postgres(pool) => {
             sqlx::query(
                 "CREATE TABLE IF NOT EXISTS shop_effects (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
-                 run TEXT NOT NULL, event_id UUID NOT NULL, customer TEXT NOT NULL, customer_seq BIGINT NOT NULL)",
+                 run TEXT NOT NULL, event_id UUID NOT NULL, customer TEXT NOT NULL, customer_seq BIGINT NOT NULL, \
+                 latency_us BIGINT NOT NULL DEFAULT 0)",
+            )
+            .execute(pool)
+            .await?;
+            // Tables made before the column existed.
+            sqlx::query(
+                "ALTER TABLE shop_effects ADD COLUMN IF NOT EXISTS latency_us BIGINT NOT NULL DEFAULT 0",
             )
             .execute(pool)
             .await?;
@@ -84,10 +91,23 @@ pub async fn create_tables(producer: &Database, consumer: &Database) -> Result<(
         Database::Sqlite(sqlite) => {
             sqlx::query(
                 "CREATE TABLE IF NOT EXISTS shop_effects (id INTEGER PRIMARY KEY AUTOINCREMENT, \
-                 run TEXT NOT NULL, event_id BLOB NOT NULL, customer TEXT NOT NULL, customer_seq INTEGER NOT NULL)",
+                 run TEXT NOT NULL, event_id BLOB NOT NULL, customer TEXT NOT NULL, customer_seq INTEGER NOT NULL, \
+                 latency_us INTEGER NOT NULL DEFAULT 0)",
             )
             .execute(&sqlite.writer)
             .await?;
+            let has_latency: bool = sqlx::query_scalar(
+                "SELECT count(*) > 0 FROM pragma_table_info('shop_effects') WHERE name = 'latency_us'",
+            )
+            .fetch_one(&sqlite.writer)
+            .await?;
+            if !has_latency {
+                sqlx::query(
+                    "ALTER TABLE shop_effects ADD COLUMN latency_us INTEGER NOT NULL DEFAULT 0",
+                )
+                .execute(&sqlite.writer)
+                .await?;
+            }
         }
     }
     Ok(())
@@ -112,6 +132,19 @@ pub struct ProducerPlan {
     pub events_per_tx: u64,
     /// How the producers write on SQLite.
     pub api: ProducerApi,
+    /// How the producers ride out database errors.
+    pub retry: ProducerRetry,
+}
+
+/// How a producer rides out a failed transaction (a database restarting, a full disk):
+/// it tries the same orders again, with backoff, for at most `retry_for`; the default
+/// fails at once.
+#[derive(Debug, Clone, Default)]
+pub struct ProducerRetry {
+    /// How long a transaction is tried again before the producer gives up.
+    pub retry_for: Duration,
+    /// Failed attempts so far, shared by every producer of a run.
+    pub failed_attempts: Arc<AtomicU64>,
 }
 
 /// How producers write their transactions on SQLite (PostgreSQL always uses sqlx).
@@ -267,16 +300,66 @@ pub async fn produce(
             })
             .collect();
         let count = orders.len() as u64;
-        match (&engine, plan.api.on(&db)) {
-            (Some(engine), ProducerApi::Rusqlite) => {
-                place_orders_rusqlite(engine, &outbox, orders).await?;
-            }
-            _ => place_orders(&db, &outbox, &orders).await?,
-        }
+        commit_with_retries(&db, engine.as_ref(), &outbox, &plan, orders).await?;
         committed += count;
         produced.fetch_add(count, Ordering::Relaxed);
     }
     Ok(committed)
+}
+
+/// Commits orders with their events as the plan's API says, trying again after a
+/// failure for as long as `plan.retry` allows. A commit whose answer was lost with its
+/// connection may have happened: before each retry the orders are looked up, so that
+/// none is committed twice.
+async fn commit_with_retries(
+    db: &Database,
+    engine: Option<&herald_db::SqliteWriter>,
+    outbox: &Outbox,
+    plan: &ProducerPlan,
+    orders: Vec<OrderPlaced>,
+) -> anyhow::Result<()> {
+    let give_up_at = tokio::time::Instant::now() + plan.retry.retry_for;
+    let mut backoff = Duration::from_millis(20);
+    loop {
+        let attempt = match (engine, plan.api.on(db)) {
+            (Some(engine), ProducerApi::Rusqlite) => {
+                place_orders_rusqlite(engine, outbox, orders.clone()).await
+            }
+            _ => place_orders(db, outbox, &orders).await,
+        };
+        let Err(error) = attempt else { return Ok(()) };
+        plan.retry.failed_attempts.fetch_add(1, Ordering::Relaxed);
+        loop {
+            if tokio::time::Instant::now() + backoff > give_up_at {
+                return Err(error);
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_millis(500));
+            match is_committed(db, &orders[0]).await {
+                Ok(true) => return Ok(()),
+                Ok(false) => break,
+                Err(_) => continue, // the database is still away
+            }
+        }
+    }
+}
+
+/// Whether an order is in the database (its transaction committed).
+async fn is_committed(db: &Database, order: &OrderPlaced) -> Result<bool, sqlx::Error> {
+    const FIND: &str = "SELECT count(*) FROM shop_orders WHERE run = $1 AND order_id = $2";
+    let found: i64 = match db {
+        Database::Postgres(pool) => {
+            sqlx::query_scalar(FIND).bind(&order.run).bind(order.order_id).fetch_one(pool).await?
+        }
+        Database::Sqlite(sqlite) => {
+            sqlx::query_scalar(FIND)
+                .bind(&order.run)
+                .bind(order.order_id)
+                .fetch_one(&sqlite.reader)
+                .await?
+        }
+    };
+    Ok(found > 0)
 }
 
 /// What the consumer saw, live: deliveries, latency from commit to handler, order.
@@ -357,12 +440,14 @@ impl<DB: herald::Backend> Handler<OrderPlaced, DB> for RecordOrder {
             tokio::time::sleep(self.handler_delay).await;
         }
         Statement::new(
-            "INSERT INTO shop_effects (run, event_id, customer, customer_seq) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO shop_effects (run, event_id, customer, customer_seq, latency_us) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&order.run)
         .bind(ctx.envelope.id.as_uuid())
         .bind(&order.customer)
         .bind(order.customer_seq)
+        .bind(now_us() - order.due_at_us)
         .execute::<DB>(ctx.tx)
         .await?;
         self.tracker.observe(&order);
@@ -383,6 +468,9 @@ pub struct Verification {
     pub applied_twice: i64,
     /// Effects of a customer applied out of its commit order (must be 0).
     pub order_violations: i64,
+    /// The longest time from an order's due time to its effect's transaction, in
+    /// milliseconds: how long the slowest event waited.
+    pub max_latency_ms: i64,
 }
 
 /// Counts, from the databases, what a run produced and what its consumer applied.
@@ -392,8 +480,8 @@ pub async fn verify(
     run: &str,
 ) -> Result<Verification, sqlx::Error> {
     const PRODUCED: &str = "SELECT count(*) FROM shop_orders WHERE run = $1";
-    const EFFECTS: &str =
-        "SELECT count(*), count(DISTINCT event_id) FROM shop_effects WHERE run = $1";
+    const EFFECTS: &str = "SELECT count(*), count(DISTINCT event_id), \
+        coalesce(max(latency_us), 0) FROM shop_effects WHERE run = $1";
     const VIOLATIONS: &str = "SELECT count(*) FROM (SELECT customer_seq, \
         lag(customer_seq) OVER (PARTITION BY customer ORDER BY id) AS previous \
         FROM shop_effects WHERE run = $1) AS t WHERE previous >= customer_seq";
@@ -403,7 +491,7 @@ pub async fn verify(
             sqlx::query_scalar(PRODUCED).bind(run).fetch_one(&sqlite.reader).await?
         }
     };
-    let ((effects, distinct), violations): ((i64, i64), i64) = match consumer {
+    let ((effects, distinct, max_latency_us), violations): ((i64, i64, i64), i64) = match consumer {
         Database::Postgres(pool) => (
             sqlx::query_as(EFFECTS).bind(run).fetch_one(pool).await?,
             sqlx::query_scalar(VIOLATIONS).bind(run).fetch_one(pool).await?,
@@ -419,5 +507,6 @@ pub async fn verify(
         lost: produced - distinct,
         applied_twice: effects - distinct,
         order_violations: violations,
+        max_latency_ms: max_latency_us / 1000,
     })
 }

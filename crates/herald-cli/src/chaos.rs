@@ -10,23 +10,34 @@
 //! `recovery_ms` (the longest time from the end of a fault to the delivery of the first
 //! event committed after it, or of the last event when the producers had finished).
 //!
-//! Scenarios, each fault injected `--kills` times: `relay-kill` (the relay SIGKILLed and
-//! started again), `consumer-kill` (the consumer, a child process whose handlers take
-//! 1 ms inside their transactions, SIGKILLed and started again), `slow-consumer` (that
-//! consumer replaced, for the outage, by one whose handlers take 20 ms: the backlog grows
-//! in the broker, not in any process's memory) and, with a broker, `network-cut` (the relay reaches the broker through
-//! a TCP proxy on loopback that resets every connection and refuses new ones for the
-//! outage), `network-stall` (the proxy holds every byte, connections open, for the
-//! outage) and `broker-restart` (the operator's commands stop the broker and, after the
-//! outage, start it again).
+//! Scenarios, each fault injected `--kills` times: `relay-kill` (a relay SIGKILLed and
+//! started again), `consumer-kill` (a consumer, a child process whose handlers take
+//! 1 ms inside their transactions, SIGKILLed and started again), `slow-consumer` (the
+//! consumers replaced, for the outage, by ones whose handlers take 20 ms: the backlog
+//! grows in the broker, not in any process's memory), `database-restart` (the operator's
+//! commands stop the database and, after the outage, start it again: producers, relays
+//! and consumers ride it out), `disk-full` (the filesystem holding an SQLite database
+//! filled for the outage, so that every write fails) and, with a broker, `network-cut`
+//! (the relays reach the broker through a TCP proxy on loopback that resets every
+//! connection and refuses new ones for the outage), `network-stall` (the proxy holds
+//! every byte, connections open, for the outage) and `broker-restart` (the operator's
+//! commands stop the broker and, after the outage, start it again).
+//!
+//! With `--relays` and `--consumers` above 1, one process of the kind is killed at a
+//! time while the others go on: `max_latency_ms` then says how long delivery of any
+//! event stopped (run with `--rate` below the pipeline's capacity, so that a backlog
+//! does not add to it).
 
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use herald_bench::workload::{self, OrderPlaced, ProducerApi, ProducerPlan, RecordOrder, Tracker};
+use herald_bench::workload::{
+    self, OrderPlaced, ProducerApi, ProducerPlan, ProducerRetry, RecordOrder, Tracker,
+};
 use herald_consumer::{Consumer, ConsumerConfig, ConsumerStats, Router};
 use herald_db::{Database, DatabaseOptions};
 use herald_envelope::Event;
@@ -45,7 +56,17 @@ pub const SCENARIOS: &[&str] = &[
     "network-cut",
     "network-stall",
     "broker-restart",
+    "database-restart",
+    "disk-full",
 ];
+
+/// How long a producer tries a failed transaction again before the run fails: longer
+/// than any outage a scenario injects.
+const PRODUCER_RETRY_FOR: Duration = Duration::from_secs(660);
+
+/// The most free space `disk-full` fills: beyond it, the database is on a filesystem
+/// too big to fill safely.
+const MOST_BALLAST_BYTES: u64 = 2 << 30;
 
 /// How long `network-cut` holds every byte before it closes the connections: what the
 /// relay wrote meanwhile is lost with them, while what it writes next waits in its
@@ -70,6 +91,13 @@ pub struct ChaosPlan {
     pub events: u64,
     /// Producer tasks.
     pub producers: u64,
+    /// Orders per second over all producers; 0 = as fast as they commit.
+    pub rate: u64,
+    /// Relay processes.
+    pub relays: u32,
+    /// Consumer processes of the group (1: the consumer runs in this process, except
+    /// for the scenarios that stop it).
+    pub consumers: u32,
     /// Faults per scenario.
     pub kills: u32,
     /// Longest wait for everything to be applied after the faults.
@@ -77,14 +105,17 @@ pub struct ChaosPlan {
     /// How long a cut, a stall or a stopped broker lasts each time.
     pub outage: Duration,
     /// Shell commands that stop and start the broker (`broker-restart`).
-    pub broker_commands: Option<BrokerCommands>,
+    pub broker_commands: Option<ServiceCommands>,
+    /// Shell commands that stop and start the database (`database-restart`).
+    pub database_commands: Option<ServiceCommands>,
 }
 
-/// How the operator stops and starts the broker, run with `sh -c`; `start` returns once
-/// the broker serves again (e.g. `rabbitmqctl start_app && rabbitmqctl await_startup`).
+/// How the operator stops and starts a server (the broker, the database), run with
+/// `sh -c`; `stop` returns once it is down, `start` once it serves again (e.g.
+/// `rabbitmqctl start_app && rabbitmqctl await_startup`).
 #[derive(Clone, Debug)]
-pub struct BrokerCommands {
-    /// Stops the broker.
+pub struct ServiceCommands {
+    /// Stops the server.
     pub stop: String,
     /// Starts it again.
     pub start: String,
@@ -100,11 +131,30 @@ impl ChaosPlan {
         if scenario == "broker-restart" && self.broker_commands.is_none() {
             return Some("needs --broker-stop-cmd and --broker-start-cmd");
         }
+        if scenario == "database-restart" && self.database_commands.is_none() {
+            return Some("needs --database-stop-cmd and --database-start-cmd");
+        }
+        if scenario == "disk-full" && !self.database.starts_with("sqlite:") {
+            return Some("needs an SQLite --database (on a small filesystem, such as a tmpfs)");
+        }
         None
+    }
+
+    /// Whether the consumers run as processes of their own (so that they can be stopped).
+    fn consumer_processes(&self, scenario: &str) -> bool {
+        self.consumers > 1 || ["consumer-kill", "slow-consumer"].contains(&scenario)
     }
 
     /// The scenarios asked for, or, when none was, every one this plan can run.
     fn chosen(&self) -> anyhow::Result<Vec<String>> {
+        let nats = self.broker.broker.as_deref().is_some_and(|url| url.starts_with("nats"));
+        if nats && self.consumers > 1 {
+            bail!(
+                "--consumers {}: NATS JetStream's group members do not keep a key's order; \
+                 run one consumer",
+                self.consumers
+            );
+        }
         if self.scenarios.is_empty() {
             let runnable = SCENARIOS.iter().filter(|s| self.cannot_run(s).is_none());
             return Ok(runnable.map(|s| (*s).to_owned()).collect());
@@ -128,6 +178,10 @@ pub struct ScenarioReport {
     pub scenario: String,
     /// Faults injected.
     pub faults: u32,
+    /// Relay processes.
+    pub relays: u32,
+    /// Consumer processes (0: the consumer ran inside `herald chaos`).
+    pub consumer_processes: u32,
     /// Orders committed with their events.
     pub committed: i64,
     /// Distinct orders whose effect the consumer committed.
@@ -144,6 +198,12 @@ pub struct ScenarioReport {
     /// The longest time from a fault's end to the delivery of the first event committed
     /// after it (or of the last event, when the producers had finished), in milliseconds.
     pub recovery_ms: u64,
+    /// The longest time an event waited, from its commit (or its due time, with
+    /// `--rate`) to its effect, in milliseconds.
+    pub max_latency_ms: i64,
+    /// Producer transactions that failed and were tried again (a database away, a disk
+    /// full): at least one shows the fault reached the producers.
+    pub producer_retries: u64,
     /// The most events committed and not yet applied at the end of a fault.
     pub peak_backlog: u64,
     /// The highest resident memory of the relay processes, in MiB (`VmHWM`).
@@ -191,9 +251,12 @@ async fn inject(plan: &ChaosPlan, db: &Database, scenario: &str) -> anyhow::Resu
     let transport = plan.broker.open(db, OutboxConfig::default().partitions)?;
     let pattern = OrderPlaced::routing_key().parse().context("the orders' routing key")?;
     transport.declare_group("shipping", &[pattern]).await.context("declaring the consumer")?;
-    let mut shipping = match scenario {
-        "consumer-kill" | "slow-consumer" => Shipping::Process(Process::consumer(plan, "1")?),
-        _ => Shipping::InProcess(ChaosConsumer::start(db, &run, Arc::clone(&transport.subscriber))),
+    let mut shipping = if plan.consumer_processes(scenario) {
+        let consumers =
+            (1..=plan.consumers.max(1)).map(|member| Process::consumer(plan, member, "1"));
+        Shipping::Processes(consumers.collect::<anyhow::Result<_>>()?)
+    } else {
+        Shipping::InProcess(ChaosConsumer::start(db, &run, Arc::clone(&transport.subscriber)))
     };
     let proxy = match (&plan.broker.broker, scenario) {
         (Some(url), "network-cut" | "network-stall") => Some(Proxy::start(upstream(url)?).await?),
@@ -203,9 +266,19 @@ async fn inject(plan: &ChaosPlan, db: &Database, scenario: &str) -> anyhow::Resu
         (Some(url), Some(proxy)) => Some(through(url, proxy.address)?),
         (url, _) => url.clone(),
     };
-    let mut relay = Process::relay(plan, relay_broker.as_deref())?;
+    let relay_broker = relay_broker.as_deref();
+    let mut relays = (0..plan.relays.max(1))
+        .map(|_| Process::relay(plan, relay_broker))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let produced = Arc::new(AtomicU64::new(0));
-    let producers = produce(db, &run, plan.events, plan.producers, &produced)?;
+    let workload = Workload {
+        run: run.clone(),
+        events: plan.events,
+        producers: plan.producers,
+        rate: plan.rate,
+        retry: ProducerRetry { retry_for: PRODUCER_RETRY_FOR, ..ProducerRetry::default() },
+    };
+    let producers = spawn_producers(db, &workload, &produced)?;
     let mut recovery = Duration::ZERO;
     let mut peaks = Peaks::default();
     for kill in 1..=plan.kills {
@@ -214,18 +287,38 @@ async fn inject(plan: &ChaosPlan, db: &Database, scenario: &str) -> anyhow::Resu
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let applied_before = shipping.applied(db, &run).await?;
+        // One process of the kind at a time, in turn, while the others go on.
+        let victim = (kill - 1) as usize;
         match (scenario, &proxy) {
             ("relay-kill", _) => {
+                let count = relays.len();
+                let relay = &mut relays[victim % count];
                 relay.kill(&mut peaks)?;
-                relay = Process::relay(plan, relay_broker.as_deref())?;
+                *relay = Process::relay(plan, relay_broker)?;
             }
-            ("consumer-kill", _) => shipping.replace(plan, Stop::Kill, "1", &mut peaks)?,
+            ("consumer-kill", _) => {
+                shipping.replace(plan, Some(victim), Stop::Kill, "1", &mut peaks)?
+            }
             ("slow-consumer", _) => {
-                shipping.replace(plan, Stop::Terminate, SLOW_HANDLER, &mut peaks)?;
+                shipping.replace(plan, None, Stop::Terminate, SLOW_HANDLER, &mut peaks)?;
                 tokio::time::sleep(plan.outage).await;
-                shipping.replace(plan, Stop::Terminate, "1", &mut peaks)?;
+                shipping.replace(plan, None, Stop::Terminate, "1", &mut peaks)?;
             }
-            ("broker-restart", _) => restart_broker(plan).await?,
+            ("broker-restart", _) => {
+                let commands =
+                    plan.broker_commands.as_ref().context("--broker-stop-cmd is missing")?;
+                restart(commands, "--broker", plan.outage).await?;
+            }
+            ("database-restart", _) => {
+                let commands =
+                    plan.database_commands.as_ref().context("--database-stop-cmd is missing")?;
+                restart(commands, "--database", plan.outage).await?;
+            }
+            ("disk-full", _) => {
+                let ballast = Ballast::fill(&plan.database, &run).await?;
+                tokio::time::sleep(plan.outage).await;
+                drop(ballast);
+            }
             (_, Some(proxy)) => {
                 proxy.stall();
                 if scenario == "network-cut" {
@@ -253,12 +346,20 @@ async fn inject(plan: &ChaosPlan, db: &Database, scenario: &str) -> anyhow::Resu
     }
     producers.await.context("the producers")??;
     let verification = settle(db, &run, plan.settle_timeout).await?;
-    relay.kill(&mut peaks)?;
+    for relay in &mut relays {
+        relay.kill(&mut peaks)?;
+    }
+    let shipping_processes = match &shipping {
+        Shipping::Processes(processes) => u32::try_from(processes.len()).unwrap_or(u32::MAX),
+        Shipping::InProcess(_) => 0,
+    };
     let duplicates_delivered = shipping.stop(&mut peaks).await?;
     transport.delete_topology(&["shipping"]).await.context("deleting the run's queue")?;
     Ok(ScenarioReport {
         scenario: scenario.to_owned(),
         faults: plan.kills,
+        relays: plan.relays.max(1),
+        consumer_processes: shipping_processes,
         committed: verification.produced,
         delivered: verification.delivered,
         lost: verification.lost,
@@ -266,6 +367,8 @@ async fn inject(plan: &ChaosPlan, db: &Database, scenario: &str) -> anyhow::Resu
         duplicates_applied: verification.applied_twice,
         order_violations: verification.order_violations,
         recovery_ms: u64::try_from(recovery.as_millis()).unwrap_or(u64::MAX),
+        max_latency_ms: verification.max_latency_ms,
+        producer_retries: workload.retry.failed_attempts.load(Ordering::Relaxed),
         peak_backlog: peaks.backlog,
         relay_peak_rss_mib: peaks.relay_rss_kib / 1024,
         consumer_peak_rss_mib: peaks.consumer_rss_kib.map(|kib| kib / 1024),
@@ -293,12 +396,88 @@ impl Peaks {
     }
 }
 
-/// Stops the broker with the operator's command, waits out the outage, and starts it.
-async fn restart_broker(plan: &ChaosPlan) -> anyhow::Result<()> {
-    let commands = plan.broker_commands.as_ref().context("--broker-stop-cmd is missing")?;
-    shell("--broker-stop-cmd", &commands.stop).await?;
-    tokio::time::sleep(plan.outage).await;
-    shell("--broker-start-cmd", &commands.start).await
+/// Stops a server with the operator's command, waits out the outage, and starts it;
+/// `flag` (`--broker`, `--database`) names the commands in errors.
+async fn restart(commands: &ServiceCommands, flag: &str, outage: Duration) -> anyhow::Result<()> {
+    shell(&format!("{flag}-stop-cmd"), &commands.stop).await?;
+    tokio::time::sleep(outage).await;
+    shell(&format!("{flag}-start-cmd"), &commands.start).await
+}
+
+/// A file that fills the filesystem holding an SQLite database, so that every write
+/// to the database fails for want of space; removed when dropped.
+struct Ballast {
+    path: PathBuf,
+}
+
+impl Ballast {
+    /// Fills the filesystem of the database file in `database_url`; refuses one with
+    /// more than [`MOST_BALLAST_BYTES`] free.
+    async fn fill(database_url: &str, run: &str) -> anyhow::Result<Ballast> {
+        let file = sqlite_file(database_url)?;
+        let directory = match file.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let stats = rustix::fs::statvfs(&directory).with_context(|| {
+            format!("disk-full: reading the free space of {}", directory.display())
+        })?;
+        let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+        if free > MOST_BALLAST_BYTES {
+            bail!(
+                "disk-full fills the filesystem holding {}, which has {} MiB free: put the \
+                 database on a small one (at most {} MiB free), such as a tmpfs: `mount -t tmpfs \
+                 -o size=256m tmpfs /mnt/chaos`, then --database sqlite:///mnt/chaos/herald.db",
+                file.display(),
+                free >> 20,
+                MOST_BALLAST_BYTES >> 20
+            );
+        }
+        let ballast = Ballast { path: directory.join(format!(".{run}.ballast")) };
+        let path = ballast.path.clone();
+        tokio::task::spawn_blocking(move || write_until_full(&path))
+            .await
+            .context("disk-full: the filling task")??;
+        Ok(ballast)
+    }
+}
+
+impl Drop for Ballast {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Writes zeros to a new file at `path` until the filesystem has no block left.
+fn write_until_full(path: &Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path)
+        .with_context(|| format!("disk-full: creating {}", path.display()))?;
+    let zeros = vec![0u8; 1 << 20];
+    for chunk in [1 << 20, 4096, 512] {
+        loop {
+            match file.write_all(&zeros[..chunk]) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::StorageFull => break,
+                Err(error) => {
+                    return Err(error)
+                        .with_context(|| format!("disk-full: writing {}", path.display()));
+                }
+            }
+        }
+    }
+    // What the page cache still holds must take its blocks too; a full disk may refuse
+    // the last of them, which is the point.
+    let _ = file.sync_all();
+    Ok(())
+}
+
+/// The file an `sqlite:` database URL names.
+fn sqlite_file(database_url: &str) -> anyhow::Result<PathBuf> {
+    use std::str::FromStr;
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(database_url)
+        .with_context(|| format!("--database `{database_url}` is not an SQLite URL"))?;
+    Ok(options.get_filename().to_path_buf())
 }
 
 /// Runs `command` with `sh -c`; a failure names the flag and shows what it printed.
@@ -346,7 +525,7 @@ async fn recovery_after(
             Shipping::InProcess(consumer) => {
                 consumer.tracker.newest_due_at_us.load(Ordering::Relaxed) > ended.at_us
             }
-            Shipping::Process(_) => applied > ended.applied,
+            Shipping::Processes(_) => applied > ended.applied,
         };
         if all_done || delivered_since {
             break;
@@ -356,11 +535,11 @@ async fn recovery_after(
     Ok(ended.at.elapsed())
 }
 
-/// The consuming service `shipping`: in this process, or, for `consumer-kill` and
-/// `slow-consumer`, a child process that the scenario replaces.
+/// The consuming service `shipping`: in this process, or, for `consumer-kill`,
+/// `slow-consumer` and several consumers, child processes that the scenario replaces.
 enum Shipping {
     InProcess(ChaosConsumer),
-    Process(Process),
+    Processes(Vec<Process>),
 }
 
 impl Shipping {
@@ -368,35 +547,47 @@ impl Shipping {
     async fn applied(&self, db: &Database, run: &str) -> anyhow::Result<u64> {
         match self {
             Shipping::InProcess(consumer) => Ok(consumer.tracker.handled.load(Ordering::Relaxed)),
-            Shipping::Process(_) => {
+            Shipping::Processes(_) => {
                 const APPLIED: &str = "SELECT count(*) FROM shop_effects WHERE run = $1";
-                let applied: i64 = match db {
-                    Database::Postgres(pool) => {
-                        sqlx::query_scalar(APPLIED).bind(run).fetch_one(pool).await?
+                let applied: i64 = read_again(|| async {
+                    match db {
+                        Database::Postgres(pool) => {
+                            sqlx::query_scalar(APPLIED).bind(run).fetch_one(pool).await
+                        }
+                        Database::Sqlite(sqlite) => {
+                            sqlx::query_scalar(APPLIED).bind(run).fetch_one(&sqlite.reader).await
+                        }
                     }
-                    Database::Sqlite(sqlite) => {
-                        sqlx::query_scalar(APPLIED).bind(run).fetch_one(&sqlite.reader).await?
-                    }
-                };
+                })
+                .await
+                .context("counting the effects applied")?;
                 Ok(u64::try_from(applied).unwrap_or(0))
             }
         }
     }
 
-    /// Stops the consumer process as `how` says and starts a new one whose handlers
-    /// take `handler_delay_ms`.
+    /// Stops consumer process number `victim` (taken in turn; every one when `None`) as
+    /// `how` says and starts a new one whose handlers take `handler_delay_ms`.
     fn replace(
         &mut self,
         plan: &ChaosPlan,
+        victim: Option<usize>,
         how: Stop,
         handler_delay_ms: &str,
         peaks: &mut Peaks,
     ) -> anyhow::Result<()> {
-        let Shipping::Process(process) = self else {
-            bail!("chaos: this scenario needs the consumer in a process of its own");
+        let Shipping::Processes(processes) = self else {
+            bail!("chaos: this scenario needs the consumers in processes of their own");
         };
-        process.stop(how, peaks)?;
-        *process = Process::consumer(plan, handler_delay_ms)?;
+        let count = processes.len();
+        for (index, process) in processes.iter_mut().enumerate() {
+            if victim.is_some_and(|victim| victim % count != index) {
+                continue;
+            }
+            process.stop(how, peaks)?;
+            let member = u32::try_from(index + 1).unwrap_or(u32::MAX);
+            *process = Process::consumer(plan, member, handler_delay_ms)?;
+        }
         Ok(())
     }
 
@@ -409,8 +600,10 @@ impl Shipping {
                 consumer.stop().await?;
                 Ok(Some(duplicates))
             }
-            Shipping::Process(mut process) => {
-                process.kill(peaks)?;
+            Shipping::Processes(mut processes) => {
+                for process in &mut processes {
+                    process.kill(peaks)?;
+                }
                 Ok(None)
             }
         }
@@ -461,12 +654,13 @@ impl Process {
         Process::spawn(command, Role::Relay)
     }
 
-    /// `herald shop-consumer` of the group `shipping`, each handler taking
-    /// `handler_delay_ms` inside its transaction (so that kills land mid-handler).
-    fn consumer(plan: &ChaosPlan, handler_delay_ms: &str) -> anyhow::Result<Process> {
+    /// `herald shop-consumer`, member `member` of the group `shipping`, each handler
+    /// taking `handler_delay_ms` inside its transaction (so that kills land mid-handler).
+    fn consumer(plan: &ChaosPlan, member: u32, handler_delay_ms: &str) -> anyhow::Result<Process> {
         let mut command = Command::new(std::env::current_exe().context("finding herald")?);
+        let member = format!("chaos-{member}");
         command
-            .args(["shop-consumer", "--database", &plan.database, "--member", "chaos-1"])
+            .args(["shop-consumer", "--database", &plan.database, "--member", &member])
             .args(["--handler-delay-ms", handler_delay_ms])
             .args(["--namespace", &plan.broker.namespace]);
         if let Some(broker) = &plan.broker.broker {
@@ -597,6 +791,33 @@ pub fn produce(
     producers: u64,
     produced: &Arc<AtomicU64>,
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<u64>>> {
+    let workload = Workload {
+        run: run.to_owned(),
+        events,
+        producers,
+        rate: 0,
+        retry: ProducerRetry::default(),
+    };
+    spawn_producers(db, &workload, produced)
+}
+
+/// The orders a run commits, and how.
+struct Workload {
+    run: String,
+    events: u64,
+    producers: u64,
+    /// Orders per second over all producers; 0 = as fast as they commit.
+    rate: u64,
+    retry: ProducerRetry,
+}
+
+/// Starts the workload's producer tasks; the task returned ends when they all have.
+fn spawn_producers(
+    db: &Database,
+    workload: &Workload,
+    produced: &Arc<AtomicU64>,
+) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<u64>>> {
+    let producers = workload.producers;
     let mut outbox = Outbox::new(OutboxConfig::default())?;
     if let Database::Postgres(pool) = db {
         outbox = outbox.with_wakeup(herald_db::Wakeup::for_postgres(pool.clone()));
@@ -604,14 +825,15 @@ pub fn produce(
     let tasks: Vec<_> = (0..producers)
         .map(|producer| {
             let plan = ProducerPlan {
-                run: run.into(),
-                events,
-                rate: 0,
+                run: workload.run.clone(),
+                events: workload.events,
+                rate: workload.rate,
                 customers: 200,
                 producers,
                 producer,
                 events_per_tx: 1,
                 api: ProducerApi::default(),
+                retry: workload.retry.clone(),
             };
             let (db, outbox, produced) = (db.clone(), outbox.clone(), Arc::clone(produced));
             tokio::spawn(async move { workload::produce(db, outbox, plan, &produced).await })
@@ -635,10 +857,30 @@ pub async fn settle(
 ) -> anyhow::Result<workload::Verification> {
     let deadline = Instant::now() + timeout;
     loop {
-        let verification = workload::verify(db, db, run).await.context("counting")?;
+        let verification =
+            read_again(|| workload::verify(db, db, run)).await.context("counting")?;
         if verification.lost == 0 || Instant::now() >= deadline {
             return Ok(verification);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs one of the tool's own reads, again after a failure for up to 30 s: after a
+/// database restart, each connection the pool still holds fails once before it is
+/// replaced.
+async fn read_again<T, F, Fut>(mut read: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match read().await {
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            result => return result,
+        }
     }
 }

@@ -162,6 +162,7 @@ async fn webhooks_are_signed_retried_and_dead_lettered() {
         producer: 0,
         events_per_tx: 1,
         api: workload::ProducerApi::default(),
+        retry: workload::ProducerRetry::default(),
     };
     let outbox = Outbox::new(OutboxConfig::default()).expect("outbox");
     workload::produce(db.clone(), outbox, plan, &produced).await.expect("produce");

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous, SqliteTransactionManager,
 };
+use sqlx::{Connection, TransactionManager};
 use tokio::sync::watch;
 
 use crate::{DbError, Result, SqliteWriter, WriterOptions};
@@ -244,6 +246,7 @@ async fn connect_sqlite(url: &str, options: &DatabaseOptions) -> Result<SqliteDb
             // A local file cannot go stale the way a network connection can; a ping
             // before every acquire would double the cost of small transactions.
             .test_before_acquire(false)
+            .before_acquire(|connection, _| Box::pin(async move { Ok(settled(connection).await) }))
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(connect_options.clone())
     };
@@ -261,6 +264,21 @@ async fn connect_sqlite(url: &str, options: &DatabaseOptions) -> Result<SqliteDb
         None
     };
     Ok(SqliteDb { writer, reader, wakeup: Wakeup::default(), engine })
+}
+
+/// Whether a pooled SQLite connection may be handed out. Not when a transaction's
+/// `ROLLBACK` failed because SQLite had already ended the transaction itself (as it does
+/// after a full disk or an I/O error): sqlx 0.8 then counts that transaction as open for
+/// good, and every later `begin` on the connection fails ("attempted to call begin_with
+/// at non-zero transaction depth"). Such a connection is closed and replaced. The check
+/// is one atomic load, except after a dropped transaction, whose queued rollback the
+/// ping waits for.
+async fn settled(connection: &mut SqliteConnection) -> bool {
+    if SqliteTransactionManager::get_transaction_depth(connection) == 0 {
+        return true;
+    }
+    let _ = connection.ping().await;
+    SqliteTransactionManager::get_transaction_depth(connection) == 0
 }
 
 /// Begins a PostgreSQL transaction whose commit does not wait for the WAL flush

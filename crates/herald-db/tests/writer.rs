@@ -123,3 +123,27 @@ async fn a_job_waits_for_another_connections_write_lock_then_commits() {
     assert_eq!(notes(&db.db).await, vec!["by sqlx".to_owned(), "by the engine".to_owned()]);
     db.cleanup().await;
 }
+
+/// SQLite ends a transaction by itself after a full disk or an I/O error; the `ROLLBACK`
+/// sqlx then sends fails, and sqlx 0.8 counts the transaction as open for good. The
+/// writer pool has one connection: it must not be handed out again in that state, or
+/// every later transaction of the process fails.
+#[tokio::test]
+async fn a_transaction_sqlite_ended_itself_does_not_wedge_the_writer_pool() {
+    let test = TestDb::sqlite("wedge").await;
+    let Database::Sqlite(sqlite) = &test.db else { panic!("SQLite expected") };
+    let mut tx = sqlite.begin_write().await.expect("begin");
+    sqlx::query("CREATE TABLE wedge (n INTEGER)").execute(&mut *tx).await.expect("create");
+    // What SQLite does on its own after SQLITE_FULL: the transaction is gone.
+    sqlx::query("ROLLBACK").execute(&mut *tx).await.expect("SQLite rolls back");
+    assert!(tx.commit().await.is_err(), "there is no transaction left to commit");
+    let mut next = sqlite.begin_write().await.expect("the writer pool begins again");
+    sqlx::query("CREATE TABLE wedge (n INTEGER)").execute(&mut *next).await.expect("create");
+    next.commit().await.expect("commit");
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM wedge")
+        .fetch_one(&sqlite.reader)
+        .await
+        .expect("the table the second transaction made");
+    assert_eq!(count, 0);
+    test.cleanup().await;
+}

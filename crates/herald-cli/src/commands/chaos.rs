@@ -9,7 +9,7 @@ use herald_bench::workload::{self, RecordOrder, Tracker};
 use herald_consumer::{Consumer, ConsumerConfig, Router};
 use herald_db::Database;
 
-use herald_cli::chaos::{self, BrokerCommands, ChaosPlan};
+use herald_cli::chaos::{self, ChaosPlan, ServiceCommands};
 use herald_cli::transport::BrokerArgs;
 
 #[derive(Debug, clap::Args)]
@@ -23,13 +23,15 @@ pub(crate) struct ChaosArgs {
     #[command(flatten)]
     broker: BrokerArgs,
     /// A scenario to run (repeat it; default: every one the other flags allow):
-    /// relay-kill (the relay SIGKILLed), consumer-kill (the consumer process SIGKILLed
-    /// mid-handler), slow-consumer (the consumer taking 20 ms an event for the outage),
-    /// network-cut (the relay's broker connections
-    /// closed for the outage; needs --broker), network-stall (no byte moves between the
-    /// relay and the broker for the outage, connections open; needs --broker),
-    /// broker-restart (the broker stopped for the outage and started, by
-    /// --broker-stop-cmd and --broker-start-cmd).
+    /// relay-kill (a relay SIGKILLed), consumer-kill (a consumer process SIGKILLed
+    /// mid-handler), slow-consumer (the consumers taking 20 ms an event for the outage),
+    /// network-cut (the relays' broker connections closed for the outage; needs
+    /// --broker), network-stall (no byte moves between the relays and the broker for the
+    /// outage, connections open; needs --broker), broker-restart (the broker stopped for
+    /// the outage and started, by --broker-stop-cmd and --broker-start-cmd),
+    /// database-restart (the same for the database, by --database-stop-cmd and
+    /// --database-start-cmd), disk-full (the filesystem holding an SQLite --database
+    /// filled for the outage; put the database on a small filesystem, such as a tmpfs).
     #[arg(long = "scenario", value_parser = clap::builder::PossibleValuesParser::new(chaos::SCENARIOS))]
     scenarios: Vec<String>,
     /// Orders per scenario.
@@ -38,6 +40,17 @@ pub(crate) struct ChaosArgs {
     /// Producer tasks.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
     producers: u64,
+    /// Orders per second over all producers (default: as fast as they commit). Below the
+    /// pipeline's capacity, `max_latency_ms` says how long a fault stopped delivery.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Relay processes; relay-kill kills one at a time, in turn.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    relays: u32,
+    /// Consumer processes of the group; consumer-kill kills one at a time, in turn (not on
+    /// NATS, whose group members do not keep a key's order).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    consumers: u32,
     /// Faults injected per scenario (kills, cuts, stalls or restarts).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     kills: u32,
@@ -56,16 +69,26 @@ pub(crate) struct ChaosArgs {
     /// start_app && rabbitmqctl await_startup`); it must return once the broker serves.
     #[arg(long, requires = "broker_stop_cmd")]
     broker_start_cmd: Option<String>,
+    /// Shell command that stops the database, for database-restart (e.g.
+    /// `pg_ctlcluster 15 main stop -m fast`); it must return once the database is down.
+    #[arg(long, requires = "database_start_cmd")]
+    database_stop_cmd: Option<String>,
+    /// Shell command that starts the database again, for database-restart (e.g.
+    /// `pg_ctlcluster 15 main start`); it must return once the database serves.
+    #[arg(long, requires = "database_stop_cmd")]
+    database_start_cmd: Option<String>,
     /// Print one JSON object: {"scenarios": [{scenario, committed, delivered, lost, …}]}.
     #[arg(long)]
     json: bool,
 }
 
 pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
-    let broker_commands = match (args.broker_stop_cmd, args.broker_start_cmd) {
-        (Some(stop), Some(start)) => Some(BrokerCommands { stop, start }),
+    let commands = |stop: Option<String>, start: Option<String>| match (stop, start) {
+        (Some(stop), Some(start)) => Some(ServiceCommands { stop, start }),
         _ => None,
     };
+    let broker_commands = commands(args.broker_stop_cmd, args.broker_start_cmd);
+    let database_commands = commands(args.database_stop_cmd, args.database_start_cmd);
     // The run's broker names never collide with a deployment's.
     let broker =
         BrokerArgs { namespace: format!("{}-chaos", args.broker.namespace), ..args.broker };
@@ -75,10 +98,14 @@ pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         scenarios: args.scenarios,
         events: args.events,
         producers: args.producers,
+        rate: args.rate,
+        relays: args.relays,
+        consumers: args.consumers,
         kills: args.kills,
         settle_timeout: Duration::from_secs(args.settle_timeout_secs),
         outage: Duration::from_secs_f64(args.outage_secs),
         broker_commands,
+        database_commands,
     };
     let reports = chaos::run(&plan).await?;
     if args.json {
@@ -86,7 +113,7 @@ pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     } else {
         for report in &reports {
             println!(
-                "{:<14} committed {:>8}  delivered {:>8}  lost {}  duplicates delivered {}  applied twice {}  order violations {}  recovery {} ms  {}",
+                "{:<16} committed {:>8}  delivered {:>8}  lost {}  duplicates delivered {}  applied twice {}  order violations {}  recovery {} ms  longest wait {} ms  producer retries {}  {}",
                 report.scenario,
                 report.committed,
                 report.delivered,
@@ -95,6 +122,8 @@ pub(crate) async fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
                 report.duplicates_applied,
                 report.order_violations,
                 report.recovery_ms,
+                report.max_latency_ms,
+                report.producer_retries,
                 if report.held() { "held" } else { "BROKEN" }
             );
         }
