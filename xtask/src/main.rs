@@ -8,6 +8,8 @@
 //! - `bench`: the release-build benchmark runs recorded in BENCHMARKS.md.
 //! - `fuzz [--seconds N]`: every `cargo fuzz` target of `fuzz/` for N seconds (60 by
 //!   default), one after the other; fails if any finds a crash.
+//! - `chaos`: the long forms of `herald chaos` (RELIABILITY.md) against this machine's
+//!   servers; fails if any report shows an event lost, applied twice or out of order.
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
@@ -53,8 +55,12 @@ fn main() -> anyhow::Result<()> {
         }
         "bench" => bench(),
         "fuzz" => fuzz(&std::env::args().skip(2).collect::<Vec<_>>()),
+        "chaos" => {
+            services()?;
+            chaos()
+        }
         _ => {
-            eprintln!("usage: cargo xtask <services|test|lint|ci|bench|fuzz [--seconds N]>");
+            eprintln!("usage: cargo xtask <services|test|lint|ci|bench|fuzz [--seconds N]|chaos>");
             bail!("unknown task `{task}`")
         }
     }
@@ -309,6 +315,121 @@ fn fuzz(args: &[String]) -> anyhow::Result<()> {
     }
     if !crashed.is_empty() {
         bail!("fuzz targets found crashes (inputs in fuzz/artifacts/): {}", crashed.join(", "));
+    }
+    Ok(())
+}
+
+/// The long forms of `herald chaos`: every scenario at the tool's defaults (20,000
+/// events, 5 faults), the slow consumer for a minute, stalls past the publish timeout,
+/// and two relays with two consumers, on SQLite (on a tmpfs, for `disk-full`),
+/// PostgreSQL, and PostgreSQL with RabbitMQ and with NATS; restarts use this machine's
+/// commands (the `SERVICES` ones). Runs as root, to mount the tmpfs and restart servers.
+/// About 40 minutes on two cores.
+fn chaos() -> anyhow::Result<()> {
+    cargo(&["build", "-p", "herald-cli"])?;
+    let herald = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/herald");
+    let sh = |command: &str| Command::new("sh").args(["-c", command]).status();
+    let tmpfs = std::env::temp_dir().join("herald-xtask-chaos");
+    std::fs::create_dir_all(&tmpfs).context("creating the tmpfs mount point")?;
+    let mount = format!("mount -t tmpfs -o size=256m tmpfs {}", tmpfs.display());
+    if !sh(&mount).is_ok_and(|status| status.success()) {
+        bail!("`{mount}` failed: disk-full needs a small filesystem (run as root)");
+    }
+    let result = chaos_runs(&herald, &tmpfs);
+    let _ = sh(&format!("umount --lazy {}", tmpfs.display()));
+    result
+}
+
+/// Each `herald chaos` invocation of `cargo xtask chaos`, one after the other.
+fn chaos_runs(herald: &std::path::Path, tmpfs: &std::path::Path) -> anyhow::Result<()> {
+    let database = "herald_xtask_chaos";
+    let psql = format!(
+        "psql -h 127.0.0.1 -U postgres -q -c 'DROP DATABASE IF EXISTS {database}' \
+         -c 'CREATE DATABASE {database}'"
+    );
+    let created = Command::new("sh").args(["-c", &psql]).status().context("running psql")?;
+    if !created.success() {
+        bail!("`{psql}` failed");
+    }
+    let sqlite = format!("sqlite://{}/chaos.db", tmpfs.display());
+    let postgres = format!("postgres://postgres@127.0.0.1:5432/{database}");
+    let amqp = "amqp://guest:guest@127.0.0.1:5672/%2f";
+    let nats = "nats://127.0.0.1:4222";
+    let pg_stop = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main stop -m fast";
+    let pg_restart = ["--database-stop-cmd", pg_stop, "--database-start-cmd", SERVICES[0].start];
+    let rabbitmq_restart = [
+        "--broker-stop-cmd",
+        "rabbitmqctl stop_app",
+        "--broker-start-cmd",
+        "rabbitmqctl start_app && rabbitmqctl await_startup",
+    ];
+    let nats_stop =
+        "pkill -TERM -x nats-server; while pgrep -x nats-server > /dev/null; do sleep 0.05; done";
+    let nats_start = format!(
+        "{} && for i in $(seq 200); do bash -c 'exec 3<>/dev/tcp/127.0.0.1/4222' 2>/dev/null \
+         && exit 0; sleep 0.05; done; exit 1",
+        SERVICES[2].start
+    );
+    let nats_restart = ["--broker-stop-cmd", nats_stop, "--broker-start-cmd", &nats_start];
+    let through = |broker: &'static str| ["--broker", broker, "--namespace", "xtask"];
+    let scenarios = |names: &[&'static str]| {
+        names.iter().flat_map(|name| ["--scenario", *name]).collect::<Vec<_>>()
+    };
+    let minute = ["--scenario", "slow-consumer", "--outage-secs", "60"];
+    let stall = ["--scenario", "network-stall", "--outage-secs", "11"];
+    let two_of_each = ["--relays", "2", "--consumers", "2", "--rate", "500"];
+    let runs: Vec<Vec<&str>> = vec![
+        [&["--database", &sqlite][..], &scenarios(&["relay-kill", "consumer-kill", "disk-full"])]
+            .concat(),
+        [&["--database", &sqlite][..], &minute].concat(),
+        [&["--database", &postgres][..], &scenarios(&["relay-kill", "consumer-kill"]), &pg_restart]
+            .concat(),
+        [&["--database", &postgres][..], &minute].concat(),
+        [
+            &["--database", &postgres][..],
+            &through(amqp),
+            &scenarios(&[
+                "relay-kill",
+                "consumer-kill",
+                "network-cut",
+                "broker-restart",
+                "database-restart",
+            ]),
+            &rabbitmq_restart,
+            &pg_restart,
+        ]
+        .concat(),
+        [&["--database", &postgres][..], &through(amqp), &stall].concat(),
+        [
+            &["--database", &postgres][..],
+            &through(amqp),
+            &scenarios(&["relay-kill", "consumer-kill"]),
+            &two_of_each,
+        ]
+        .concat(),
+        [
+            &["--database", &postgres][..],
+            &through(nats),
+            &scenarios(&["relay-kill", "network-cut", "broker-restart"]),
+            &nats_restart,
+        ]
+        .concat(),
+        [&["--database", &postgres][..], &through(nats), &stall].concat(),
+    ];
+    let mut broken = Vec::new();
+    for args in &runs {
+        eprintln!("$ herald chaos {}", args.join(" "));
+        let status = Command::new(herald)
+            .arg("chaos")
+            .args(args)
+            .status()
+            .context("running herald chaos")?;
+        if !status.success() {
+            broken.push(args.join(" "));
+        }
+    }
+    if !broken.is_empty() {
+        bail!("herald chaos reported a broken guarantee (or failed) in:\n{}", broken.join("\n"));
     }
     Ok(())
 }
