@@ -75,6 +75,7 @@ pub(crate) struct RunBroker {
     transport: herald::Transport,
     /// The broker URL; `None` for the embedded log in the run's database.
     url: Option<String>,
+    tls: herald::BrokerTls,
     namespace: String,
     partitions: u32,
     /// `embedded log`, `RabbitMQ` or `NATS JetStream`.
@@ -93,7 +94,9 @@ impl RunBroker {
     ) -> anyhow::Result<(RunBroker, Box<dyn Subscription>)> {
         herald::check_namespace(&options.broker.namespace)?;
         let namespace = crate::run_space::run_namespace(&options.broker.namespace, marker, run);
-        let transport = herald::Transport::open(url, &namespace, db, options.partitions)?;
+        let tls = options.broker.tls.clone();
+        let transport =
+            herald::Transport::open_with_tls(url, &namespace, db, options.partitions, &tls)?;
         let pattern: Pattern = OrderPlaced::routing_key().parse()?;
         transport.declare_group(GROUP, std::slice::from_ref(&pattern)).await?;
         let spec = SubscriptionSpec {
@@ -104,7 +107,7 @@ impl RunBroker {
         let subscription = transport.subscriber.subscribe(spec).await?;
         let name = transport.name;
         let (url, partitions) = (url.map(str::to_owned), options.partitions);
-        Ok((RunBroker { transport, url, namespace, partitions, name }, subscription))
+        Ok((RunBroker { transport, url, tls, namespace, partitions, name }, subscription))
     }
 
     /// A publisher of the run's namespace on a connection of its own, as a separate
@@ -113,8 +116,9 @@ impl RunBroker {
         &self,
         db: &herald_db::Database,
     ) -> anyhow::Result<Arc<dyn Publisher>> {
+        let (url, namespace) = (self.url.as_deref(), &self.namespace);
         let transport =
-            herald::Transport::open(self.url.as_deref(), &self.namespace, db, self.partitions)?;
+            herald::Transport::open_with_tls(url, namespace, db, self.partitions, &self.tls)?;
         Ok(transport.publisher)
     }
 

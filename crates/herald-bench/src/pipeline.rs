@@ -24,20 +24,23 @@ pub struct Broker {
     pub url: Option<String>,
     /// Prefix of the broker's names (exchange, queues, stream, subjects).
     pub namespace: String,
+    /// TLS settings beyond the URL (NATS: a CA file, a client certificate).
+    pub tls: herald::BrokerTls,
 }
 
 impl Default for Broker {
     /// The embedded log, namespace `herald`.
     fn default() -> Self {
-        Broker { url: None, namespace: "herald".into() }
+        Broker { url: None, namespace: "herald".into(), tls: herald::BrokerTls::default() }
     }
 }
 
 impl Broker {
-    /// Opens the transport; the embedded log lives in `db`. A bad URL or namespace is
-    /// [`herald::Error::InvalidBrokerUrl`] or [`herald::Error::InvalidNamespace`].
+    /// Opens the transport; the embedded log lives in `db`. A bad URL, namespace or TLS
+    /// setting is [`herald::Error::InvalidBrokerUrl`], [`herald::Error::InvalidNamespace`]
+    /// or [`herald::Error::BrokerTls`].
     pub fn open(&self, db: &Database, partitions: u32) -> herald::Result<Transport> {
-        Transport::open(self.url.as_deref(), &self.namespace, db, partitions)
+        Transport::open_with_tls(self.url.as_deref(), &self.namespace, db, partitions, &self.tls)
     }
 }
 

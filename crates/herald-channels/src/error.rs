@@ -73,6 +73,14 @@ pub enum ChannelError {
         #[source]
         source: lettre::transport::smtp::Error,
     },
+    /// The CA file for the SMTP server's certificate cannot be used.
+    #[error("cannot use the smtp CA file `{}`: {reason}", path.display())]
+    SmtpCaFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why: it cannot be read, or holds no certificate.
+        reason: String,
+    },
 }
 
 /// The crate's result type, with [`ChannelError`] by default.

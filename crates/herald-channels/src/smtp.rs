@@ -8,6 +8,7 @@
 //! one connection per slot.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::Error as SmtpError;
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use tokio::sync::Semaphore;
 
@@ -64,6 +65,11 @@ pub struct SmtpConfig {
     /// idle) to the server's answer to the message; a send that takes longer fails
     /// retryably. Default 30 s.
     pub timeout: Duration,
+    /// A PEM file of CA certificates to trust, besides the Mozilla roots built in
+    /// (`webpki-roots`), when verifying the server's certificate: for a server whose
+    /// certificate a private CA signed. Needs [`SmtpTls::StartTls`] or [`SmtpTls::Tls`].
+    /// Default `None`.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl SmtpConfig {
@@ -78,6 +84,7 @@ impl SmtpConfig {
             from: from.into(),
             pool_size: 4,
             timeout: Duration::from_secs(30),
+            ca_file: None,
         }
     }
 }
@@ -93,6 +100,7 @@ impl fmt::Debug for SmtpConfig {
             .field("from", &self.from)
             .field("pool_size", &self.pool_size)
             .field("timeout", &self.timeout)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -202,7 +210,8 @@ pub struct SmtpProvider {
 
 impl SmtpProvider {
     /// Builds the provider; no connection is opened until the first send. Fails when
-    /// the sender is not a mailbox, the pool size is 0 or TLS cannot be set up.
+    /// the sender is not a mailbox, the pool size is 0, the CA file cannot be used or TLS
+    /// cannot be set up.
     pub fn new(config: &SmtpConfig) -> Result<SmtpProvider, ChannelError> {
         let from: Mailbox = config.from.parse().map_err(|error| ChannelError::InvalidConfig {
             setting: "smtp.from",
@@ -287,18 +296,44 @@ async fn nodelay_socket(address: (&str, u16), timeout: Duration) -> Option<tokio
     Some(stream)
 }
 
-/// The connection security of a configuration, with TLS parameters for its host.
+/// The connection security of a configuration, with TLS parameters for its host: the
+/// server's certificate must chain to a built-in root or to one of the CA file's.
 fn security(config: &SmtpConfig) -> Result<Security, ChannelError> {
     let parameters = || {
-        TlsParameters::new(config.host.clone())
+        let mut builder = TlsParameters::builder(config.host.clone());
+        if let Some(path) = &config.ca_file {
+            builder = builder.add_root_certificate(ca_certificates(path)?);
+        }
+        builder
+            .build()
             .map_err(|source| ChannelError::SmtpTls { host: config.host.clone(), source })
     };
     Ok(match config.tls {
+        SmtpTls::None if config.ca_file.is_some() => {
+            return Err(ChannelError::InvalidConfig {
+                setting: "smtp.ca_file",
+                expected: "TLS (`starttls` or `tls`) for a CA file to be used".to_owned(),
+            });
+        }
         SmtpTls::None => Security::Plain,
         SmtpTls::StartTls => Security::StartTls(parameters()?),
         SmtpTls::Tls => Security::Wrapper(parameters()?),
     })
 }
+
+/// The certificates of a CA file (PEM), at least one.
+fn ca_certificates(path: &Path) -> Result<Certificate, ChannelError> {
+    let invalid = |reason: String| ChannelError::SmtpCaFile { path: path.to_owned(), reason };
+    let pem = std::fs::read(path).map_err(|error| invalid(error.to_string()))?;
+    // lettre reads no certificate, without an error, from a file with none.
+    if !pem.windows(PEM_CERTIFICATE.len()).any(|window| window == PEM_CERTIFICATE) {
+        return Err(invalid("no PEM certificate (`-----BEGIN CERTIFICATE-----`) in it".to_owned()));
+    }
+    Certificate::from_pem(&pem).map_err(|error| invalid(chain(&error)))
+}
+
+/// The line that starts a certificate in a PEM file.
+const PEM_CERTIFICATE: &[u8] = b"-----BEGIN CERTIFICATE-----";
 
 /// The message id as the local part of a `Message-ID`: characters outside RFC 5322's
 /// `dot-atom-text` become `_` (a UUID or a ULID is kept as it is).
@@ -401,6 +436,23 @@ mod tests {
         assert!(text.contains("Message-ID: <0190-abc@example.com>"), "{text}");
         assert!(text.contains("Subject: Hi"), "{text}");
         assert_eq!(id_text("a b<c>@d"), "a_b_c__d");
+    }
+
+    #[test]
+    fn a_ca_file_must_hold_a_certificate_and_needs_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut with_ca = config();
+        with_ca.ca_file = Some(dir.path().join("missing.pem"));
+        let error = SmtpProvider::new(&with_ca).unwrap_err().to_string();
+        assert!(error.starts_with("cannot use the smtp CA file") && error.contains("missing.pem"));
+        let not_pem = dir.path().join("ca.pem");
+        std::fs::write(&not_pem, "not a certificate").unwrap();
+        with_ca.ca_file = Some(not_pem);
+        let error = SmtpProvider::new(&with_ca).unwrap_err().to_string();
+        assert!(error.contains("no PEM certificate"), "{error}");
+        with_ca.tls = SmtpTls::None;
+        let error = SmtpProvider::new(&with_ca).unwrap_err().to_string();
+        assert!(error.starts_with("invalid smtp.ca_file: expected TLS"), "{error}");
     }
 
     #[test]

@@ -649,7 +649,7 @@ impl Process {
             .args(["relay", "--database", &plan.database, "--poll-interval-ms", "100"])
             .args(["--namespace", &plan.broker.namespace]);
         if let Some(broker) = broker {
-            command.args(["--broker", broker]);
+            command.args(["--broker", broker]).args(tls_flags(&plan.broker));
         }
         Process::spawn(command, Role::Relay)
     }
@@ -664,7 +664,7 @@ impl Process {
             .args(["--handler-delay-ms", handler_delay_ms])
             .args(["--namespace", &plan.broker.namespace]);
         if let Some(broker) = &plan.broker.broker {
-            command.args(["--broker", broker]);
+            command.args(["--broker", broker]).args(tls_flags(&plan.broker));
         }
         Process::spawn(command, Role::Consumer)
     }
@@ -712,6 +712,17 @@ impl Drop for Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The broker's TLS flags, passed on to a child process.
+fn tls_flags(broker: &BrokerArgs) -> Vec<std::ffi::OsString> {
+    let files = [
+        ("--broker-ca-file", &broker.broker_ca_file),
+        ("--broker-client-cert", &broker.broker_client_cert),
+        ("--broker-client-key", &broker.broker_client_key),
+    ];
+    let given = files.into_iter().filter_map(|(flag, file)| Some((flag, file.as_ref()?)));
+    given.flat_map(|(flag, file)| [flag.into(), file.clone().into_os_string()]).collect()
 }
 
 /// The `host:port` a broker URL names.

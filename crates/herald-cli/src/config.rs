@@ -19,10 +19,10 @@ pub const DEFAULT_DATABASE: &str = "sqlite://herald.db";
 /// The flags (and their variables) of `herald up` and `herald config check`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpArgs {
-    /// A TOML configuration file (keys: listen, database, broker, namespace, partitions,
-    /// token, read_token, otlp_endpoint, ledger_retention_days, allowed_hosts,
-    /// allow_private_endpoints, and a [notify] table: smtp, smtp_from, webhook_secrets,
-    /// sms, push).
+    /// A TOML configuration file (keys: listen, database, broker, broker_ca_file,
+    /// broker_client_cert, broker_client_key, namespace, partitions, token, read_token,
+    /// otlp_endpoint, ledger_retention_days, allowed_hosts, allow_private_endpoints, and a
+    /// [notify] table: smtp, smtp_from, smtp_ca_file, webhook_secrets, sms, push).
     #[arg(long, env = "HERALD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Address of the dashboard, the admin API, the registry and the probes
@@ -32,9 +32,21 @@ pub struct UpArgs {
     /// Database URL [default: sqlite://herald.db, in the working directory].
     #[arg(long, env = "HERALD_DATABASE_URL")]
     pub database: Option<String>,
-    /// Broker URL (`amqp://…`, `nats://…`) [default: the embedded log in the database].
+    /// Broker URL (`amqp://…`, `nats://…`, `tls://…`) [default: the embedded log in the
+    /// database].
     #[arg(long, env = "HERALD_BROKER_URL")]
     pub broker: Option<String>,
+    /// NATS: a PEM file of CA certificates to trust, besides the system's, when verifying
+    /// the server's TLS certificate; makes TLS required.
+    #[arg(long, env = "HERALD_BROKER_CA_FILE")]
+    pub broker_ca_file: Option<PathBuf>,
+    /// NATS: a client certificate (PEM) for a server that verifies its clients (mutual
+    /// TLS); with --broker-client-key.
+    #[arg(long, env = "HERALD_BROKER_CLIENT_CERT")]
+    pub broker_client_cert: Option<PathBuf>,
+    /// NATS: the private key (PEM) of --broker-client-cert.
+    #[arg(long, env = "HERALD_BROKER_CLIENT_KEY")]
+    pub broker_client_key: Option<PathBuf>,
     /// Prefix of the broker's names [default: herald].
     #[arg(long, env = "HERALD_NAMESPACE")]
     pub namespace: Option<String>,
@@ -68,6 +80,9 @@ struct FileConfig {
     listen: Option<String>,
     database: Option<String>,
     broker: Option<String>,
+    broker_ca_file: Option<PathBuf>,
+    broker_client_cert: Option<PathBuf>,
+    broker_client_key: Option<PathBuf>,
     namespace: Option<String>,
     partitions: Option<u32>,
     #[serde(default)]
@@ -110,6 +125,7 @@ impl Tokens {
 struct NotifyFile {
     smtp: Option<String>,
     smtp_from: Option<String>,
+    smtp_ca_file: Option<PathBuf>,
     #[serde(default)]
     webhook_secrets: Vec<String>,
     #[serde(default)]
@@ -210,6 +226,9 @@ impl UpArgs {
         let broker = BrokerArgs {
             broker: self.broker.clone().or(file.broker).filter(|url| !url.is_empty()),
             namespace: self.namespace.clone().or(file.namespace).unwrap_or_else(|| "herald".into()),
+            broker_ca_file: self.broker_ca_file.clone().or(file.broker_ca_file),
+            broker_client_cert: self.broker_client_cert.clone().or(file.broker_client_cert),
+            broker_client_key: self.broker_client_key.clone().or(file.broker_client_key),
         };
         if let Err(error) = broker.check() {
             problems.push(format!("{error:#}"));
@@ -275,6 +294,9 @@ impl UpArgs {
         let mut providers = self.providers.clone();
         if providers.smtp.is_none() {
             providers.smtp = file.smtp;
+        }
+        if providers.smtp_ca_file.is_none() {
+            providers.smtp_ca_file = file.smtp_ca_file;
         }
         if let Some(from) = file.smtp_from.filter(|_| providers.smtp_from == "herald@localhost") {
             providers.smtp_from = from;

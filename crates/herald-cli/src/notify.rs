@@ -2,6 +2,7 @@
 //! (status, recipients, templates).
 
 use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -27,6 +28,10 @@ pub struct ProviderArgs {
     /// Pooled SMTP connections.
     #[arg(long, default_value_t = 4)]
     pub smtp_pool: u32,
+    /// A PEM file of CA certificates to trust, besides the built-in Mozilla roots, when
+    /// verifying the SMTP server's certificate (`tls=starttls` or `tls=tls`).
+    #[arg(long, env = "HERALD_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
     /// Standard Webhooks signing secret(s), `whsec_…`; several during a rotation.
     #[arg(
         long = "webhook-secret",
@@ -65,8 +70,13 @@ impl ProviderArgs {
     /// The channels with at least one provider; a bad setting is named.
     pub fn channels(&self) -> anyhow::Result<Vec<Channel>> {
         let mut channels = Vec::new();
+        if self.smtp.is_none() && self.smtp_ca_file.is_some() {
+            bail!("--smtp-ca-file: a CA file for the SMTP server, but no --smtp");
+        }
         if let Some(url) = &self.smtp {
-            let provider = SmtpProvider::new(&self.smtp_config(url)?).context("--smtp")?;
+            let config = self.smtp_config(url)?;
+            let flag = if config.ca_file.is_some() { "--smtp, --smtp-ca-file" } else { "--smtp" };
+            let provider = SmtpProvider::new(&config).context(flag)?;
             channels.push(self.channel(ChannelKind::Email, vec![Arc::new(provider)]));
         }
         if !self.webhook_secrets.is_empty() {
@@ -118,6 +128,7 @@ impl ProviderArgs {
         let mut config = SmtpConfig::new(host, &self.smtp_from);
         config.port = url.port().unwrap_or(25);
         config.pool_size = self.smtp_pool;
+        config.ca_file = self.smtp_ca_file.clone();
         config.tls = match query(&url, "tls").as_deref() {
             None | Some("none") => SmtpTls::None,
             Some("starttls") => SmtpTls::StartTls,

@@ -25,7 +25,11 @@ async fn broker_restarted_mid_run(url: &str, stop: fn(), start: fn()) {
     let herald_db::Database::Postgres(pool) = db.clone() else { unreachable!() };
     workload::create_tables(&db, &db).await.expect("tables");
     let namespace = unique("restart").replace('_', "-");
-    let broker = BrokerArgs { broker: Some(url.into()), namespace: namespace.clone() };
+    let broker = BrokerArgs {
+        broker: Some(url.into()),
+        namespace: namespace.clone(),
+        ..BrokerArgs::default()
+    };
     let transport = broker.open(&db, 16).expect("transport");
     let pattern = OrderPlaced::routing_key().parse().expect("pattern");
     transport.declare_group("shipping", &[pattern]).await.expect("declare");

@@ -39,8 +39,9 @@ async fn consumer_killed_five_times(broker: Option<String>) {
         broker_args = vec!["--broker".into(), url.clone(), "--namespace".into(), namespace.clone()];
     }
     let args: Vec<&str> = broker_args.iter().map(String::as_str).collect();
-    let transport =
-        BrokerArgs { broker: broker.clone(), namespace }.open(&db, 16).expect("transport");
+    let transport = BrokerArgs { broker: broker.clone(), namespace, ..BrokerArgs::default() }
+        .open(&db, 16)
+        .expect("transport");
     let pattern = OrderPlaced::routing_key().parse().expect("pattern");
     transport.declare_group("shipping", &[pattern]).await.expect("declare");
     let run = "consumer-crash";

@@ -99,7 +99,11 @@ async fn demo_over(broker_url: &str, transport: &str) {
     let namespace = herald_testkit::brokers::unique("demo").replace('_', "-");
     let summary =
         demo(&["--database", &test_db.url, "--broker", broker_url, "--namespace", &namespace]);
-    let broker = herald_cli::transport::BrokerArgs { broker: Some(broker_url.into()), namespace };
+    let broker = herald_cli::transport::BrokerArgs {
+        broker: Some(broker_url.into()),
+        namespace,
+        ..Default::default()
+    };
     let mut groups = herald_shop::shop::GROUPS.to_vec();
     groups.push(herald_shop::shop::NOTIFY_GROUP);
     let cleanup = broker.open(&test_db.db, 8).expect("transport");

@@ -170,7 +170,11 @@ async fn the_demo_exports_a_trace_per_command_over_postgres_and_rabbitmq() {
     })
     .await
     .expect("demo");
-    let broker = herald_cli::transport::BrokerArgs { broker: Some(broker_url), namespace };
+    let broker = herald_cli::transport::BrokerArgs {
+        broker: Some(broker_url),
+        namespace,
+        ..Default::default()
+    };
     let mut groups = herald_shop::shop::GROUPS.to_vec();
     groups.push(herald_shop::shop::NOTIFY_GROUP);
     let cleanup = broker.open(&test_db.db, 8).expect("transport");

@@ -347,6 +347,27 @@ webhook_secrets = ["not-a-secret"]
 }
 
 #[test]
+fn config_check_reads_the_tls_files_of_the_broker_and_of_smtp() {
+    let file = r#"
+broker = "tls://127.0.0.1:4222"
+broker_ca_file = "/nonexistent/broker-ca.pem"
+
+[notify]
+smtp = "smtp://127.0.0.1:587?tls=starttls"
+smtp_ca_file = "/nonexistent/smtp-ca.pem"
+"#;
+    let (ok, said) = config_check(&[], Some(file));
+    assert!(!ok, "{said}");
+    assert!(said.contains("cannot read `/nonexistent/broker-ca.pem`"), "{said}");
+    assert!(said.contains("smtp CA file `/nonexistent/smtp-ca.pem`"), "{said}");
+    // A flag wins over the file, and a CA file is for a NATS broker only.
+    let (ok, said) = config_check(&["--broker", "amqp://127.0.0.1:5672/%2f"], Some(file));
+    assert!(!ok && said.contains("is for a NATS broker"), "{said}");
+    let (ok, said) = config_check(&["--broker-client-cert", "/tmp/client.pem"], None);
+    assert!(!ok && said.contains("--broker-client-key: give both"), "{said}");
+}
+
+#[test]
 fn up_refuses_a_bad_configuration_naming_every_problem() {
     let output = Command::new(env!("CARGO_BIN_EXE_herald"))
         .args(["up", "--listen", "nowhere", "--partitions", "0"])

@@ -12,9 +12,14 @@
 //! acknowledgement with a delay; JetStream counts deliveries, which gives the attempt.
 //! The client reconnects by itself after the server restarts; a publish that JetStream
 //! did not acknowledge is reported as failed, so the relay does not mark it sent.
+//!
+//! TLS: a `tls://` URL, or a server that requires TLS, gets a connection whose server
+//! certificate is verified against the system's roots; [`NatsConfig::tls_ca_file`] adds a
+//! private CA's certificates to them and [`NatsConfig::tls_client_cert`] presents a
+//! client certificate (mutual TLS); either makes TLS required.
 
 mod subjects;
 mod transport;
 
 pub use subjects::nats_filter;
-pub use transport::{JetStream, NatsConfig};
+pub use transport::{JetStream, NatsConfig, NatsTlsError};

@@ -1,11 +1,15 @@
 //! The JetStream publisher and subscriber.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::{self, AckKind, Context, stream};
+use async_nats::rustls::pki_types::pem::{Error as PemError, PemObject};
+use async_nats::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use async_nats::rustls::{ClientConfig, RootCertStore};
 use async_trait::async_trait;
 use futures::{FutureExt, StreamExt};
 use herald_transport::key_order::{self, Earlier, Failure, KeyChains};
@@ -37,6 +41,15 @@ pub struct NatsConfig {
     pub prefetch: i64,
     /// Longest wait for JetStream's acknowledgement of a publish.
     pub publish_timeout: Duration,
+    /// A PEM file of CA certificates to trust besides the system's roots, for a server
+    /// whose certificate a private CA signed. Setting it (or
+    /// [`NatsConfig::tls_client_cert`]) makes TLS required, whatever the URL's scheme.
+    /// Default `None`: `tls://…` URLs, and servers that require TLS, are verified against
+    /// the system's roots alone.
+    pub tls_ca_file: Option<PathBuf>,
+    /// A client certificate chain and its private key (PEM files), for a server that
+    /// verifies its clients (mutual TLS). Default `None`.
+    pub tls_client_cert: Option<(PathBuf, PathBuf)>,
 }
 
 impl NatsConfig {
@@ -51,7 +64,53 @@ impl NatsConfig {
             max_deliver: -1,
             prefetch: 2048,
             publish_timeout: Duration::from_secs(10),
+            tls_ca_file: None,
+            tls_client_cert: None,
         }
+    }
+
+    /// Reads and checks the TLS files ([`NatsConfig::tls_ca_file`],
+    /// [`NatsConfig::tls_client_cert`]) without connecting, so that a bad setting is
+    /// reported at start rather than at the first publish.
+    pub fn check_tls(&self) -> std::result::Result<(), NatsTlsError> {
+        self.tls_client_config().map(|_| ())
+    }
+
+    /// The TLS client configuration of the CA file and the client certificate: the
+    /// system's roots, the CA file's certificates, and the client certificate if any.
+    /// `None` when neither is set (async-nats then verifies against the system's roots).
+    fn tls_client_config(&self) -> std::result::Result<Option<ClientConfig>, NatsTlsError> {
+        if self.tls_ca_file.is_none() && self.tls_client_cert.is_none() {
+            return Ok(None);
+        }
+        let mut roots = RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        if !native.errors.is_empty() {
+            tracing::debug!(errors = ?native.errors, "Some system root certificates did not load.");
+        }
+        roots.add_parsable_certificates(native.certs);
+        if let Some(path) = &self.tls_ca_file {
+            for certificate in certificates(path)? {
+                roots.add(certificate).map_err(|error| NatsTlsError::Invalid {
+                    path: path.clone(),
+                    reason: error.to_string(),
+                })?;
+            }
+        }
+        let builder = ClientConfig::builder().with_root_certificates(roots);
+        let config = match &self.tls_client_cert {
+            None => builder.with_no_client_auth(),
+            Some((cert, key)) => {
+                let chain = certificates(cert)?;
+                let private_key = PrivateKeyDer::from_pem_slice(&read(key)?).map_err(|error| {
+                    NatsTlsError::Invalid { path: key.clone(), reason: error.to_string() }
+                })?;
+                builder.with_client_auth_cert(chain, private_key).map_err(|error| {
+                    NatsTlsError::ClientCert { cert: cert.clone(), reason: error.to_string() }
+                })?
+            }
+        };
+        Ok(Some(config))
     }
 
     fn events_base(&self) -> String {
@@ -65,6 +124,64 @@ impl NatsConfig {
     fn direct_base(&self, group: &str) -> String {
         format!("{}.direct.{group}", self.subject_prefix)
     }
+}
+
+/// A TLS setting of [`NatsConfig`] that cannot be used.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum NatsTlsError {
+    /// A file could not be read.
+    #[error("cannot read `{}`: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A certificate file holds no PEM certificate.
+    #[error("`{}` holds no PEM certificate (`-----BEGIN CERTIFICATE-----`)", path.display())]
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A file holds something that is not a usable certificate or private key.
+    #[error("`{}`: {reason}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The client certificate and its key do not make a client identity.
+    #[error("client certificate `{}` and its key: {reason}", cert.display())]
+    ClientCert {
+        /// The certificate file.
+        cert: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The bytes of a TLS file.
+fn read(path: &Path) -> std::result::Result<Vec<u8>, NatsTlsError> {
+    std::fs::read(path).map_err(|source| NatsTlsError::Read { path: path.to_owned(), source })
+}
+
+/// The certificates of a PEM file; at least one.
+fn certificates(path: &Path) -> std::result::Result<Vec<CertificateDer<'static>>, NatsTlsError> {
+    let pem = read(path)?;
+    let invalid = |error: PemError| NatsTlsError::Invalid {
+        path: path.to_owned(),
+        reason: error.to_string(),
+    };
+    let certificates = CertificateDer::pem_slice_iter(&pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(invalid)?;
+    if certificates.is_empty() {
+        return Err(NatsTlsError::NoCertificate { path: path.to_owned() });
+    }
+    Ok(certificates)
 }
 
 /// The JetStream transport: publisher and subscriber over one configuration.
@@ -124,13 +241,18 @@ impl JetStream {
             return Ok(open.clone());
         }
         // Reconnect quickly after a server restart: 100 ms more per attempt, at most 1 s.
-        let client = async_nats::ConnectOptions::new()
-            .reconnect_delay_callback(|attempts| {
-                Duration::from_millis((100 * attempts as u64).min(1000))
-            })
-            .connect(&self.config.url)
+        let mut options = async_nats::ConnectOptions::new().reconnect_delay_callback(|attempts| {
+            Duration::from_millis((100 * attempts as u64).min(1000))
+        });
+        let config = self.config.clone();
+        let tls = tokio::task::spawn_blocking(move || config.tls_client_config())
             .await
-            .map_err(unavailable)?;
+            .map_err(unavailable)?
+            .map_err(|error| TransportError::Refused(format!("NATS TLS settings: {error}")))?;
+        if let Some(tls) = tls {
+            options = options.require_tls(true).tls_client_config(tls);
+        }
+        let client = options.connect(&self.config.url).await.map_err(unavailable)?;
         let opened = jetstream::new(client);
         self.ensure_stream(&opened).await?;
         *context = Some(opened.clone());

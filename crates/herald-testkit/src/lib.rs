@@ -10,6 +10,7 @@
 
 pub mod brokers;
 pub mod smtp;
+pub mod tls;
 pub mod transport_suite;
 
 use std::future::Future;

@@ -31,6 +31,18 @@ pub struct ReceivedEmail {
     pub message_id: String,
     /// The text body.
     pub body: String,
+    /// Whether the message came over TLS (implicit, or after `STARTTLS`).
+    #[serde(default)]
+    pub tls: bool,
+}
+
+/// How a [`SmtpServer`] started with [`SmtpServer::start_tls`] secures its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerTls {
+    /// Offers `STARTTLS`, and refuses mail until the client has used it.
+    StartTls,
+    /// TLS from the first byte (implicit TLS, as on port 465).
+    Implicit,
 }
 
 /// A real SMTP server (`herald-testkit/smtp_server.py` on `aiosmtpd`), killed on drop.
@@ -47,6 +59,21 @@ const SMTP_START_TIMEOUT: Duration = Duration::from_secs(30);
 impl SmtpServer {
     /// Starts the server on a free port and waits until it accepts connections.
     pub async fn start() -> SmtpServer {
+        SmtpServer::spawn(&[]).await
+    }
+
+    /// Starts the server with TLS (`tls`), presenting the certificate `cert` (a PEM chain)
+    /// with its private key `key`, and waits until it accepts connections.
+    pub async fn start_tls(tls: ServerTls, cert: &Path, key: &Path) -> SmtpServer {
+        let mode = match tls {
+            ServerTls::StartTls => "starttls",
+            ServerTls::Implicit => "tls",
+        };
+        SmtpServer::spawn(&[std::ffi::OsStr::new(mode), cert.as_os_str(), key.as_os_str()]).await
+    }
+
+    /// Starts `smtp_server.py` with the port, the directory and `extra` arguments.
+    async fn spawn(extra: &[&std::ffi::OsStr]) -> SmtpServer {
         require_aiosmtpd();
         let directory = tempfile::tempdir().unwrap();
         let port = free_port();
@@ -56,6 +83,7 @@ impl SmtpServer {
             .arg(script)
             .arg(port.to_string())
             .arg(directory.path())
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

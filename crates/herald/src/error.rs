@@ -47,6 +47,10 @@ pub enum Error {
         /// What is wrong with it, and what was expected.
         reason: String,
     },
+    /// A broker TLS setting (a CA file, a client certificate) that cannot be used, or
+    /// one given for a broker that takes none.
+    #[error("broker TLS: {0}")]
+    BrokerTls(String),
     /// A namespace that cannot be part of a broker's names.
     #[error(
         "namespace `{0}`: expected 1 to 48 characters of a-z, 0-9 and `-`, starting with a letter"

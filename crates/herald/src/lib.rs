@@ -61,7 +61,7 @@ pub use crate::embedded::EmbeddedTransaction;
 pub use crate::error::{Error, Result};
 pub use crate::herald::{Herald, HeraldBuilder};
 pub use crate::transaction::Transaction;
-pub use crate::transport::{Transport, check_namespace};
+pub use crate::transport::{BrokerTls, Transport, check_namespace};
 
 pub use async_trait::async_trait;
 pub use herald_consumer::{

@@ -1,5 +1,6 @@
 //! Opening a transport from a URL: the embedded log, RabbitMQ or NATS JetStream.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use herald_db::Database;
@@ -29,6 +30,26 @@ impl std::fmt::Debug for Transport {
     }
 }
 
+/// TLS settings of the broker connection beyond what its URL says: a CA file to trust
+/// besides the system's roots, and a client certificate for mutual TLS. Only NATS takes
+/// them (`nats://…`, `tls://…`; either setting makes TLS required): the AMQP client has no
+/// TLS, and the embedded log no connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BrokerTls {
+    /// A PEM file of CA certificates to trust besides the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate chain and its private key (PEM files), for a server that
+    /// verifies its clients.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+}
+
+impl BrokerTls {
+    /// Whether nothing is set (the URL alone decides).
+    pub fn is_empty(&self) -> bool {
+        self.ca_file.is_none() && self.client_cert.is_none()
+    }
+}
+
 /// The embedded log's name.
 const EMBEDDED: &str = "embedded log";
 
@@ -36,7 +57,8 @@ const EMBEDDED: &str = "embedded log";
 /// Why `amqps://` is refused rather than connected to without TLS.
 const AMQPS_UNSUPPORTED: &str = "is `amqps://`, but this build's AMQP client (lapin) has no TLS: \
      use `amqp://` on a trusted network, or a TLS-terminating proxy on loopback";
-const EXPECTED: &str = "is neither `amqp://…` (RabbitMQ) nor `nats://…` (NATS JetStream)";
+const EXPECTED: &str =
+    "is neither `amqp://…` (RabbitMQ) nor `nats://…` or `tls://…` (NATS JetStream)";
 
 impl Transport {
     /// Checks a broker URL's scheme and a namespace, without connecting. `None` (or an
@@ -52,24 +74,59 @@ impl Transport {
         }
     }
 
-    /// Opens the transport a URL names: `amqp://…` is RabbitMQ, `nats://…` NATS
-    /// JetStream, none the embedded log in `db` with `partitions` partitions. Broker names
-    /// start with `namespace` (exchange `<namespace>.events`, queues `<namespace>.<group>`,
-    /// stream `<NAMESPACE>_EVENTS`), so several installations can share one broker.
-    /// Nothing connects until the first publish or subscribe.
+    /// Checks TLS settings for the broker at `url` without connecting: only NATS takes
+    /// them, and their files must hold certificates (and a key) that can be used.
+    pub fn check_tls(url: Option<&str>, tls: &BrokerTls) -> Result<()> {
+        if tls.is_empty() {
+            return Ok(());
+        }
+        let broker = match url.filter(|url| !url.is_empty()) {
+            None => "the embedded log, which has no connection",
+            #[cfg(feature = "nats")]
+            Some(url) if is_nats(url) => {
+                let config = nats_config(url, "herald", tls);
+                return config.check_tls().map_err(|error| Error::BrokerTls(error.to_string()));
+            }
+            Some(url) if is_nats(url) => return Transport::check(Some(url), "herald"),
+            Some(_) => "not NATS (the AMQP client has no TLS)",
+        };
+        Err(Error::BrokerTls(format!(
+            "a CA file or a client certificate is for a NATS broker (`nats://…`, `tls://…`); \
+             the broker is {broker}"
+        )))
+    }
+
+    /// Opens the transport a URL names: `amqp://…` is RabbitMQ, `nats://…` or `tls://…`
+    /// NATS JetStream, none the embedded log in `db` with `partitions` partitions. Broker
+    /// names start with `namespace` (exchange `<namespace>.events`, queues
+    /// `<namespace>.<group>`, stream `<NAMESPACE>_EVENTS`), so several installations can
+    /// share one broker. Nothing connects until the first publish or subscribe.
     pub fn open(
         url: Option<&str>,
         namespace: &str,
         db: &Database,
         partitions: u32,
     ) -> Result<Transport> {
+        Transport::open_with_tls(url, namespace, db, partitions, &BrokerTls::default())
+    }
+
+    /// Like [`Transport::open`], with TLS settings for the broker connection, checked
+    /// first ([`Transport::check_tls`]).
+    pub fn open_with_tls(
+        url: Option<&str>,
+        namespace: &str,
+        db: &Database,
+        partitions: u32,
+        tls: &BrokerTls,
+    ) -> Result<Transport> {
         Transport::check(url, namespace)?;
+        Transport::check_tls(url, tls)?;
         match url.filter(|url| !url.is_empty()) {
             None => Ok(Transport::embedded(db, partitions)),
             #[cfg(feature = "rabbitmq")]
             Some(url) if is_amqp(url) => Ok(Transport::rabbit_mq(url, namespace)),
             #[cfg(feature = "nats")]
-            Some(url) if is_nats(url) => Ok(Transport::nats_jet_stream(url, namespace)),
+            Some(url) if is_nats(url) => Ok(Transport::nats_jet_stream(url, namespace, tls)),
             Some(url) => Err(invalid(url, EXPECTED)),
         }
     }
@@ -108,11 +165,8 @@ impl Transport {
     }
 
     #[cfg(feature = "nats")]
-    fn nats_jet_stream(url: &str, namespace: &str) -> Transport {
-        let mut config = herald_nats::NatsConfig::new(url);
-        config.stream = format!("{}_EVENTS", namespace.to_ascii_uppercase().replace('-', "_"));
-        config.subject_prefix = namespace.to_owned();
-        let nats = Arc::new(herald_nats::JetStream::new(config));
+    fn nats_jet_stream(url: &str, namespace: &str, tls: &BrokerTls) -> Transport {
+        let nats = Arc::new(herald_nats::JetStream::new(nats_config(url, namespace, tls)));
         Transport {
             publisher: nats.clone(),
             subscriber: nats.clone(),
@@ -173,6 +227,17 @@ impl Transport {
     }
 }
 
+/// The NATS settings of a URL, a namespace and TLS settings.
+#[cfg(feature = "nats")]
+fn nats_config(url: &str, namespace: &str, tls: &BrokerTls) -> herald_nats::NatsConfig {
+    let mut config = herald_nats::NatsConfig::new(url);
+    config.stream = format!("{}_EVENTS", namespace.to_ascii_uppercase().replace('-', "_"));
+    config.subject_prefix = namespace.to_owned();
+    config.tls_ca_file = tls.ca_file.clone();
+    config.tls_client_cert = tls.client_cert.clone();
+    config
+}
+
 fn is_amqp(url: &str) -> bool {
     url.starts_with("amqp://") || url.starts_with("amqps://")
 }
@@ -231,6 +296,22 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains("no TLS") && message.contains("amqp://"), "{message}");
         assert!(!message.contains("guest@"), "the password is not shown: {message}");
+    }
+
+    #[test]
+    fn tls_settings_are_for_nats_only_and_their_files_are_read_first() {
+        let tls = BrokerTls { ca_file: Some("/nonexistent/ca.pem".into()), client_cert: None };
+        assert!(Transport::check_tls(Some("amqp://localhost"), &BrokerTls::default()).is_ok());
+        for url in [None, Some("amqp://guest:guest@localhost:5672/%2f")] {
+            let error = Transport::check_tls(url, &tls).expect_err("not NATS").to_string();
+            assert!(error.contains("is for a NATS broker"), "{error}");
+        }
+        if cfg!(feature = "nats") {
+            let error = Transport::check_tls(Some("tls://localhost:4222"), &tls)
+                .expect_err("a missing CA file")
+                .to_string();
+            assert!(error.contains("/nonexistent/ca.pem"), "{error}");
+        }
     }
 
     #[test]

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use herald_channels::{Channel, ChannelKind, Message, Provider, SmtpConfig, SmtpProvider, SmtpTls};
 
-use herald_testkit::smtp::SmtpServer;
+use herald_testkit::smtp::{ServerTls, SmtpServer};
+use herald_testkit::tls::TestCertificates;
 
 const FROM: &str = "Herald <noreply@herald.test>";
 
@@ -142,4 +143,62 @@ async fn an_unreachable_server_is_retryable() {
 
     assert!(error.retryable, "{error}");
     assert_eq!(error.provider, "smtp");
+}
+
+/// Sends one email through a server with TLS (`server_tls`) on a certificate the test's
+/// CA signed: refused (retryably, naming the certificate, nothing delivered) by a client
+/// that trusts only the built-in roots, delivered over TLS once the CA file is trusted.
+async fn send_over_tls(server_tls: ServerTls, client_tls: SmtpTls) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(certificates) = TestCertificates::make(dir.path()) else { return };
+    let server =
+        SmtpServer::start_tls(server_tls, &certificates.server_cert, &certificates.server_key)
+            .await;
+    let mut untrusting = config(&server, 1);
+    untrusting.tls = client_tls;
+    let mut trusting = untrusting.clone();
+    trusting.ca_file = Some(certificates.ca.clone());
+    let message = Message::new("tls-1", "ada@example.org", "Sent over TLS.").with_subject("TLS");
+
+    let error = SmtpProvider::new(&untrusting).unwrap().send(&message).await.unwrap_err();
+    assert!(error.retryable, "{error}");
+    assert!(error.message.to_lowercase().contains("certificate"), "the cause is named: {error}");
+    assert!(server.messages().is_empty());
+
+    let provider = SmtpProvider::new(&trusting).unwrap();
+    let receipt = provider.send(&message).await.unwrap();
+    assert_eq!(receipt.provider_message_id.as_deref(), Some("<tls-1@herald.test>"));
+    let received = server.messages();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert!(received[0].tls, "the message came in clear: {received:?}");
+    assert_eq!(normalised(&received[0].body), message.body);
+    provider.close().await;
+}
+
+#[tokio::test]
+async fn starttls_verifies_the_server_against_a_trusted_ca_file() {
+    send_over_tls(ServerTls::StartTls, SmtpTls::StartTls).await;
+}
+
+#[tokio::test]
+async fn implicit_tls_verifies_the_server_against_a_trusted_ca_file() {
+    send_over_tls(ServerTls::Implicit, SmtpTls::Tls).await;
+}
+
+#[tokio::test]
+async fn a_server_that_requires_starttls_refuses_mail_in_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(certificates) = TestCertificates::make(dir.path()) else { return };
+    let server = SmtpServer::start_tls(
+        ServerTls::StartTls,
+        &certificates.server_cert,
+        &certificates.server_key,
+    )
+    .await;
+    let plain = SmtpProvider::new(&config(&server, 1)).unwrap(); // SmtpTls::None
+
+    let error = plain.send(&Message::new("n1", "ada@example.org", "Hello")).await.unwrap_err();
+
+    assert!(!error.retryable && error.message.contains("530"), "{error}");
+    assert!(server.messages().is_empty());
 }

@@ -99,8 +99,8 @@ pub(crate) enum BaselineKind {
 }
 
 impl BenchArgs {
-    fn options(self) -> BenchOptions {
-        BenchOptions {
+    fn options(self) -> anyhow::Result<BenchOptions> {
+        Ok(BenchOptions {
             events: self.events,
             rate: self.rate,
             database: self.database,
@@ -113,12 +113,12 @@ impl BenchArgs {
             partitions: self.partitions,
             stall_timeout: Duration::from_secs(30),
             view: if self.json { View::Quiet } else { View::Progress },
-            broker: self.broker.into(),
+            broker: self.broker.try_into()?,
             events_per_tx: self.events_per_tx,
             ledger: !self.without_ledger,
             relays: usize::try_from(self.relays).unwrap_or(1),
             consumers: usize::try_from(self.consumers).unwrap_or(1),
-        }
+        })
     }
 }
 
@@ -132,7 +132,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let (json, baseline, compare) = (args.json, args.baseline, args.compare);
     let (drain, history) = (args.drain, args.history);
-    let options = args.options();
+    let options = args.options()?;
     match baseline {
         None if drain => run_drain(&options, history, compare, json).await,
         None if compare => run_compare(&options, json).await,
