@@ -255,6 +255,7 @@ struct DlqQuery {
     event_type: Option<String>,
     key: Option<String>,
     error: Option<String>,
+    #[serde(default, deserialize_with = "herald_http::query::optional_boolean")]
     include_replayed: Option<bool>,
     limit: Option<i64>,
 }

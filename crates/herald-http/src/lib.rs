@@ -16,6 +16,7 @@
 //!   SSRF guard of push subscriptions and webhook channels.
 //! - [`signature`]: Standard Webhooks signing and verification, [`Secret`]. Herald's push
 //!   subscriptions and the notification service's webhook channel sign with it.
+//! - [`query`]: query-string values as every client sends them (booleans in any case).
 //! - [`binding`]: the CloudEvents HTTP binding, binary mode: `ce-` headers,
 //!   percent-encoding ([`binary_request`], [`binding::decode_header_value`]).
 //! - `error`: [`HttpError`], the failures of signatures and of the binding.
@@ -26,6 +27,7 @@ pub mod binding;
 mod error;
 pub mod hardening;
 pub mod network;
+pub mod query;
 pub mod signature;
 
 pub use api::{Api, Route};

@@ -5,12 +5,14 @@
 //! either form Confluent clients send: HTTP Basic user info or a Bearer token.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use herald_http::{Api, Credentials};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::{RegistryError, SchemaStore, VersionRef};
@@ -55,6 +57,20 @@ fn reply(status: StatusCode, body: &serde_json::Value) -> Response {
 fn fail(status: u16, error_code: u32, message: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     reply(status, &json!({ "error_code": error_code, "message": message }))
+}
+
+/// A query string, refused in the registry's error format (400) when it does not parse.
+struct QueryParams<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(query)) => Ok(QueryParams(query)),
+            Err(rejection) => Err(fail(400, 400, &rejection.body_text())),
+        }
+    }
 }
 
 impl IntoResponse for RegistryError {
@@ -203,14 +219,14 @@ async fn get_schema(State(state): State<AppState>, Path(id): Path<String>) -> Re
 
 #[derive(Deserialize)]
 struct DeleteQuery {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "herald_http::query::boolean")]
     permanent: bool,
 }
 
 async fn delete_subject(
     State(state): State<AppState>,
     Path(subject): Path<String>,
-    Query(query): Query<DeleteQuery>,
+    QueryParams(query): QueryParams<DeleteQuery>,
 ) -> Response {
     match state.store.delete_subject(&subject, query.permanent).await {
         Ok(versions) => reply(StatusCode::OK, &json!(versions)),
@@ -220,14 +236,14 @@ async fn delete_subject(
 
 #[derive(Deserialize)]
 struct CompatibilityQuery {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "herald_http::query::boolean")]
     verbose: bool,
 }
 
 async fn check_compatibility(
     State(state): State<AppState>,
     Path((subject, version)): Path<(String, String)>,
-    Query(query): Query<CompatibilityQuery>,
+    QueryParams(query): QueryParams<CompatibilityQuery>,
     body: Bytes,
 ) -> Response {
     let version = match version.parse::<VersionRef>() {
@@ -268,14 +284,14 @@ async fn get_global_config(State(state): State<AppState>) -> Response {
 
 #[derive(Deserialize)]
 struct ConfigQuery {
-    #[serde(rename = "defaultToGlobal", default)]
+    #[serde(rename = "defaultToGlobal", default, deserialize_with = "herald_http::query::boolean")]
     default_to_global: bool,
 }
 
 async fn get_subject_config(
     State(state): State<AppState>,
     Path(subject): Path<String>,
-    Query(query): Query<ConfigQuery>,
+    QueryParams(query): QueryParams<ConfigQuery>,
 ) -> Response {
     match state.store.compatibility(Some(&subject)).await {
         Ok(Some(level)) => reply(StatusCode::OK, &json!({ "compatibilityLevel": level })),

@@ -255,6 +255,27 @@ async fn incompatible_schemas_are_refused_with_the_reasons(db: &TestDb) {
             && messages.contains("#/properties/email"),
         "{messages}"
     );
+    // Confluent's Python client writes Python's booleans: `?verbose=True`.
+    let (status, python) = registry
+        .call(
+            "POST",
+            "/compatibility/subjects/users-value/versions/latest?verbose=True",
+            Some(breaking.clone()),
+            READER,
+        )
+        .await;
+    assert_eq!((status, &python), (200, &verdict), "verbose=True reads as verbose=true");
+    let (status, refused) = registry
+        .call(
+            "POST",
+            "/compatibility/subjects/users-value/versions/latest?verbose=maybe",
+            Some(breaking.clone()),
+            READER,
+        )
+        .await;
+    assert_eq!((status, refused["error_code"].clone()), (400, json!(400)), "{refused}");
+    let message = refused["message"].as_str().unwrap_or_default();
+    assert!(message.contains("verbose") && message.contains("`maybe`"), "{refused}");
     let (status, refused) = registry
         .call("POST", "/subjects/users-value/versions", Some(breaking.clone()), BEARER)
         .await;
