@@ -8,15 +8,15 @@
 //! Shared by the fuzz target and `herald-ingest`'s corpus replay (`tests/fuzz_corpora.rs`).
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use herald_envelope::{Envelope, Limits};
+use herald_envelope::{Limits, Received};
 use herald_ingest::{ContentMode, DEFAULT_MAX_BATCH_EVENTS, IngestError, decode};
 
 /// Decodes the request. Every event decoded must be valid, as it goes to the outbox.
-pub(crate) fn run(data: &[u8]) -> Result<(ContentMode, Vec<Envelope>), IngestError> {
+pub(crate) fn run(data: &[u8]) -> Result<(ContentMode, Vec<Received>), IngestError> {
     let (head, body) = split(data);
     let decoded = decode(&headers(head), body, &Limits::default(), DEFAULT_MAX_BATCH_EVENTS)?;
-    for envelope in &decoded.1 {
-        if let Err(error) = envelope.encode(&Limits { max_event_bytes: usize::MAX }) {
+    for received in &decoded.1 {
+        if let Err(error) = received.envelope.encode(&Limits { max_event_bytes: usize::MAX }) {
             panic!("ingest accepted an event that does not encode: {error}");
         }
     }

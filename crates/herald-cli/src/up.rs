@@ -1,6 +1,7 @@
-//! `herald up`: one process running the relay, the schema registry, the notification
-//! service (when a channel has a provider), the admin API, `/metrics`, the probes and
-//! the dashboard, on one address; it stops gracefully on SIGTERM or Ctrl-C.
+//! `herald up`: one process running the relay, the schema registry, CloudEvents ingest
+//! (`POST /events`), the notification service (when a channel has a provider), the
+//! admin API, `/metrics`, the probes and the dashboard, on one address; it stops
+//! gracefully on SIGTERM or Ctrl-C.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,7 +12,8 @@ use axum::Router;
 use herald_admin::AdminConfig;
 use herald_db::{Database, DatabaseOptions};
 use herald_http::{Api, Credentials};
-use herald_outbox::{OutboxStore, Retention};
+use herald_ingest::Ingest;
+use herald_outbox::{Outbox, OutboxConfig, OutboxStore, Retention};
 use herald_push::{SubscriptionStore, SubscriptionStoreConfig};
 use herald_registry::SchemaStore;
 use herald_relay::{Relay, RelayConfig};
@@ -88,15 +90,16 @@ pub async fn run(
         prometheus,
         max_replays: MAX_REPLAYS,
     };
-    let app: Router = config.http.harden(
-        api(&db, &credentials, admin, config.subscriptions())?.into_router(),
-        config.listen,
-    );
-
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let address = format!("{}://{}", config.http.scheme(), listener.local_addr()?);
+    let ingest = ingest(&db, &credentials, &format!("{address}/registry"), config.partitions)?
+        .with_max_body_bytes(config.http.max_body_bytes_usize());
+    let app: Router = config.http.harden(
+        api(&db, &credentials, admin, config.subscriptions(), ingest)?.into_router(),
+        config.listen,
+    );
     announce(&address, transport.name, notify.as_deref(), generated.then_some(tokens[0].as_str()));
     config.http.serve(listener, app, shutdown).await?;
     eprintln!("Stopping: the relay finishes its batch, the notification service its round.");
@@ -111,14 +114,31 @@ pub async fn run(
     Ok(())
 }
 
+/// CloudEvents ingest into the outbox of `db` (`partitions` as the relay's), checking
+/// payloads against the registry `herald up` serves at `registry_url`, which names the
+/// events' `dataschema`; the same credentials as every write.
+pub fn ingest(
+    db: &Database,
+    credentials: &Credentials,
+    registry_url: &str,
+    partitions: u32,
+) -> anyhow::Result<Ingest> {
+    use herald_schema::{LocalRegistry, Registration, Schemas};
+    let registry = LocalRegistry::new(SchemaStore::new(db.clone()), registry_url);
+    let schemas = Schemas::new(registry, Registration::LookUp);
+    let outbox = Outbox::new(OutboxConfig { partitions, ..OutboxConfig::default() })?;
+    Ok(Ingest::new(db.clone(), Arc::new(schemas), outbox, credentials.clone()))
+}
+
 /// Every HTTP route `herald up` serves: the admin API and dashboard (`admin`), push
-/// subscriptions, the notification API under `/api` and the registry under `/registry`,
-/// each declared with the access it needs.
+/// subscriptions, CloudEvents ingest (`POST /events`), the notification API under `/api`
+/// and the registry under `/registry`, each declared with the access it needs.
 pub fn api(
     db: &Database,
     credentials: &Credentials,
     admin: AdminConfig,
     subscriptions: SubscriptionStoreConfig,
+    ingest: Ingest,
 ) -> anyhow::Result<Api> {
     let subscriptions = SubscriptionStore::new(db.clone(), subscriptions)?;
     let registry = herald_registry::api::router(SchemaStore::new(db.clone()), credentials)
@@ -129,6 +149,7 @@ pub fn api(
         });
     Ok(herald_admin::router(admin)
         .merge(herald_push::router(subscriptions, credentials)?)
+        .merge(herald_ingest::router(ingest))
         .nest("/api", herald_notify::api::router(db.clone(), credentials))
         .nest("/registry", registry))
 }
@@ -148,6 +169,7 @@ fn announce(
     eprintln!("  dashboard      {address}/");
     eprintln!("  admin API      {address}/api/overview (changes need the token)");
     eprintln!("  registry       {address}/registry (Confluent Schema Registry API)");
+    eprintln!("  ingest         {address}/events (CloudEvents over HTTP, POST with the token)");
     eprintln!("  metrics        {address}/metrics · probes /healthz /readyz");
     let transport = if transport == "embedded log" { "the embedded log" } else { transport };
     eprintln!("  relay          publishing the outbox to {transport}");

@@ -58,8 +58,10 @@ impl Served {
             prometheus: None,
             max_replays: 3,
         };
-        let api =
-            herald_cli::up::api(&db.db, &credentials, admin, Default::default()).expect("the API");
+        let ingest = herald_cli::up::ingest(&db.db, &credentials, "http://127.0.0.1/registry", 16)
+            .expect("ingest");
+        let api = herald_cli::up::api(&db.db, &credentials, admin, Default::default(), ingest)
+            .expect("the API");
         let routes = api.routes().to_vec();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
@@ -93,6 +95,7 @@ async fn every_route_refuses_what_its_access_does_not_allow() {
     let declared = declared(&served.routes);
     for (path, access) in [
         ("/registry/subjects/{subject}/versions", Access::Write),
+        ("/events", Access::Write),
         ("/registry/subjects/{subject}", Access::Read),
         ("/registry/compatibility/subjects/{subject}/versions/{version}", Access::Read),
         ("/api/dlq/{id}", Access::Read),

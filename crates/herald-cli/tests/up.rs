@@ -151,7 +151,8 @@ async fn up_serves_probes_metrics_the_api_and_the_dashboard_and_stops_on_sigterm
 }
 
 /// Every route that changes state, as (method, path, body).
-const CHANGES: [(&str, &str, &str); 10] = [
+const CHANGES: [(&str, &str, &str); 11] = [
+    ("POST", "/events", r#"{"specversion": "1.0", "id": "x", "source": "/s", "type": "t"}"#),
     ("POST", "/api/dlq/replay", r#"{"all": true}"#),
     ("PUT", "/api/recipients/alice", r#"{"locale": "en"}"#),
     ("PUT", "/api/templates/welcome/email/en", r#"{"body": "hi"}"#),
@@ -276,6 +277,52 @@ async fn every_state_change_is_refused_without_the_token_or_with_a_wrong_one() {
         .await
         .expect("request");
     assert_eq!(response.status().as_u16(), 200, "{:?}", response.text().await);
+}
+
+/// A service in another language publishes through `herald up` alone: `POST /events`
+/// with the token, an event as any CloudEvents SDK sends it; it is relayed like the
+/// events Herald's own producers commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_ingests_cloudevents_posted_to_events_with_the_token() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("up.db").display());
+    let up = start_up(&url, &["--token", TOKEN]);
+    let client = reqwest::Client::new();
+    let send = |method: reqwest::Method, path: &str, content_type: &str, body: String| {
+        client
+            .request(method, format!("{}{path}", up.base))
+            .bearer_auth(TOKEN)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let schema = serde_json::json!({ "schemaType": "JSON", "schema": r#"{"type":"object"}"# });
+    let path = "/registry/subjects/shop.order_placed.v1/versions";
+    let registered = send(reqwest::Method::POST, path, "application/json", schema.to_string());
+    assert_eq!(registered.await.expect("register").status().as_u16(), 200);
+    let event = serde_json::json!({
+        "specversion": "1.0", "id": "order-7", "source": "/python/shop",
+        "type": "shop.order_placed", "data": {"order": 7},
+    });
+    let posted =
+        send(reqwest::Method::POST, "/events", "application/cloudevents+json", event.to_string());
+    let posted = posted.await.expect("post the event");
+    assert_eq!(posted.status().as_u16(), 202);
+    let answer: Value =
+        serde_json::from_str(&posted.text().await.expect("the answer")).expect("a JSON answer");
+    let id = answer["ids"][0].as_str().expect("the event's id").to_owned();
+    assert_eq!(answer["defaulted"][0]["sent_id"], "order-7", "{answer}");
+    wait_until(Duration::from_secs(30), "the posted event to be published", || async {
+        let journey = send(
+            reqwest::Method::GET,
+            &format!("/api/events/{id}"),
+            "application/json",
+            String::new(),
+        );
+        let Ok(journey) = journey.await else { return false };
+        journey.text().await.unwrap_or_default().contains("\"published\"")
+    })
+    .await;
 }
 
 fn config_check(args: &[&str], file: Option<&str>) -> (bool, String) {

@@ -44,6 +44,17 @@ pub(crate) fn encoded_len(envelope: &Envelope) -> usize {
 
 /// Decodes structured-mode JSON into an envelope, without validating attribute rules.
 pub(crate) fn from_json(bytes: &[u8]) -> Result<Envelope> {
+    json_fields(bytes)?.finish()
+}
+
+/// Decodes structured-mode JSON from any CloudEvents producer, filling in what Herald's
+/// own attributes need ([`Fields::finish_received`]).
+pub(crate) fn receive_json(bytes: &[u8]) -> Result<Received> {
+    json_fields(bytes)?.finish_received()
+}
+
+/// The members of a structured-mode event.
+fn json_fields(bytes: &[u8]) -> Result<Fields> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let decoded = Decoded::deserialize(&mut deserializer)
         .and_then(|decoded| deserializer.end().map(|()| decoded))
@@ -154,7 +165,7 @@ impl Serialize for WireExtension<'_> {
 
 /// The outcome of decoding: JSON syntax errors surface through serde, attribute errors
 /// are carried here so that they keep their structure.
-struct Decoded(Result<Envelope>);
+struct Decoded(Result<Fields>);
 
 impl<'de> Deserialize<'de> for Decoded {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
@@ -186,7 +197,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
         }
         Ok(Decoded(match first_error {
             Some(error) => Err(error),
-            None => fields.finish(),
+            None => Ok(fields),
         }))
     }
 }
@@ -329,7 +340,8 @@ impl<'de> Visitor<'de> for WireValueVisitor {
 #[derive(Default)]
 struct Fields {
     specversion: bool,
-    id: Option<EventId>,
+    /// The `id` as sent: Herald's events carry a UUID, other producers any string.
+    id: Option<String>,
     source: Option<String>,
     event_type: Option<String>,
     time: Option<DateTime<Utc>>,
@@ -371,7 +383,7 @@ impl Fields {
     fn accept_value(&mut self, name: &str, value: WireValue<'_>) -> Result<()> {
         match name {
             "specversion" => self.accept_specversion(value),
-            "id" => set(&mut self.id, name, parse_id(value)?),
+            "id" => set(&mut self.id, name, string(name, value)?),
             "source" => set(&mut self.source, name, string(name, value)?),
             "type" => set(&mut self.event_type, name, string(name, value)?),
             "time" => set_optional(&mut self.time, name, optional_time(value)?),
@@ -433,13 +445,15 @@ impl Fields {
         }
     }
 
-    /// Checks that the required attributes are present and builds the envelope.
+    /// Checks that the required attributes are present and builds the envelope: Herald's
+    /// own events carry all of its attributes.
     fn finish(self) -> Result<Envelope> {
         if !self.specversion {
             return Err(EnvelopeError::missing("specversion"));
         }
+        let id: EventId = required(self.id, "id")?.parse()?;
         Ok(Envelope {
-            id: required(self.id, "id")?,
+            id,
             source: required(self.source, "source")?,
             event_type: required(self.event_type, "type")?,
             kind: required(self.kind, "eventkind")?,
@@ -455,6 +469,75 @@ impl Fields {
             data: self.data,
         })
     }
+}
+
+impl Fields {
+    /// Builds the envelope of an event from any CloudEvents 1.0 producer, which needs
+    /// only `specversion`, `id`, `source` and `type`; Herald's attributes it lacks are
+    /// filled in, and named in [`Received::filled`]:
+    ///
+    /// - `id`: an id that is not a UUID becomes the UUID (version 5) of `source` and
+    ///   `id` together, so the same event sent twice has the same Herald id (CloudEvents
+    ///   makes `source` + `id` unique), and the inbox drops the second copy;
+    /// - `time`: the time of receipt;
+    /// - `schemaversion`: the `.v<n>` of the registry subject a `dataschema` names
+    ///   (`…/subjects/<type>.v<n>/versions/<m>`), else 1;
+    /// - `eventkind`: `integration`;
+    /// - `partitionkey`: the `subject`, else the `source` (one source's events in order).
+    fn finish_received(mut self) -> Result<Received> {
+        if !self.specversion {
+            return Err(EnvelopeError::missing("specversion"));
+        }
+        let mut filled = Vec::new();
+        let source = required(self.source.clone(), "source")?;
+        let sent_id = required(self.id.take(), "id")?;
+        if sent_id.is_empty() {
+            return Err(EnvelopeError::invalid("id", "must not be empty", ""));
+        }
+        let id = sent_id.parse::<EventId>().unwrap_or_else(|_| {
+            filled.push("id");
+            EventId::of_foreign(&source, &sent_id)
+        });
+        self.id = Some(id.to_string());
+        if self.time.is_none() {
+            self.time = Some(Utc::now());
+            filled.push("time");
+        }
+        if self.schema_version.is_none() {
+            self.schema_version =
+                Some(self.dataschema.as_deref().and_then(subject_version).unwrap_or(1));
+            filled.push("schemaversion");
+        }
+        if self.kind.is_none() {
+            self.kind = Some(EventKind::Integration);
+            filled.push("eventkind");
+        }
+        if self.partition_key.is_none() {
+            self.partition_key = Some(self.subject.clone().unwrap_or(source));
+            filled.push("partitionkey");
+        }
+        let envelope = self.finish()?;
+        Ok(Received { envelope, filled, sent_id })
+    }
+}
+
+/// An event from any CloudEvents producer, with the attributes Herald filled in.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The event, as Herald stores and publishes it.
+    pub envelope: Envelope,
+    /// The attributes Herald filled in, in the order of [`Fields::finish_received`]'s list.
+    pub filled: Vec<&'static str>,
+    /// The `id` the producer sent (the envelope's id when it was a UUID).
+    pub sent_id: String,
+}
+
+/// The `<n>` of a registry schema URI `…/subjects/<type>.v<n>/versions/<m>`.
+fn subject_version(dataschema: &str) -> Option<u32> {
+    let (_, after) = dataschema.rsplit_once("/subjects/")?;
+    let subject = after.split('/').next()?;
+    let (_, version) = subject.rsplit_once(".v")?;
+    version.parse().ok().filter(|version| *version >= 1)
 }
 
 /// Fails with [`EnvelopeError::MissingAttribute`] when `value` is absent.
@@ -511,14 +594,6 @@ fn optional_string(name: &str, value: WireValue<'_>) -> Result<Option<String>> {
     match value {
         WireValue::Null => Ok(None),
         other => string(name, other).map(Some),
-    }
-}
-
-/// Parses the `id` member as a UUID.
-fn parse_id(value: WireValue<'_>) -> Result<EventId> {
-    match value {
-        WireValue::Str(text) => text.parse(),
-        other => Err(wrong_type("id", "a string", &other)),
     }
 }
 
@@ -590,6 +665,22 @@ pub(crate) fn from_binary(
     attributes: impl IntoIterator<Item = (String, ExtensionValue)>,
     body: &[u8],
 ) -> Result<Envelope> {
+    binary_fields(attributes, body)?.finish()
+}
+
+/// A binary-mode message from any CloudEvents producer ([`Fields::finish_received`]).
+pub(crate) fn receive_binary(
+    attributes: impl IntoIterator<Item = (String, ExtensionValue)>,
+    body: &[u8],
+) -> Result<Received> {
+    binary_fields(attributes, body)?.finish_received()
+}
+
+/// The attributes and data of a binary-mode message.
+fn binary_fields(
+    attributes: impl IntoIterator<Item = (String, ExtensionValue)>,
+    body: &[u8],
+) -> Result<Fields> {
     let mut fields = Fields::default();
     for (name, value) in attributes {
         let wire = match value {
@@ -613,7 +704,7 @@ pub(crate) fn from_binary(
         };
         set_data(&mut fields.data, data)?;
     }
-    fields.finish()
+    Ok(fields)
 }
 
 /// The context attributes and extensions of a binary-mode message, without

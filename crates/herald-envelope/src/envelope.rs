@@ -6,7 +6,9 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
-use crate::{EnvelopeError, EventId, EventKind, Result, codec, partition_of, routing, rules};
+use crate::{
+    EnvelopeError, EventId, EventKind, Received, Result, codec, partition_of, routing, rules,
+};
 
 /// The default largest encoded event: 1 MiB.
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 1_048_576;
@@ -235,6 +237,29 @@ impl Envelope {
         let envelope = codec::from_binary(attributes, body)?;
         rules::validate_attributes(&envelope)?;
         Ok(envelope)
+    }
+
+    /// Decodes and validates a structured-mode event from any CloudEvents 1.0 producer,
+    /// which needs only `specversion`, `id`, `source` and `type`: Herald fills in the
+    /// attributes of its own the event lacks and says which ([`Received`]).
+    pub fn receive_json(bytes: &[u8], limits: &Limits) -> Result<Received> {
+        check_size(bytes.len(), limits)?;
+        let received = codec::receive_json(bytes)?;
+        rules::validate_attributes(&received.envelope)?;
+        Ok(received)
+    }
+
+    /// [`Envelope::receive_json`] for a binary-mode message (see
+    /// [`Envelope::from_binary`]).
+    pub fn receive_binary(
+        attributes: impl IntoIterator<Item = (String, ExtensionValue)>,
+        body: &[u8],
+        limits: &Limits,
+    ) -> Result<Received> {
+        check_size(body.len(), limits)?;
+        let received = codec::receive_binary(attributes, body)?;
+        rules::validate_attributes(&received.envelope)?;
+        Ok(received)
     }
 }
 

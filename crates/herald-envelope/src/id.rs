@@ -7,6 +7,10 @@ use uuid::Uuid;
 
 use crate::EnvelopeError;
 
+/// The UUID namespace of [`EventId::of_foreign`] (a fixed, random UUID: changing it
+/// would change the ids of events already received).
+const FOREIGN_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2b9e_8d4a_4e57_9a30_5c7e_21d8_b4f3);
+
 /// The identifier of one event: a UUID, version 7 for events Herald creates.
 ///
 /// UUIDv7 identifiers sort by creation time, which keeps outbox and inbox indexes compact.
@@ -31,6 +35,14 @@ impl EventId {
     /// Wraps an existing UUID of any version.
     pub fn from_uuid(uuid: Uuid) -> Self {
         Self(uuid)
+    }
+
+    /// The id Herald gives an event whose producer's `id` is not a UUID: the UUID
+    /// (version 5, in Herald's own namespace) of its `source` and `id`, so the same
+    /// producer's event always gets the same id, and two sources' equal ids never meet.
+    pub fn of_foreign(source: &str, id: &str) -> Self {
+        let name = format!("{source}\n{id}");
+        Self(Uuid::new_v5(&FOREIGN_ID_NAMESPACE, name.as_bytes()))
     }
 }
 
@@ -67,6 +79,15 @@ mod tests {
         let second = EventId::new();
         assert_eq!(first.as_uuid().get_version_num(), 7);
         assert!(first < second);
+    }
+
+    #[test]
+    fn a_foreign_id_is_the_same_for_the_same_source_and_differs_across_sources() {
+        let id = EventId::of_foreign("/shop", "order-1");
+        assert_eq!(id, EventId::of_foreign("/shop", "order-1"));
+        assert_ne!(id, EventId::of_foreign("/billing", "order-1"));
+        assert_ne!(id, EventId::of_foreign("/shop", "order-2"));
+        assert_eq!(id.as_uuid().get_version_num(), 5);
     }
 
     #[test]

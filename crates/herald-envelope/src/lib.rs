@@ -28,6 +28,7 @@ mod partition;
 mod routing;
 mod rules;
 
+pub use codec::Received;
 pub use envelope::{DEFAULT_MAX_EVENT_BYTES, Data, Envelope, ExtensionValue, Limits};
 pub use error::{EnvelopeError, Result};
 pub use event::Event;

@@ -2,7 +2,7 @@
 //!
 //! | answer | when |
 //! |---|---|
-//! | 202 `{"accepted": n, "ids": [...]}` | every event checked and enqueued, in one transaction |
+//! | 202 `{"accepted": n, "ids": [...], "defaulted": [{"index", "sent_id", "attributes"}]}` | every event checked and enqueued, in one transaction; `defaulted` names, per event, the attributes Herald filled in ([`herald_envelope::Envelope::receive_json`]) |
 //! | 400 | malformed JSON, a missing or invalid attribute, an invalid `ce-` header, an empty batch or one that is not an array, duplicate ids in a batch, or a `Content-Type` of no mode without `ce-` headers |
 //! | 401 | no or wrong credentials (`WWW-Authenticate: Bearer`) |
 //! | 413 | the body, an event, or the number of events is over its limit |
@@ -56,9 +56,9 @@ pub fn router(ingest: Ingest) -> Api {
 /// `POST /events`: the answer for a request, accepted or not.
 async fn post_events(State(ingest): State<Arc<Ingest>>, request: Request) -> Response {
     match receive(&ingest, request).await {
-        Ok((mode, ids)) => {
+        Ok((mode, ids, filled)) => {
             tracing::debug!(?mode, accepted = ids.len(), "Events accepted.");
-            accepted(&ids)
+            accepted(&ids, &filled)
         }
         Err(error) => {
             let status = error.status();
@@ -79,7 +79,10 @@ async fn post_events(State(ingest): State<Arc<Ingest>>, request: Request) -> Res
 
 /// Decodes, checks and enqueues the events of one request (the credentials layer has
 /// admitted it).
-async fn receive(ingest: &Ingest, request: Request) -> Result<(ContentMode, Vec<EventId>)> {
+async fn receive(
+    ingest: &Ingest,
+    request: Request,
+) -> Result<(ContentMode, Vec<EventId>, Vec<Filled>)> {
     content_mode(request.headers())?;
     let headers = request.headers().clone();
     let body = Bytes::from_request(request, &()).await.map_err(|rejection| {
@@ -89,18 +92,39 @@ async fn receive(ingest: &Ingest, request: Request) -> Result<(ContentMode, Vec<
             IngestError::UnreadableBody { reason: rejection.body_text() }
         }
     })?;
-    let (mode, envelopes) = decode(&headers, &body, ingest.limits(), ingest.max_batch_events())?;
+    let (mode, received) = decode(&headers, &body, ingest.limits(), ingest.max_batch_events())?;
     let indexing = match mode {
         ContentMode::Batch => Indexing::ByIndex,
         ContentMode::Binary | ContentMode::Structured => Indexing::Single,
     };
+    let mut filled = Vec::new();
+    let mut envelopes = Vec::with_capacity(received.len());
+    for (index, event) in received.into_iter().enumerate() {
+        if !event.filled.is_empty() {
+            filled.push(Filled { index, sent_id: event.sent_id, attributes: event.filled });
+        }
+        envelopes.push(event.envelope);
+    }
     let ids = ingest.accept_with(envelopes, indexing).await?;
-    Ok((mode, ids))
+    Ok((mode, ids, filled))
 }
 
-/// 202 with the ids of the accepted events, in order.
-fn accepted(ids: &[EventId]) -> Response {
-    let body = json!({ "accepted": ids.len(), "ids": ids });
+/// What Herald filled in for one event of a request that lacked its own attributes.
+#[derive(serde::Serialize)]
+struct Filled {
+    /// The event's position in the request.
+    index: usize,
+    /// The `id` the producer sent.
+    #[serde(rename = "sent_id")]
+    sent_id: String,
+    /// The attributes filled in.
+    attributes: Vec<&'static str>,
+}
+
+/// 202 with the ids of the accepted events, in order, and what was filled in for the
+/// events that lacked Herald's own attributes.
+fn accepted(ids: &[EventId], filled: &[Filled]) -> Response {
+    let body = json!({ "accepted": ids.len(), "ids": ids, "defaulted": filled });
     (StatusCode::ACCEPTED, axum::Json(body)).into_response()
 }
 

@@ -17,7 +17,7 @@
 
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
-use herald_envelope::{Envelope, ExtensionValue, Limits};
+use herald_envelope::{Envelope, ExtensionValue, Limits, Received};
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde::Deserializer as _;
@@ -92,7 +92,7 @@ pub fn decode(
     body: &[u8],
     limits: &Limits,
     max_batch_events: usize,
-) -> Result<(ContentMode, Vec<Envelope>)> {
+) -> Result<(ContentMode, Vec<Received>)> {
     let mode = content_mode(headers)?;
     let mut envelopes = match mode {
         ContentMode::Binary => vec![binary(headers, body, limits)?],
@@ -100,8 +100,9 @@ pub fn decode(
         ContentMode::Batch => batch(body, limits, max_batch_events)?,
     };
     if let Some(traceparent) = request_traceparent(headers) {
-        for envelope in envelopes.iter_mut().filter(|e| e.traceparent.is_none()) {
-            envelope.traceparent = Some(traceparent.to_owned());
+        let untraced = envelopes.iter_mut().filter(|r| r.envelope.traceparent.is_none());
+        for received in untraced {
+            received.envelope.traceparent = Some(traceparent.to_owned());
         }
     }
     Ok((mode, envelopes))
@@ -134,7 +135,7 @@ fn request_traceparent(headers: &HeaderMap) -> Option<&str> {
     herald_telemetry::trace_id_of(value).is_some().then_some(value)
 }
 
-fn binary(headers: &HeaderMap, body: &[u8], limits: &Limits) -> Result<Envelope> {
+fn binary(headers: &HeaderMap, body: &[u8], limits: &Limits) -> Result<Received> {
     let mut attributes = Vec::new();
     for (name, value) in headers {
         let Some(attribute) = name.as_str().strip_prefix(HEADER_PREFIX) else {
@@ -154,7 +155,7 @@ fn binary(headers: &HeaderMap, body: &[u8], limits: &Limits) -> Result<Envelope>
     if let Some(content_type) = content_type(headers)? {
         attributes.push(("datacontenttype".to_owned(), ExtensionValue::from(content_type)));
     }
-    Envelope::from_binary(attributes, body, limits).map_err(|source| IngestError::InvalidEvent {
+    Envelope::receive_binary(attributes, body, limits).map_err(|source| IngestError::InvalidEvent {
         index: None,
         id,
         source,
@@ -162,8 +163,8 @@ fn binary(headers: &HeaderMap, body: &[u8], limits: &Limits) -> Result<Envelope>
 }
 
 /// A structured-mode event, at `index` of a batch or alone.
-fn structured(json: &[u8], limits: &Limits, index: Option<usize>) -> Result<Envelope> {
-    Envelope::from_json(json, limits).map_err(|source| IngestError::InvalidEvent {
+fn structured(json: &[u8], limits: &Limits, index: Option<usize>) -> Result<Received> {
+    Envelope::receive_json(json, limits).map_err(|source| IngestError::InvalidEvent {
         index,
         id: id_of(json),
         source,
@@ -182,7 +183,7 @@ fn id_of(json: &[u8]) -> Option<String> {
 }
 
 /// A batch: a JSON array of structured-mode events.
-fn batch(body: &[u8], limits: &Limits, max_batch_events: usize) -> Result<Vec<Envelope>> {
+fn batch(body: &[u8], limits: &Limits, max_batch_events: usize) -> Result<Vec<Received>> {
     let whole: &RawValue = serde_json::from_slice(body)
         .map_err(|error| IngestError::MalformedBody { reason: error.to_string() })?;
     let text = whole.get().trim_start();
@@ -336,7 +337,12 @@ mod tests {
     const OTHER: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
     fn decoded(pairs: &[(&'static str, &str)], body: &str) -> Vec<Envelope> {
-        decode(&headers(pairs), body.as_bytes(), &Limits::default(), 10).expect("decodes").1
+        decode(&headers(pairs), body.as_bytes(), &Limits::default(), 10)
+            .expect("decodes")
+            .1
+            .into_iter()
+            .map(|received| received.envelope)
+            .collect()
     }
 
     #[test]
@@ -406,7 +412,7 @@ mod tests {
             decode(&headers(&binary_headers()), br#"{"quantity":1}"#, &Limits::default(), 10)
                 .unwrap();
         assert_eq!(mode, ContentMode::Binary);
-        let envelope = &envelopes[0];
+        let envelope = &envelopes[0].envelope;
         assert_eq!(envelope.schema_version, 2);
         assert_eq!(envelope.partition_key, "order 7");
         assert_eq!(envelope.extensions["tenant"], ExtensionValue::from("café"));
@@ -439,12 +445,13 @@ mod tests {
     #[test]
     fn a_batch_names_the_index_and_id_of_a_bad_event() {
         let good = structured_json(ID);
-        let bad = structured_json("not-a-uuid");
+        // Any producer's id is accepted; a time that is not RFC 3339 is not.
+        let bad = structured_json("not-a-uuid").replace("2024-07-01T12:00:00Z", "yesterday");
         let body = format!("[{good},{bad}]");
         let batch_headers = headers(&[("content-type", BATCH_CONTENT_TYPE)]);
         let error = decode(&batch_headers, body.as_bytes(), &Limits::default(), 10).unwrap_err();
         assert_eq!(error.index(), Some(1), "{error}");
-        assert_eq!(error.attribute(), Some("id"), "{error}");
+        assert_eq!(error.attribute(), Some("time"), "{error}");
         assert!(error.to_string().starts_with("event at index 1 (id `not-a-uuid`): "), "{error}");
     }
 

@@ -282,6 +282,71 @@ async fn structured_mode_events_are_enqueued_with_their_dataschema(db: &TestDb) 
     assert_eq!(data(envelope), payload);
 }
 
+/// An event as any CloudEvents SDK sends it: only `specversion`, `id` (not a UUID),
+/// `source` and `type`, plus `subject` and data. Accepted; Herald's own attributes are
+/// filled in and named in the answer; the same event sent again gets the same id.
+async fn any_valid_cloudevent_is_accepted_with_herald_attributes_filled_in(db: &TestDb) {
+    let server = Server::start(db).await;
+    let sdk_event = json!({
+        "specversion": "1.0",
+        "id": "order-42",
+        "source": "/sdk/shop",
+        "type": "orders.order_placed",
+        "subject": "order-42",
+        "data": order("o-42", 2),
+    });
+    let answer = server.structured(&sdk_event, BEARER).await;
+    let ids = answer.accepted(1);
+    let expected_id = EventId::of_foreign("/sdk/shop", "order-42");
+    assert_eq!(ids, vec![expected_id.to_string()]);
+    let filled = &answer.body["defaulted"];
+    assert_eq!(
+        filled,
+        &json!([{
+            "index": 0,
+            "sent_id": "order-42",
+            "attributes": ["id", "time", "schemaversion", "eventkind", "partitionkey"]
+        }]),
+        "{}",
+        answer.body
+    );
+    let again = server.structured(&sdk_event, BEARER).await;
+    assert_eq!(again.accepted(1), ids, "source + id make the event: the same Herald id");
+
+    let stored = server.stored().await;
+    assert_eq!(stored.len(), 2);
+    let envelope = &stored[0];
+    assert_eq!(envelope.id, expected_id);
+    assert_eq!(envelope.schema_version, 1);
+    assert_eq!(envelope.kind.as_str(), "integration");
+    assert_eq!(envelope.partition_key, "order-42", "the subject keys the event");
+    assert_eq!(envelope.dataschema.as_deref(), Some(DATASCHEMA));
+    let age = chrono::Utc::now() - envelope.time;
+    assert!(age.num_seconds() < 60, "time is the time of receipt: {}", envelope.time);
+
+    // In binary mode too, and a UUID id and a registry dataschema are kept as they are.
+    let id = EventId::new().to_string();
+    let headers = [
+        ("ce-specversion", "1.0"),
+        ("ce-id", id.as_str()),
+        ("ce-source", "/sdk/shop"),
+        ("ce-type", "orders.order_placed"),
+        ("ce-dataschema", DATASCHEMA),
+    ];
+    let body = order("o-43", 1).to_string();
+    let answer = server.post(Some("application/json"), &headers, body, BEARER).await;
+    assert_eq!(answer.accepted(1), vec![id.clone()]);
+    assert_eq!(
+        answer.body["defaulted"][0]["attributes"],
+        json!(["time", "schemaversion", "eventkind", "partitionkey"]),
+        "{}",
+        answer.body
+    );
+    let binary = server.stored().await.into_iter().find(|e| e.id.to_string() == id);
+    let binary = binary.expect("the binary-mode event is stored");
+    assert_eq!(binary.partition_key, "/sdk/shop", "without a subject, the source keys it");
+}
+
 async fn a_batch_is_enqueued_whole_with_ids_in_order(db: &TestDb) {
     let server = Server::start(db).await;
     let ids = [EventId::new(), EventId::new(), EventId::new()];
@@ -584,6 +649,7 @@ macro_rules! on_both_databases {
 on_both_databases!(
     binary_mode_events_are_enqueued_with_their_dataschema,
     structured_mode_events_are_enqueued_with_their_dataschema,
+    any_valid_cloudevent_is_accepted_with_herald_attributes_filled_in,
     a_batch_is_enqueued_whole_with_ids_in_order,
     a_batch_with_one_payload_breaking_its_schema_enqueues_nothing,
     malformed_json_and_missing_attributes_are_bad_requests,
