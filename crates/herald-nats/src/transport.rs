@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::HeaderMap;
@@ -17,7 +18,7 @@ use herald_transport::{
     Delivery, DeliveryTag, Features, Message, PendingConfirms, Publisher, Result, Subscriber,
     Subscription, SubscriptionSpec, TransportError,
 };
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 
 use crate::subjects::common_filter;
 
@@ -189,6 +190,9 @@ pub struct JetStream {
     config: NatsConfig,
     context: Mutex<Option<Context>>,
     chains: KeyChains,
+    /// Counts the client's disconnections: a publish awaiting its acknowledgement when
+    /// the connection is lost fails then, not at the publish timeout.
+    disconnections: Arc<watch::Sender<u64>>,
 }
 
 fn unavailable(error: impl std::fmt::Display) -> TransportError {
@@ -210,23 +214,43 @@ fn headers(message: &Message, direct: bool) -> HeaderMap {
     headers
 }
 
-/// Awaits JetStream's acknowledgement of a publish handed to the client.
+/// Awaits JetStream's acknowledgement of a publish handed to the client, until the
+/// timeout or until the connection is lost (`lost` changes): async-nats keeps waiting
+/// for the reply across a reconnection, but a publish written into a dead connection
+/// never gets one. Failing it at once lets the relay publish it again within moments;
+/// if it was stored after all, the stream's deduplication drops the second copy.
 async fn acknowledged<E: std::fmt::Display>(
     sent: std::result::Result<jetstream::context::PublishAckFuture, E>,
     timeout: Duration,
+    mut lost: watch::Receiver<u64>,
 ) -> Result<()> {
     let ack = sent.map_err(unavailable)?;
-    match tokio::time::timeout(timeout, ack).await {
-        Err(_) => Err(TransportError::NotConfirmed("no JetStream ack before the timeout".into())),
-        Ok(Err(error)) => Err(TransportError::NotConfirmed(error.to_string())),
-        Ok(Ok(_)) => Ok(()),
+    let disconnected = async move {
+        if lost.changed().await.is_err() {
+            std::future::pending::<()>().await; // the transport is gone: only the timeout
+        }
+    };
+    tokio::select! {
+        acked = tokio::time::timeout(timeout, ack) => match acked {
+            Err(_) => Err(TransportError::NotConfirmed("no JetStream ack before the timeout".into())),
+            Ok(Err(error)) => Err(TransportError::NotConfirmed(error.to_string())),
+            Ok(Ok(_)) => Ok(()),
+        },
+        () = disconnected => Err(TransportError::Unavailable(
+            "the connection to NATS was lost before JetStream acknowledged the publish".into(),
+        )),
     }
 }
 
 impl JetStream {
     /// The transport for the server of `config`; it connects on first use.
     pub fn new(config: NatsConfig) -> JetStream {
-        JetStream { config, context: Mutex::new(None), chains: KeyChains::default() }
+        JetStream {
+            config,
+            context: Mutex::new(None),
+            chains: KeyChains::default(),
+            disconnections: Arc::new(watch::Sender::new(0)),
+        }
     }
 
     /// The configuration.
@@ -241,9 +265,19 @@ impl JetStream {
             return Ok(open.clone());
         }
         // Reconnect quickly after a server restart: 100 ms more per attempt, at most 1 s.
-        let mut options = async_nats::ConnectOptions::new().reconnect_delay_callback(|attempts| {
-            Duration::from_millis((100 * attempts as u64).min(1000))
-        });
+        let disconnections = Arc::clone(&self.disconnections);
+        let mut options = async_nats::ConnectOptions::new()
+            .reconnect_delay_callback(|attempts| {
+                Duration::from_millis((100 * attempts as u64).min(1000))
+            })
+            .event_callback(move |event| {
+                let disconnections = Arc::clone(&disconnections);
+                async move {
+                    if matches!(event, async_nats::Event::Disconnected) {
+                        disconnections.send_modify(|count| *count += 1);
+                    }
+                }
+            });
         let config = self.config.clone();
         let tls = tokio::task::spawn_blocking(move || config.tls_client_config())
             .await
@@ -318,8 +352,10 @@ impl JetStream {
             let failed = move |error| Failure { event_id, error };
             let outcome = match self.chains.earlier(key, event_id) {
                 Earlier::Nothing => {
+                    let lost = self.disconnections.subscribe();
                     let sent = context.publish_with_headers(subject, headers, payload.into()).await;
-                    acknowledged(sent, timeout).map(move |acked| acked.map_err(failed)).boxed()
+                    let acked = acknowledged(sent, timeout, lost);
+                    acked.map(move |acked| acked.map_err(failed)).boxed()
                 }
                 Earlier::Failed(failure) => {
                     pending.push((event_id, key_order::settled(Err(failure))));
@@ -327,13 +363,15 @@ impl JetStream {
                 }
                 earlier @ Earlier::Pending { .. } => {
                     let context = context.clone();
+                    let disconnections = Arc::clone(&self.disconnections);
                     async move {
                         if let Some(failure) = earlier.failure().await {
                             return Err(failure);
                         }
+                        let lost = disconnections.subscribe();
                         let sent =
                             context.publish_with_headers(subject, headers, payload.into()).await;
-                        acknowledged(sent, timeout).await.map_err(failed)
+                        acknowledged(sent, timeout, lost).await.map_err(failed)
                     }
                     .boxed()
                 }

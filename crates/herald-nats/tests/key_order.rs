@@ -35,13 +35,18 @@ fn ids(messages: &[Message]) -> Vec<String> {
 
 /// A publisher reaching the server through a proxy, with a stream of its own.
 async fn through_proxy() -> (Proxy, JetStream) {
+    through_proxy_with(Duration::from_secs(2)).await
+}
+
+/// The same, with a publish timeout of `publish_timeout`.
+async fn through_proxy_with(publish_timeout: Duration) -> (Proxy, JetStream) {
     let server = nats_url().trim_start_matches("nats://").to_owned();
     let proxy = Proxy::start(server).await.expect("start the proxy");
     let id: String = unique("order").chars().filter(char::is_ascii_alphanumeric).collect();
     let mut config = NatsConfig::new(format!("nats://{}", proxy.address));
     config.stream = format!("HERALD_TEST_{id}");
     config.subject_prefix = format!("herald-test-{id}");
-    config.publish_timeout = Duration::from_secs(2);
+    config.publish_timeout = publish_timeout;
     (proxy, JetStream::new(config))
 }
 
@@ -95,6 +100,35 @@ async fn a_failed_hand_over_holds_its_key_back_until_the_event_goes_out_again() 
     // The relay's retry, from the failed event: both go out, in order.
     let retried = transport.publish(&events).await;
     assert!(retried.iter().all(Result::is_ok), "{retried:?}");
+    assert_eq!(stored(&transport.config().stream).await, ids(&events));
+    transport.delete_stream().await.expect("delete the test stream");
+}
+
+/// A publish written into a connection that dies never gets JetStream's reply; async-nats
+/// would wait for it across the reconnection until the publish timeout (10 s by
+/// default), and the relay with it. It fails when the connection is lost instead.
+#[tokio::test]
+async fn a_publish_whose_connection_dies_fails_then_not_at_the_timeout() {
+    let (proxy, transport) = through_proxy_with(Duration::from_secs(60)).await;
+    let events: Vec<Message> = (0..2).map(|n| message("order.placed", "customer-3", n)).collect();
+    let first = transport.publish(&events[..1]).await;
+    assert!(first[0].is_ok(), "{first:?}");
+    proxy.stall();
+    let pending = transport.send(&events[1..]).await;
+    proxy.holding().await;
+    let cut_at = std::time::Instant::now();
+    proxy.cut();
+    let outcome = tokio::time::timeout(Duration::from_secs(30), pending)
+        .await
+        .expect("the publish settles long before its 60 s timeout");
+    let waited = cut_at.elapsed();
+    let error = outcome[0].as_ref().expect_err("no acknowledgement came").to_string();
+    assert!(error.contains("connection to NATS was lost"), "{error}");
+    assert!(waited < Duration::from_secs(5), "failed only after {waited:?}");
+    proxy.restore();
+    // The relay's retry goes through, and the stream holds the event once.
+    let retried = transport.publish(&events[1..]).await;
+    assert!(retried[0].is_ok(), "{retried:?}");
     assert_eq!(stored(&transport.config().stream).await, ids(&events));
     transport.delete_stream().await.expect("delete the test stream");
 }
