@@ -147,7 +147,7 @@ impl ChaosPlan {
 
     /// The scenarios asked for, or, when none was, every one this plan can run.
     fn chosen(&self) -> anyhow::Result<Vec<String>> {
-        let nats = self.broker.broker.as_deref().is_some_and(|url| url.starts_with("nats"));
+        let nats = self.broker.broker.as_deref().is_some_and(is_nats);
         if nats && self.consumers > 1 {
             bail!(
                 "--consumers {}: NATS JetStream's group members do not keep a key's order; \
@@ -714,6 +714,11 @@ impl Drop for Process {
     }
 }
 
+/// Whether a broker URL names NATS (`nats://`, or `tls://` for NATS over TLS).
+fn is_nats(url: &str) -> bool {
+    url.starts_with("nats://") || url.starts_with("tls://")
+}
+
 /// The broker's TLS flags, passed on to a child process.
 fn tls_flags(broker: &BrokerArgs) -> Vec<std::ffi::OsString> {
     let files = [
@@ -729,7 +734,7 @@ fn tls_flags(broker: &BrokerArgs) -> Vec<std::ffi::OsString> {
 fn upstream(url: &str) -> anyhow::Result<String> {
     let parsed = reqwest::Url::parse(url).context("--broker is not a URL")?;
     let host = parsed.host_str().context("--broker has no host")?;
-    let port = parsed.port().unwrap_or(if parsed.scheme() == "nats" { 4222 } else { 5672 });
+    let port = parsed.port().unwrap_or(if is_nats(url) { 4222 } else { 5672 });
     Ok(format!("{host}:{port}"))
 }
 
