@@ -32,12 +32,12 @@ pub struct UpArgs {
     /// Database URL [default: sqlite://herald.db, in the working directory].
     #[arg(long, env = "HERALD_DATABASE_URL")]
     pub database: Option<String>,
-    /// Broker URL (`amqp://…`, `nats://…`, `tls://…`) [default: the embedded log in the
-    /// database].
+    /// Broker URL (`amqp://…`, `amqps://…`, `nats://…`, `tls://…`) [default: the
+    /// embedded log in the database].
     #[arg(long, env = "HERALD_BROKER_URL")]
     pub broker: Option<String>,
-    /// NATS: a PEM file of CA certificates to trust, besides the system's, when verifying
-    /// the server's TLS certificate; makes TLS required.
+    /// A PEM file of CA certificates to trust, besides the system's, when verifying the
+    /// broker's TLS certificate (`amqps://`, or NATS, where it makes TLS required).
     #[arg(long, env = "HERALD_BROKER_CA_FILE")]
     pub broker_ca_file: Option<PathBuf>,
     /// NATS: a client certificate (PEM) for a server that verifies its clients (mutual

@@ -12,17 +12,17 @@ pub use herald::{BrokerTls, Transport};
 /// Where events travel between services.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BrokerArgs {
-    /// Broker URL: `amqp://…` (RabbitMQ), `nats://…` or `tls://…` (NATS JetStream; with
-    /// `nats://` TLS is used when the server requires it); default: the embedded log in
-    /// the database.
+    /// Broker URL: `amqp://…` or `amqps://…` (RabbitMQ), `nats://…` or `tls://…` (NATS
+    /// JetStream; with `nats://` TLS is used when the server requires it); default: the
+    /// embedded log in the database.
     #[arg(long, env = "HERALD_BROKER_URL")]
     pub broker: Option<String>,
     /// Prefix of the broker's names (exchange, queues, stream, subjects), so that several
     /// Herald installations can share one broker.
     #[arg(long, env = "HERALD_NAMESPACE", default_value = "herald")]
     pub namespace: String,
-    /// NATS: a PEM file of CA certificates to trust, besides the system's, when verifying
-    /// the server's TLS certificate; makes TLS required.
+    /// A PEM file of CA certificates to trust, besides the system's, when verifying the
+    /// broker's TLS certificate (`amqps://`, or NATS, where it makes TLS required).
     #[arg(long, env = "HERALD_BROKER_CA_FILE")]
     pub broker_ca_file: Option<PathBuf>,
     /// NATS: a client certificate (PEM) for a server that verifies its clients (mutual

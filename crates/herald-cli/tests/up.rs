@@ -407,9 +407,9 @@ smtp_ca_file = "/nonexistent/smtp-ca.pem"
     assert!(!ok, "{said}");
     assert!(said.contains("cannot read `/nonexistent/broker-ca.pem`"), "{said}");
     assert!(said.contains("smtp CA file `/nonexistent/smtp-ca.pem`"), "{said}");
-    // A flag wins over the file, and a CA file is for a NATS broker only.
+    // A flag wins over the file, and a CA file is for a TLS broker only.
     let (ok, said) = config_check(&["--broker", "amqp://127.0.0.1:5672/%2f"], Some(file));
-    assert!(!ok && said.contains("is for a NATS broker"), "{said}");
+    assert!(!ok && said.contains("is for a TLS broker"), "{said}");
     let (ok, said) = config_check(&["--broker-client-cert", "/tmp/client.pem"], None);
     assert!(!ok && said.contains("--broker-client-key: give both"), "{said}");
 }

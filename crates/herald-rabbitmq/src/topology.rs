@@ -1,16 +1,19 @@
 //! Names and declarations: the exchange, the group queues, their bindings and delay queues.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use herald_transport::{Pattern, Result, TransportError};
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::tcp::OwnedTLSConfig;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
 
 /// Settings of the RabbitMQ transport.
 #[derive(Debug, Clone)]
 pub struct RabbitMqConfig {
-    /// The broker's URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`.
+    /// The broker's URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`, or `amqps://…`
+    /// for TLS (verified against the system's roots and [`RabbitMqConfig::tls_ca_file`]).
     pub url: String,
     /// The topic exchange events are published to.
     pub exchange: String,
@@ -20,6 +23,9 @@ pub struct RabbitMqConfig {
     pub prefetch: u16,
     /// Longest wait for a broker confirmation.
     pub confirm_timeout: Duration,
+    /// A PEM file of CA certificates to trust besides the system's roots, for an
+    /// `amqps://` broker whose certificate a private CA signed. Default `None`.
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 impl RabbitMqConfig {
@@ -31,6 +37,7 @@ impl RabbitMqConfig {
             queue_prefix: "herald".into(),
             prefetch: 2048,
             confirm_timeout: Duration::from_secs(10),
+            tls_ca_file: None,
         }
     }
 
@@ -58,9 +65,21 @@ pub(crate) fn broker_error(error: lapin::Error) -> TransportError {
 
 /// Opens a connection, naming the broker (without password) when it fails.
 pub(crate) async fn connect(config: &RabbitMqConfig) -> Result<Connection> {
-    Connection::connect(&config.url, ConnectionProperties::default())
+    let unavailable = |error: lapin::Error| {
+        TransportError::Unavailable(format!("connecting to RabbitMQ: {error}"))
+    };
+    let properties = ConnectionProperties::default();
+    let Some(ca_file) = &config.tls_ca_file else {
+        return Connection::connect(&config.url, properties).await.map_err(unavailable);
+    };
+    let pem = tokio::fs::read_to_string(ca_file).await.map_err(|error| {
+        TransportError::Refused(format!("the CA file `{}`: {error}", ca_file.display()))
+    })?;
+    let tls = OwnedTLSConfig { identity: None, cert_chain: Some(pem) };
+    let runtime = lapin::runtime::default_runtime().map_err(unavailable)?;
+    Connection::connect_with_config(&config.url, properties, tls, runtime)
         .await
-        .map_err(|error| TransportError::Unavailable(format!("connecting to RabbitMQ: {error}")))
+        .map_err(unavailable)
 }
 
 /// Declares the durable topic exchange (idempotent).

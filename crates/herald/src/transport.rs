@@ -54,11 +54,8 @@ impl BrokerTls {
 const EMBEDDED: &str = "embedded log";
 
 /// What the broker URLs of this build may look like, for error messages.
-/// Why `amqps://` is refused rather than connected to without TLS.
-const AMQPS_UNSUPPORTED: &str = "is `amqps://`, but this build's AMQP client (lapin) has no TLS: \
-     use `amqp://` on a trusted network, or a TLS-terminating proxy on loopback";
-const EXPECTED: &str =
-    "is neither `amqp://…` (RabbitMQ) nor `nats://…` or `tls://…` (NATS JetStream)";
+const EXPECTED: &str = "is neither `amqp://…` or `amqps://…` (RabbitMQ) nor `nats://…` or \
+     `tls://…` (NATS JetStream)";
 
 impl Transport {
     /// Checks a broker URL's scheme and a namespace, without connecting. `None` (or an
@@ -67,32 +64,36 @@ impl Transport {
         check_namespace(namespace)?;
         match url.filter(|url| !url.is_empty()) {
             None => Ok(()),
-            Some(url) if url.starts_with("amqps://") => Err(invalid(url, AMQPS_UNSUPPORTED)),
             Some(url) if is_amqp(url) => available(url, cfg!(feature = "rabbitmq"), "rabbitmq"),
             Some(url) if is_nats(url) => available(url, cfg!(feature = "nats"), "nats"),
             Some(url) => Err(invalid(url, EXPECTED)),
         }
     }
 
-    /// Checks TLS settings for the broker at `url` without connecting: only NATS takes
-    /// them, and their files must hold certificates (and a key) that can be used.
+    /// Checks TLS settings for the broker at `url` without connecting: NATS takes a CA
+    /// file and a client certificate, whose files must hold certificates (and a key)
+    /// that can be used; RabbitMQ over `amqps://` takes a CA file.
     pub fn check_tls(url: Option<&str>, tls: &BrokerTls) -> Result<()> {
         if tls.is_empty() {
             return Ok(());
         }
         let broker = match url.filter(|url| !url.is_empty()) {
             None => "the embedded log, which has no connection",
+            Some(url) if url.starts_with("amqps://") && tls.client_cert.is_some() => {
+                "RabbitMQ, whose client certificates Herald does not present yet"
+            }
+            Some(url) if url.starts_with("amqps://") => return check_ca_file(tls),
             #[cfg(feature = "nats")]
             Some(url) if is_nats(url) => {
                 let config = nats_config(url, "herald", tls);
                 return config.check_tls().map_err(|error| Error::BrokerTls(error.to_string()));
             }
             Some(url) if is_nats(url) => return Transport::check(Some(url), "herald"),
-            Some(_) => "not NATS (the AMQP client has no TLS)",
+            Some(_) => "`amqp://…`, in clear (give `amqps://…` for TLS)",
         };
         Err(Error::BrokerTls(format!(
-            "a CA file or a client certificate is for a NATS broker (`nats://…`, `tls://…`); \
-             the broker is {broker}"
+            "a CA file is for a TLS broker (`amqps://…`, `nats://…`, `tls://…`), a client \
+             certificate for NATS; the broker is {broker}"
         )))
     }
 
@@ -124,7 +125,7 @@ impl Transport {
         match url.filter(|url| !url.is_empty()) {
             None => Ok(Transport::embedded(db, partitions)),
             #[cfg(feature = "rabbitmq")]
-            Some(url) if is_amqp(url) => Ok(Transport::rabbit_mq(url, namespace)),
+            Some(url) if is_amqp(url) => Ok(Transport::rabbit_mq(url, namespace, tls)),
             #[cfg(feature = "nats")]
             Some(url) if is_nats(url) => Ok(Transport::nats_jet_stream(url, namespace, tls)),
             Some(url) => Err(invalid(url, EXPECTED)),
@@ -149,10 +150,11 @@ impl Transport {
     }
 
     #[cfg(feature = "rabbitmq")]
-    fn rabbit_mq(url: &str, namespace: &str) -> Transport {
+    fn rabbit_mq(url: &str, namespace: &str, tls: &BrokerTls) -> Transport {
         let mut config = herald_rabbitmq::RabbitMqConfig::new(url);
         config.exchange = format!("{namespace}.events");
         config.queue_prefix = namespace.to_owned();
+        config.tls_ca_file = tls.ca_file.clone();
         let rabbit = Arc::new(herald_rabbitmq::RabbitMq::new(config));
         Transport {
             publisher: rabbit.clone(),
@@ -238,6 +240,20 @@ fn nats_config(url: &str, namespace: &str, tls: &BrokerTls) -> herald_nats::Nats
     config
 }
 
+/// A CA file that can be read and holds a PEM certificate.
+fn check_ca_file(tls: &BrokerTls) -> Result<()> {
+    let Some(path) = &tls.ca_file else { return Ok(()) };
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| Error::BrokerTls(format!("cannot read `{}`: {error}", path.display())))?;
+    if !text.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(Error::BrokerTls(format!(
+            "`{}` holds no PEM certificate (`-----BEGIN CERTIFICATE-----`)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 fn is_amqp(url: &str) -> bool {
     url.starts_with("amqp://") || url.starts_with("amqps://")
 }
@@ -290,22 +306,26 @@ mod tests {
     }
 
     #[test]
-    fn amqps_is_refused_rather_than_sent_in_clear() {
-        let error = Transport::check(Some("amqps://guest:guest@broker:5671/%2f"), "herald")
-            .expect_err("lapin is built without TLS");
-        let message = error.to_string();
-        assert!(message.contains("no TLS") && message.contains("amqp://"), "{message}");
-        assert!(!message.contains("guest@"), "the password is not shown: {message}");
+    fn amqps_is_a_rabbitmq_url() {
+        assert!(Transport::check(Some("amqps://guest:guest@broker:5671/%2f"), "herald").is_ok());
     }
 
     #[test]
-    fn tls_settings_are_for_nats_only_and_their_files_are_read_first() {
+    fn tls_settings_need_a_tls_broker_and_their_files_are_read_first() {
         let tls = BrokerTls { ca_file: Some("/nonexistent/ca.pem".into()), client_cert: None };
         assert!(Transport::check_tls(Some("amqp://localhost"), &BrokerTls::default()).is_ok());
         for url in [None, Some("amqp://guest:guest@localhost:5672/%2f")] {
-            let error = Transport::check_tls(url, &tls).expect_err("not NATS").to_string();
-            assert!(error.contains("is for a NATS broker"), "{error}");
+            let error = Transport::check_tls(url, &tls).expect_err("no TLS broker").to_string();
+            assert!(error.contains("is for a TLS broker"), "{error}");
         }
+        let amqps = Transport::check_tls(Some("amqps://localhost:5671/%2f"), &tls);
+        let error = amqps.expect_err("a missing CA file").to_string();
+        assert!(error.contains("/nonexistent/ca.pem"), "{error}");
+        let client = BrokerTls { ca_file: None, client_cert: Some(("c".into(), "k".into())) };
+        let error = Transport::check_tls(Some("amqps://localhost:5671/%2f"), &client)
+            .expect_err("no AMQP client certificates")
+            .to_string();
+        assert!(error.contains("client certificates"), "{error}");
         if cfg!(feature = "nats") {
             let error = Transport::check_tls(Some("tls://localhost:4222"), &tls)
                 .expect_err("a missing CA file")
