@@ -131,6 +131,10 @@ kinds! {
     PropertyRemovedNotCoveredByPartiallyOpenContentModel = "PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL", false, "The reader schema removes a property, and its `additionalProperties` schema rejects the writer's values.";
     PropertyAddedIsCoveredByPartiallyOpenContentModel = "PROPERTY_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL", true, "The reader schema adds a property that accepts every value the writer's `additionalProperties` schema allows.";
     PropertyAddedNotCoveredByPartiallyOpenContentModel = "PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL", false, "The reader schema adds a property that rejects values the writer's `additionalProperties` schema allows.";
+    UnevaluatedPropertiesAdded = "UNEVALUATED_PROPERTIES_ADDED", true, "The reader schema allows unevaluated properties that the writer schema forbids.";
+    UnevaluatedPropertiesRemoved = "UNEVALUATED_PROPERTIES_REMOVED", false, "The reader schema forbids unevaluated properties that the writer schema allows.";
+    UnevaluatedPropertiesExtended = "UNEVALUATED_PROPERTIES_EXTENDED", true, "The reader schema drops the writer's schema for unevaluated properties and accepts any.";
+    UnevaluatedPropertiesNarrowed = "UNEVALUATED_PROPERTIES_NARROWED", false, "The reader schema constrains unevaluated properties that the writer leaves unconstrained.";
 
     MaxItemsAdded = "MAX_ITEMS_ADDED", false, "The reader schema adds a `maxItems` that arrays from the writer may exceed.";
     MaxItemsRemoved = "MAX_ITEMS_REMOVED", true, "The reader schema removes the writer's `maxItems`.";
@@ -140,12 +144,24 @@ kinds! {
     MinItemsRemoved = "MIN_ITEMS_REMOVED", true, "The reader schema removes the writer's `minItems`.";
     MinItemsIncreased = "MIN_ITEMS_INCREASED", false, "The reader schema raises `minItems`, so arrays from the writer may be too short.";
     MinItemsDecreased = "MIN_ITEMS_DECREASED", true, "The reader schema lowers `minItems`.";
+    MaxContainsAdded = "MAX_CONTAINS_ADDED", false, "The reader schema adds a `maxContains` that arrays from the writer may exceed.";
+    MaxContainsRemoved = "MAX_CONTAINS_REMOVED", true, "The reader schema removes the writer's `maxContains`.";
+    MaxContainsIncreased = "MAX_CONTAINS_INCREASED", true, "The reader schema raises `maxContains`.";
+    MaxContainsDecreased = "MAX_CONTAINS_DECREASED", false, "The reader schema lowers `maxContains`, so arrays from the writer may contain too many matching items.";
+    MinContainsAdded = "MIN_CONTAINS_ADDED", false, "The reader schema adds a `minContains` (or a `contains`, which requires one matching item) that arrays from the writer may not reach.";
+    MinContainsRemoved = "MIN_CONTAINS_REMOVED", true, "The reader schema removes the writer's `minContains` (or `contains`).";
+    MinContainsIncreased = "MIN_CONTAINS_INCREASED", false, "The reader schema raises `minContains`, so arrays from the writer may contain too few matching items.";
+    MinContainsDecreased = "MIN_CONTAINS_DECREASED", true, "The reader schema lowers `minContains`.";
     UniqueItemsAdded = "UNIQUE_ITEMS_ADDED", false, "The reader schema requires unique items, and arrays from the writer may repeat items.";
     UniqueItemsRemoved = "UNIQUE_ITEMS_REMOVED", true, "The reader schema no longer requires unique items.";
     AdditionalItemsAdded = "ADDITIONAL_ITEMS_ADDED", true, "The reader schema allows additional items that the writer schema forbids.";
     AdditionalItemsRemoved = "ADDITIONAL_ITEMS_REMOVED", false, "The reader schema forbids additional items that the writer schema allows.";
     AdditionalItemsExtended = "ADDITIONAL_ITEMS_EXTENDED", true, "The reader schema drops the writer's schema for additional items and accepts any.";
     AdditionalItemsNarrowed = "ADDITIONAL_ITEMS_NARROWED", false, "The reader schema constrains additional items that the writer leaves unconstrained.";
+    UnevaluatedItemsAdded = "UNEVALUATED_ITEMS_ADDED", true, "The reader schema allows unevaluated items that the writer schema forbids.";
+    UnevaluatedItemsRemoved = "UNEVALUATED_ITEMS_REMOVED", false, "The reader schema forbids unevaluated items that the writer schema allows.";
+    UnevaluatedItemsExtended = "UNEVALUATED_ITEMS_EXTENDED", true, "The reader schema drops the writer's schema for unevaluated items and accepts any.";
+    UnevaluatedItemsNarrowed = "UNEVALUATED_ITEMS_NARROWED", false, "The reader schema constrains unevaluated items that the writer leaves unconstrained.";
     ItemAddedToOpenContentModel = "ITEM_ADDED_TO_OPEN_CONTENT_MODEL", false, "The reader schema adds a tuple item that the writer's open content model may already carry with any value.";
     ItemWithEmptySchemaAddedToOpenContentModel = "ITEM_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL", true, "The reader schema adds a tuple item that accepts any value.";
     ItemAddedToClosedContentModel = "ITEM_ADDED_TO_CLOSED_CONTENT_MODEL", true, "The reader schema adds a tuple item to the writer's closed content model.";

@@ -9,7 +9,17 @@
 //! `*_TRANSITIVE` levels check every previous version instead of only the latest.
 //!
 //! Which kinds are compatible follows Confluent's `SchemaDiff.COMPATIBLE_CHANGES`
-//! ([`DifferenceKind::is_compatible`]).
+//! ([`DifferenceKind::is_compatible`]), draft 2020-12 kinds included (`MIN_CONTAINS_*`,
+//! `UNEVALUATED_PROPERTIES_*`, ...).
+//!
+//! Draft-07 and draft 2020-12 keywords are compared alike: `prefixItems` as a draft-07 tuple,
+//! `dependentRequired` and `dependentSchemas` as `dependencies`, `unevaluatedProperties` and
+//! `unevaluatedItems` as `additionalProperties` and `additionalItems`, `$defs` as `definitions`.
+//! Keywords that apply side by side (`$ref` from draft 2019-09 on, `allOf`, `anyOf`, `oneOf`,
+//! `not`, and the keywords of a type) are compared part by part. Keywords Confluent ignores
+//! (`if`/`then`/`else`, `propertyNames`, `patternProperties`, `contains`, the content keywords)
+//! are compared conservatively: what cannot be shown compatible is reported incompatible.
+//! `format` is ignored, as Confluent ignores it.
 //!
 //! Schemas come from clients, so the comparison is bounded: every pair of subschemas is
 //! compared once, and nesting beyond [`MAX_DEPTH`] or more than [`MAX_STEPS`] comparisons
