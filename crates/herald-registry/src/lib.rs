@@ -1,8 +1,8 @@
 //! The schema registry's storage: subjects, their versions, and schemas by global id, as
 //! Confluent Schema Registry keeps them, on PostgreSQL or SQLite.
 //!
-//! Registration checks compatibility with `herald-schema-compat` (JSON Schema; AVRO is
-//! stored but not checked). Work in progress for the registry issue: `herald registry`,
+//! Registration checks compatibility: JSON Schema with `herald-schema-compat`, Avro with
+//! `apache-avro` (parsing and Avro's schema resolution rules, as Confluent applies them). Work in progress for the registry issue: `herald registry`,
 //! the producer and consumer sides come next.
 //!
 //! # Layout
@@ -18,6 +18,7 @@
 
 #[cfg(feature = "server")]
 pub mod api;
+mod avro;
 mod error;
 mod store;
 

@@ -60,7 +60,9 @@ impl fmt::Display for VersionRef {
 }
 
 /// The canonical text of a schema: parsed and written back with sorted keys and no
-/// whitespace, so that the same schema always gets the same id.
+/// whitespace, so that the same schema always gets the same id. An AVRO schema must also
+/// parse as Avro; its text is kept whole (docs, defaults, aliases: what compatibility
+/// needs), as Confluent keeps it, rather than reduced to Avro's Parsing Canonical Form.
 pub fn canonical_schema(schema_type: &str, text: &str) -> Result<String> {
     if !SCHEMA_TYPES.contains(&schema_type) {
         return Err(RegistryError::InvalidSchema {
@@ -74,6 +76,9 @@ pub fn canonical_schema(schema_type: &str, text: &str) -> Result<String> {
         return Err(RegistryError::InvalidSchema {
             reason: "a JSON Schema is an object or a boolean".into(),
         });
+    }
+    if schema_type == "AVRO" {
+        crate::avro::parse(text)?;
     }
     Ok(value.to_string())
 }
@@ -171,8 +176,9 @@ impl SchemaStore {
     }
 
     /// Why `schema` cannot follow `subject`'s versions: against `version` (with a
-    /// transitive level and `latest`, against every version). Empty when compatible, when
-    /// the subject has no versions yet, and for schema types other than JSON.
+    /// transitive level and `latest`, against every version). Empty when compatible and
+    /// when the subject has no versions yet. JSON schemas are compared with
+    /// `herald-schema-compat`, AVRO schemas with Avro's schema resolution.
     pub async fn incompatibilities(
         &self,
         subject: &str,
@@ -188,9 +194,6 @@ impl SchemaStore {
             }
             Err(error) => return Err(error),
         };
-        if schema_type != "JSON" {
-            return Ok(Vec::new());
-        }
         let mut level = self.level(subject).await?;
         let previous: Vec<&RegisteredSchema> = match version {
             VersionRef::Latest => history.iter().collect(),
@@ -202,6 +205,10 @@ impl SchemaStore {
                 })?]
             }
         };
+        if schema_type == "AVRO" {
+            let candidate = crate::avro::parse(&canonical)?;
+            return Ok(crate::avro::incompatibilities(&candidate, &previous, level));
+        }
         let parse =
             |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or_default();
         let values: Vec<serde_json::Value> = previous.iter().map(|s| parse(&s.schema)).collect();

@@ -354,7 +354,7 @@ async fn incompatible_schemas_are_refused_with_the_reasons(db: &TestDb) {
 }
 
 /// As in Confluent Schema Registry, a schema sent without `schemaType` is AVRO (what
-/// Avro clients send): stored and served back as AVRO, never checked as a JSON Schema.
+/// Avro clients send): stored and served back as AVRO, checked with Avro's rules.
 async fn a_schema_without_a_type_is_avro(db: &TestDb) {
     let registry = Registry::start(db).await;
     let record = r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"long"}]}"#;
@@ -365,11 +365,18 @@ async fn a_schema_without_a_type_is_avro(db: &TestDb) {
     let (_, latest) =
         registry.call("GET", "/subjects/avro-value/versions/latest", None, None).await;
     assert_eq!(latest["schemaType"], "AVRO", "{latest}");
-    let renamed = r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"string"}]}"#;
-    let (status, second) = registry
-        .call("POST", "/subjects/avro-value/versions", Some(json!({ "schema": renamed })), BEARER)
+    let retyped = r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"string"}]}"#;
+    let (status, refused) = registry
+        .call("POST", "/subjects/avro-value/versions", Some(json!({ "schema": retyped })), BEARER)
         .await;
-    assert_eq!(status, 200, "AVRO is stored, not checked: {second}");
+    assert_eq!((status, refused["error_code"].clone()), (409, json!(409)), "{refused}");
+    let message = refused["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("errorType:TYPE_MISMATCH")
+            && message.contains("path:/id")
+            && message.contains("long cannot be read as the reader's string"),
+        "{refused}"
+    );
     let (status, _) = registry
         .call(
             "POST",
@@ -379,6 +386,66 @@ async fn a_schema_without_a_type_is_avro(db: &TestDb) {
         )
         .await;
     assert_eq!(status, 404, "the same text as a JSON Schema is another schema");
+}
+
+/// Avro over the API: invalid schemas refused with 42201, the same schema written another
+/// way keeps its id, and `verbose=true` says why a change is incompatible.
+async fn avro_schemas_are_parsed_checked_and_explained(db: &TestDb) {
+    let registry = Registry::start(db).await;
+    let avro = |schema: &str| json!({ "schemaType": "AVRO", "schema": schema });
+    let (status, invalid) = registry
+        .call(
+            "POST",
+            "/subjects/users-value/versions",
+            Some(avro(r#"{"type":"record","name":"User","fields":[{"name":"id"}]}"#)),
+            BEARER,
+        )
+        .await;
+    assert_eq!((status, invalid["error_code"].clone()), (422, json!(42201)), "{invalid}");
+    let message = invalid["message"].as_str().unwrap_or_default();
+    assert!(message.contains("Invalid schema") && message.contains("Avro"), "{invalid}");
+    let v1 = r#"{"type":"record","name":"User","fields":[{"name":"id","type":"int"}]}"#;
+    let (_, first) =
+        registry.call("POST", "/subjects/users-value/versions", Some(avro(v1)), BEARER).await;
+    let spaced = r#"{"name": "User", "type": "record",
+        "fields": [{"type": "int", "name": "id"}]}"#;
+    let (status, again) =
+        registry.call("POST", "/subjects/users-value/versions", Some(avro(spaced)), BEARER).await;
+    assert_eq!((status, &again["id"]), (200, &first["id"]), "{again}");
+    assert_eq!(
+        registry.call("GET", "/subjects/users-value/versions", None, None).await.1,
+        json!([1])
+    );
+    let no_default = r#"{"type":"record","name":"User","fields":[{"name":"id","type":"int"},{"name":"email","type":"string"}]}"#;
+    let path = "/compatibility/subjects/users-value/versions/latest?verbose=true";
+    let (status, verdict) = registry.call("POST", path, Some(avro(no_default)), READER).await;
+    assert_eq!(status, 200);
+    assert_eq!(verdict["is_compatible"], false, "{verdict}");
+    let messages = verdict["messages"].to_string();
+    assert!(
+        messages.contains("READER_FIELD_MISSING_DEFAULT_VALUE") && messages.contains("'email'"),
+        "{messages}"
+    );
+    let with_default = r#"{"type":"record","name":"User","fields":[{"name":"id","type":"long"},{"name":"email","type":"string","default":""}]}"#;
+    let (_, verdict) = registry.call("POST", path, Some(avro(with_default)), READER).await;
+    assert_eq!(verdict, json!({ "is_compatible": true, "messages": [] }));
+    let (status, _) = registry
+        .call("POST", "/subjects/users-value/versions", Some(avro(with_default)), BEARER)
+        .await;
+    assert_eq!(status, 200);
+    registry
+        .call("PUT", "/config/users-value", Some(json!({ "compatibility": "FORWARD" })), BEARER)
+        .await;
+    let (_, verdict) = registry
+        .call(
+            "POST",
+            "/compatibility/subjects/users-value/versions/1?verbose=true",
+            Some(avro(with_default)),
+            READER,
+        )
+        .await;
+    assert_eq!(verdict["is_compatible"], false, "int reads no long: {verdict}");
+    assert!(verdict["messages"].to_string().contains("version:1"), "{verdict}");
 }
 
 macro_rules! on_both_databases {
@@ -392,5 +459,6 @@ on_both_databases!(
     the_api_serves_subjects_versions_ids_and_config,
     every_error_path_answers_with_confluents_codes,
     incompatible_schemas_are_refused_with_the_reasons,
-    a_schema_without_a_type_is_avro
+    a_schema_without_a_type_is_avro,
+    avro_schemas_are_parsed_checked_and_explained
 );

@@ -77,6 +77,154 @@ async fn compatibility_settings(store: &SchemaStore) {
     assert_eq!(store.compatibility(Some("t")).await.expect("t"), None);
 }
 
+/// An Avro record `User` (or `name`) with the given fields, as JSON text.
+fn record(name: &str, fields: &str) -> String {
+    format!(r#"{{"type":"record","name":"{name}","namespace":"shop","fields":[{fields}]}}"#)
+}
+
+const ID: &str = r#"{"name":"id","type":"int"}"#;
+const ID_LONG: &str = r#"{"name":"id","type":"long"}"#;
+const NOTE_DEFAULT: &str = r#"{"name":"note","type":"string","default":""}"#;
+const NOTE: &str = r#"{"name":"note","type":"string"}"#;
+const NOTE_BYTES: &str = r#"{"name":"note","type":"bytes"}"#;
+const ABC: &str = r#"{"name":"tier","type":{"type":"enum","name":"Tier","symbols":["A","B","C"]}}"#;
+const AB: &str = r#"{"name":"tier","type":{"type":"enum","name":"Tier","symbols":["A","B"]}}"#;
+const NARROW: &str = r#"{"name":"ref","type":["null","string"],"default":null}"#;
+const WIDE: &str = r#"{"name":"ref","type":["null","string","long"],"default":null}"#;
+
+/// Whether `new` may follow `old` at `level`, and the messages when not.
+async fn verdict(store: &SchemaStore, level: &str, old: &str, new: &str) -> Vec<String> {
+    store.delete_subject("m", false).await.ok();
+    store.delete_subject("m", true).await.ok();
+    store.register("m", "AVRO", old).await.expect("register the old schema");
+    store.set_compatibility(Some("m"), level).await.expect("level");
+    store.incompatibilities("m", "AVRO", new, VersionRef::Latest).await.expect("check")
+}
+
+/// Avro's resolution rules at every level: (level, old, new, compatible, error type).
+async fn avro_compatibility_follows_avro_resolution(store: &SchemaStore) {
+    let user = |fields: &str| record("User", fields);
+    let with = |a: &str, b: &str| user(&format!("{a},{b}"));
+    let cases: Vec<(&str, String, String, Option<&str>)> = vec![
+        ("BACKWARD", user(ID), with(ID, NOTE_DEFAULT), None),
+        ("FORWARD", user(ID), with(ID, NOTE_DEFAULT), None),
+        ("FULL", user(ID), with(ID, NOTE_DEFAULT), None),
+        ("BACKWARD", user(ID), with(ID, NOTE), Some("READER_FIELD_MISSING_DEFAULT_VALUE")),
+        ("FORWARD", user(ID), with(ID, NOTE), None),
+        ("FULL", user(ID), with(ID, NOTE), Some("READER_FIELD_MISSING_DEFAULT_VALUE")),
+        ("BACKWARD", with(ID, NOTE), user(ID), None),
+        ("FORWARD", with(ID, NOTE), user(ID), Some("READER_FIELD_MISSING_DEFAULT_VALUE")),
+        ("FORWARD", with(ID, NOTE_DEFAULT), user(ID), None),
+        ("BACKWARD", user(ID), user(ID_LONG), None),
+        ("FORWARD", user(ID), user(ID_LONG), Some("TYPE_MISMATCH")),
+        ("FULL", user(ID), user(ID_LONG), Some("TYPE_MISMATCH")),
+        ("BACKWARD", user(ID_LONG), user(ID), Some("TYPE_MISMATCH")),
+        ("FULL", with(ID, NOTE), with(ID, NOTE_BYTES), None),
+        (
+            "BACKWARD",
+            with(ID, NOTE),
+            with(ID, r#"{"name":"note","type":"int"}"#),
+            Some("TYPE_MISMATCH"),
+        ),
+        ("BACKWARD", with(ID, AB), with(ID, ABC), None),
+        ("FORWARD", with(ID, AB), with(ID, ABC), Some("MISSING_ENUM_SYMBOLS")),
+        ("BACKWARD", with(ID, ABC), with(ID, AB), Some("MISSING_ENUM_SYMBOLS")),
+        ("FORWARD", with(ID, ABC), with(ID, AB), None),
+        ("BACKWARD", with(ID, NARROW), with(ID, WIDE), None),
+        ("FORWARD", with(ID, NARROW), with(ID, WIDE), Some("MISSING_UNION_BRANCH")),
+        ("BACKWARD", with(ID, WIDE), with(ID, NARROW), Some("MISSING_UNION_BRANCH")),
+        ("NONE", user(ID_LONG), user(r#"{"name":"id","type":"string"}"#), None),
+        ("BACKWARD", user(ID), record("Customer", ID), Some("NAME_MISMATCH")),
+        (
+            "BACKWARD",
+            user(ID),
+            format!(
+                r#"{{"type":"record","name":"Customer","namespace":"shop","aliases":["User"],"fields":[{ID}]}}"#
+            ),
+            None,
+        ),
+        (
+            "BACKWARD",
+            user(ID),
+            r#"{"type":"record","name":"Customer","namespace":"shop","aliases":["User"],"fields":[{"name":"key","aliases":["id"],"type":"long"}]}"#.to_owned(),
+            None,
+        ),
+    ];
+    for (level, old, new, expected) in cases {
+        let messages = verdict(store, level, &old, &new).await;
+        match expected {
+            None => assert!(messages.is_empty(), "{level}: {old} -> {new}: {messages:?}"),
+            Some(kind) => assert!(
+                messages.len() == 1 && messages[0].contains(&format!("errorType:{kind}")),
+                "{level}: {old} -> {new} should fail with {kind}: {messages:?}"
+            ),
+        }
+    }
+}
+
+/// A nested named type renamed with an alias still resolves, also where it is referenced
+/// by name a second time.
+async fn avro_aliases_of_nested_named_types_apply(store: &SchemaStore) {
+    let old = r#"{"type":"record","name":"Order","fields":[
+        {"name":"from","type":{"type":"record","name":"Addr","fields":[{"name":"city","type":"string"}]}},
+        {"name":"to","type":"Addr"}]}"#;
+    let new = r#"{"type":"record","name":"Order","fields":[
+        {"name":"from","type":{"type":"record","name":"Address","aliases":["Addr"],"fields":[{"name":"city","type":"string"}]}},
+        {"name":"to","type":"Address"}]}"#;
+    assert_eq!(verdict(store, "BACKWARD", old, new).await, Vec::<String>::new());
+    let messages = verdict(store, "FORWARD", old, new).await;
+    assert!(messages.len() == 1 && messages[0].contains("NAME_MISMATCH"), "{messages:?}");
+}
+
+/// Transitive levels check every version; the others only the latest.
+async fn avro_transitive_levels_check_every_version(store: &SchemaStore) {
+    let v1 = record("User", ID);
+    let v2 = record("User", &format!("{ID},{NOTE_DEFAULT}"));
+    let v3 = record("User", &format!("{ID},{NOTE}"));
+    store.set_compatibility(Some("t"), "BACKWARD").await.expect("level");
+    store.register_checked("t", "AVRO", &v1).await.expect("v1");
+    store.register_checked("t", "AVRO", &v2).await.expect("v2");
+    let latest = VersionRef::Latest;
+    assert!(store.incompatibilities("t", "AVRO", &v3, latest).await.expect("check").is_empty());
+    store.set_compatibility(Some("t"), "BACKWARD_TRANSITIVE").await.expect("level");
+    let messages = store.incompatibilities("t", "AVRO", &v3, latest).await.expect("check");
+    assert!(
+        messages.len() == 1
+            && messages[0].contains("version:1")
+            && messages[0].contains("'note' is not in the writer and has no default value"),
+        "{messages:?}"
+    );
+    let error = store.register_checked("t", "AVRO", &v3).await.unwrap_err();
+    assert_eq!(error.error_code(), 409, "{error}");
+    assert!(error.to_string().contains("READER_FIELD_MISSING_DEFAULT_VALUE"), "{error}");
+    let one = store.incompatibilities("t", "AVRO", &v3, VersionRef::Number(2)).await;
+    assert!(one.expect("against version 2 only").is_empty());
+    assert_eq!(store.history("t").await.expect("history").len(), 2, "v3 was refused");
+}
+
+/// Invalid Avro is refused with 42201 and what is wrong; the same schema written another
+/// way (whitespace, order of attributes) is the same schema, with the same id.
+async fn avro_schemas_are_parsed_and_canonical(store: &SchemaStore) {
+    for invalid in [
+        r#"{"type":"record","name":"User"}"#,
+        r#"{"type":"record","name":"User","fields":[{"name":"id","type":"integer"}]}"#,
+        r#"{"type":"enum","name":"Tier","symbols":["A","A"]}"#,
+        r#""nothing""#,
+    ] {
+        let error = store.register("a", "AVRO", invalid).await.unwrap_err();
+        assert_eq!(error.error_code(), 42201, "{invalid}: {error}");
+        assert!(error.to_string().contains("not a valid Avro schema"), "{error}");
+    }
+    let first = store.register("a", "AVRO", &record("User", ID)).await.expect("register");
+    let spaced = r#"{ "fields": [ { "type": "int", "name": "id" } ],
+        "namespace": "shop", "name": "User", "type": "record" }"#;
+    let again = store.register_checked("a", "AVRO", spaced).await.expect("again");
+    assert_eq!((again.id, again.version), (first.id, 1));
+    assert_eq!(store.lookup("a", "AVRO", spaced).await.expect("lookup").id, first.id);
+    let elsewhere = store.register_checked("b", "AVRO", spaced).await.expect("other subject");
+    assert_eq!(elsewhere.id, first.id, "one id per canonical schema");
+}
+
 macro_rules! on_both_databases {
     ($($case:ident),+) => {
         mod postgres { use super::*; $( #[tokio::test] async fn $case() { let db = TestDb::postgres("registry").await; super::$case(&SchemaStore::new(db.db.clone())).await; db.cleanup().await; } )+ }
@@ -89,5 +237,9 @@ on_both_databases!(
     versions_lookups_and_ids_are_found,
     unknown_and_invalid_input_gets_confluents_codes,
     soft_then_hard_delete,
-    compatibility_settings
+    compatibility_settings,
+    avro_compatibility_follows_avro_resolution,
+    avro_aliases_of_nested_named_types_apply,
+    avro_transitive_levels_check_every_version,
+    avro_schemas_are_parsed_and_canonical
 );
