@@ -50,11 +50,22 @@ pub struct SchemaFile {
     /// The subject, e.g. `orders.order_placed.v1` (`<type>.v<version>` for Herald events).
     #[arg(long)]
     pub subject: String,
-    /// The schema file (JSON Schema; `-` reads standard input).
+    /// The schema file (a JSON Schema or an Avro schema, both JSON text; `-` reads
+    /// standard input).
     pub file: std::path::PathBuf,
-    /// The schema type.
-    #[arg(long = "type", default_value = "JSON", value_parser = ["JSON", "AVRO"])]
+    /// The schema type: `json` or `avro` (any case).
+    #[arg(long = "type", default_value = "JSON", value_parser = schema_type)]
     pub schema_type: String,
+}
+
+/// A schema type in any case, as the registry names it (`JSON`, `AVRO`).
+fn schema_type(text: &str) -> Result<String, String> {
+    let upper = text.to_ascii_uppercase();
+    match upper.as_str() {
+        "JSON" | "AVRO" => Ok(upper),
+        "PROTOBUF" => Err("Protobuf schemas are not supported yet; use json or avro".into()),
+        _ => Err(format!("`{text}` is not a schema type: expected json or avro")),
+    }
 }
 
 impl SchemaFile {

@@ -152,6 +152,23 @@ async fn herald_schema_registers_checks_lists_and_shows() {
     let (code, out) = schema(&base, &["show", subject, "--version", "0"]);
     assert_ne!(code, 0);
     assert!(out.contains("not a version"), "{out}");
+
+    // Avro, with the type in lower case; a field added without a default breaks it.
+    let avro = |fields: &str| format!(r#"{{"type":"record","name":"Order","fields":[{fields}]}}"#);
+    let id = r#"{"name":"id","type":"long"}"#;
+    let v1 = file("v1.avsc", &avro(id));
+    let without_default =
+        file("bad.avsc", &avro(&format!(r#"{id},{{"name":"note","type":"string"}}"#)));
+    let (code, out) =
+        schema(&base, &["register", "--type", "avro", "--subject", "shop.avro.v1", &v1]);
+    assert_eq!(code, 0, "{out}");
+    let check = ["check", "--type", "Avro", "--subject", "shop.avro.v1", &without_default];
+    let (code, out) = schema(&base, &check);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("READER_FIELD_MISSING_DEFAULT_VALUE"), "{out}");
+    let (code, out) = schema(&base, &["register", "--type", "xml", "--subject", "s.v1", &v1]);
+    assert_ne!(code, 0);
+    assert!(out.contains("`xml` is not a schema type"), "{out}");
     drop(registry);
     test_db.cleanup().await;
 }
