@@ -279,12 +279,6 @@ async fn inject(plan: &ChaosPlan, db: &Database, scenario: &str) -> anyhow::Resu
         retry: ProducerRetry { retry_for: PRODUCER_RETRY_FOR, ..ProducerRetry::default() },
     };
     let producers = spawn_producers(db, &workload, &produced)?;
-    // Faults hit a running pipeline: a relay still starting when the first fault comes (its
-    // first lease write failing on a full disk, say) exits, which no scenario measures.
-    let starting = Instant::now();
-    while shipping.applied(db, &run).await? == 0 && starting.elapsed() < Duration::from_secs(60) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     let mut recovery = Duration::ZERO;
     let mut peaks = Peaks::default();
     for kill in 1..=plan.kills {
